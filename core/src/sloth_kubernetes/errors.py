@@ -61,7 +61,8 @@ class ConfigError(SlothError):
         head = f"{count} problem{'s' if count != 1 else ''} in the configuration"
         super().__init__(
             head + ":\n" + "\n".join("  " + issue.render() for issue in self.issues),
-            hint=hint or "fix the lines above; `sloth-kubernetes config schema` documents every key",
+            hint=hint
+            or "fix the lines above; `sloth-kubernetes config schema` documents every key",
         )
 
 

@@ -1,0 +1,122 @@
+"""Load cluster config files into a validated :class:`~sloth_kubernetes.model.ClusterConfig`.
+
+Every problem in the files is collected and raised at once as one :class:`ConfigError`, each issue
+located at FILE:LINE:COLUMN with its key path and a hint. The core model, the plugin blocks and the
+cross-key checks each work from the raw tree, so one mistake never hides another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from ..errors import ConfigError, ConfigIssue
+from ..model.cluster import ClusterConfig
+from ..registry import Catalog
+from .convert import Problem, make_converter, problems_from
+from .located import LDict, locate, parse_yaml, render_path, without
+from .overlays import merge
+from .semantics import check_semantics
+from .slots import DISTRO_DEFAULT, validate_slots
+
+
+def load_config(paths: Sequence[str | Path], catalog: Catalog) -> ClusterConfig:
+    """Read, merge (later files win) and validate config files."""
+    if not paths:
+        raise ConfigError(
+            [ConfigIssue("<command line>", 0, 0, "", "no config file given", "pass -f FILE")]
+        )
+    texts = []
+    for path in paths:
+        try:
+            texts.append((Path(path).read_text(encoding="utf-8"), str(path)))
+        except FileNotFoundError:
+            raise ConfigError(
+                [ConfigIssue(str(path), 0, 0, "", "file not found", "check the path given to -f")]
+            ) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError([ConfigIssue(str(path), 0, 0, "", f"cannot read: {error}")]) from None
+    return _load(texts, catalog)
+
+
+def load_config_text(text: str, catalog: Catalog, file: str = "<string>") -> ClusterConfig:
+    """Validate config given as text (tests, the wizard, stdin)."""
+    return _load([(text, file)], catalog)
+
+
+def _load(texts: Sequence[tuple[str, str]], catalog: Catalog) -> ClusterConfig:
+    trees, issues = [], []
+    for text, file in texts:
+        tree, found = parse_yaml(text, file)
+        issues += found
+        if tree is not None and not isinstance(tree, LDict):
+            issues.append(ConfigIssue(file, 1, 1, "", "the document must be a mapping"))
+        elif tree is not None:
+            trees.append(tree)
+    if issues:
+        raise ConfigError(issues)
+    raw = trees[0]
+    for overlay in trees[1:]:
+        raw = merge(raw, overlay)
+
+    converter = make_converter()
+    slots, problems = validate_slots(raw, catalog, converter)
+    core_tree = _without_plugin_keys(raw, slots.distro_key)
+    config: ClusterConfig | None = None
+    try:
+        config = converter.structure(core_tree, ClusterConfig)
+    except Exception as error:
+        problems += problems_from(error)
+    problems += check_semantics(raw, catalog)
+    if problems or config is None:
+        raise ConfigError(_locate_all(raw, problems))
+    spec = config.spec
+    spec = attrs.evolve(
+        spec,
+        providers=slots.providers,
+        node_pools=[
+            attrs.evolve(pool, options=slots.pool_options.get(index))
+            for index, pool in enumerate(spec.node_pools)
+        ],
+        mesh=slots.mesh,
+        kubernetes=attrs.evolve(spec.kubernetes, cni=slots.cni, distro=slots.distro),
+        storage=slots.storage,
+        addons=slots.addons,
+    )
+    return attrs.evolve(config, spec=spec, sources=tuple(file for _, file in texts))
+
+
+def _without_plugin_keys(raw: LDict, distro_key: str | None) -> LDict:
+    """The tree the core model sees: the distro's own block belongs to the distro plugin."""
+    spec = raw.get("spec")
+    kubernetes = spec.get("kubernetes") if isinstance(spec, LDict) else None
+    if not isinstance(kubernetes, LDict) or distro_key is None:
+        return raw
+    new_spec = without(spec, [])
+    new_spec["kubernetes"] = without(kubernetes, [distro_key])
+    new_raw = without(raw, [])
+    new_raw["spec"] = new_spec
+    return new_raw
+
+
+def _locate_all(raw: LDict, problems: Sequence[Problem]) -> list[ConfigIssue]:
+    issues = []
+    for problem in problems:
+        position = locate(raw, problem.path, key=problem.at_key)
+        issues.append(
+            ConfigIssue(
+                position.file if position else "<config>",
+                position.line if position else 0,
+                position.column if position else 0,
+                render_path(problem.path),
+                problem.message,
+                problem.hint,
+            )
+        )
+    unique = list(dict.fromkeys(issues))
+    return sorted(unique, key=lambda i: (i.file, i.line, i.column, i.path))
+
+
+__all__ = ["DISTRO_DEFAULT", "load_config", "load_config_text"]

@@ -1,0 +1,109 @@
+"""The hook specifications: the whole plugin API of sloth-kubernetes.
+
+Every built-in feature is a plugin implementing these hooks, exactly as third-party plugins do.
+Calling conventions, stated per hook:
+
+* **discovery** — broadcast; each plugin calls the ``register`` callback it is given.
+* **dispatch** — ``firstresult``; the core names the component (provider ``aws``, distro ``k3s``…);
+  the plugin that owns it answers, every other plugin returns ``None``. No answer is an error
+  naming the installed components.
+* **broadcast** — every plugin may contribute; results are collected into a list.
+
+The core calls hooks only through :class:`sloth_kubernetes.plugins.Hooks`, never ``pm.hook``.
+Each hook is documented in docs/reference/hooks.md and tested by ``test_hook_<name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from .context import ClusterContext, DoctorCheck, DoctorContext
+    from .model.nodes import NodeRecord, NodeRequest
+    from .registry import Register
+
+PROJECT = "sloth_kubernetes"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+@hookspec
+def register_providers(register: Register) -> None:
+    """Discovery. Register machine providers: ``register(Component(kind="provider", name=…))``."""
+
+
+@hookspec
+def register_distros(register: Register) -> None:
+    """Discovery. Register Kubernetes distributions: ``register(Component(kind="distro", …))``."""
+
+
+@hookspec
+def register_meshes(register: Register) -> None:
+    """Discovery. Register node meshes (overlay networks): ``register(Component(kind="mesh", …))``."""
+
+
+@hookspec
+def register_addons(register: Register) -> None:
+    """Discovery. Register CNIs, storage and other add-ons (``kind`` cni, storage or addon)."""
+
+
+@hookspec
+def register_config_models(register: Register) -> None:
+    """Discovery. Register the attrs model validating a block: ``register(ConfigBlock(…))``."""
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Discovery. Add click commands or groups to the ``sloth-kubernetes`` CLI."""
+
+
+# --- the four central hooks (dispatch) ---------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def provision_nodes(
+    context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
+) -> Sequence[NodeRecord] | None:
+    """Dispatch. Create (or adopt) the machines in ``requests`` on ``provider``; return records."""
+
+
+@hookspec(firstresult=True)
+def configure_mesh(
+    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
+) -> Sequence[NodeRecord] | None:
+    """Dispatch. Bring up mesh ``mesh`` between ``nodes``; return them with mesh addresses set."""
+
+
+@hookspec(firstresult=True)
+def install_distro(
+    context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+) -> Sequence[NodeRecord] | None:
+    """Dispatch. Install distribution ``distro`` on ``nodes`` (servers first); return them."""
+
+
+@hookspec(firstresult=True)
+def install_addon(context: ClusterContext, addon: str, settings: Any) -> Sequence[str] | None:
+    """Dispatch. Install add-on/CNI/storage ``addon`` with its settings; return applied objects."""
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def destroy_nodes(
+    context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
+) -> Sequence[str] | None:
+    """Dispatch. Delete ``nodes`` on ``provider``; return the names of the machines removed."""
+
+
+@hookspec
+def doctor_checks(context: DoctorContext) -> Sequence[DoctorCheck]:
+    """Broadcast. Return checks of the local environment for ``doctor``."""

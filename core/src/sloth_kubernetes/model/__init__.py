@@ -1,0 +1,32 @@
+"""The typed model of a cluster: the spec users write and the records of what exists."""
+
+from __future__ import annotations
+
+from .cluster import (
+    ClusterConfig,
+    ClusterSpec,
+    KubernetesSpec,
+    Metadata,
+    NodePool,
+    PluginBlock,
+    SecuritySpec,
+    SizeRequest,
+    StorageBlock,
+    StorageClassSpec,
+)
+from .nodes import NodeRecord, NodeRequest
+
+__all__ = [
+    "ClusterConfig",
+    "ClusterSpec",
+    "KubernetesSpec",
+    "Metadata",
+    "NodePool",
+    "NodeRecord",
+    "NodeRequest",
+    "PluginBlock",
+    "SecuritySpec",
+    "SizeRequest",
+    "StorageBlock",
+    "StorageClassSpec",
+]

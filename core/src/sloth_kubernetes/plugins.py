@@ -1,0 +1,326 @@
+"""The plugin manager and the typed facade the core uses to call hooks.
+
+Plugins are found through the ``sloth_kubernetes`` entry-point group. Loading is controlled by:
+
+* ``SLOTH_LOAD_PLUGINS`` — comma-separated entry-point names: load only these (empty: none);
+* ``SLOTH_DISABLE_PLUGINS`` — comma-separated entry-point names to skip;
+* ``SLOTH_TRACE_PLUGINS=1`` — print every hook call and result to stderr.
+
+A plugin that fails to import or to register is skipped with a warning naming its distribution;
+the CLI keeps working.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .registry import Catalog, Component, ComponentKind, ConfigBlock
+
+if TYPE_CHECKING:
+    import click
+
+    from .context import ClusterContext, DoctorCheck, DoctorContext
+    from .model.nodes import NodeRecord, NodeRequest
+
+ENTRY_POINT_GROUP = "sloth_kubernetes"
+#: Modules of the core that are plugins themselves (always loaded, never disabled).
+BUILTIN_PLUGINS = ("sloth_kubernetes.builtin.doctor",)
+
+
+@attrs.frozen
+class PluginInfo:
+    """What ``sloth-kubernetes plugins`` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    kinds: tuple[str, ...]
+    hooks: tuple[str, ...]
+
+
+@attrs.frozen
+class LoadFailure:
+    name: str
+    distribution: str
+    error: str
+
+    def render(self) -> str:
+        return f"plugin {self.name!r} ({self.distribution}) was skipped: {self.error}"
+
+
+def _env_list(name: str) -> list[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class PluginManager:
+    """Owns the pluggy manager, the load failures and where each plugin came from."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.failures: list[LoadFailure] = []
+        self.origins: dict[str, tuple[str, str]] = {}  # plugin name → (distribution, version)
+        self.hooks = Hooks(self)
+        if os.environ.get("SLOTH_TRACE_PLUGINS"):
+            self.pm.trace.root.setwriter(lambda text: sys.stderr.write(f"[plugins] {text}"))
+            self.pm.enable_tracing()
+
+    def register(
+        self, plugin: object, name: str, *, distribution: str = "", version: str = ""
+    ) -> None:
+        """Register one plugin object (module or instance); invalid ones are skipped with a warning."""
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as error:
+            self.failures.append(LoadFailure(name, distribution or name, str(error)))
+            return
+        self.origins[name] = (distribution or "sloth-kubernetes", version)
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self.origins.pop(name, None)
+
+    def load_builtins(self) -> None:
+        import importlib
+
+        from . import __version__
+
+        for module_name in BUILTIN_PLUGINS:
+            self.register(
+                importlib.import_module(module_name),
+                module_name,
+                distribution="sloth-kubernetes",
+                version=__version__,
+            )
+
+    def load_entry_points(self) -> None:
+        """Load installed plugins, honouring SLOTH_LOAD_PLUGINS / SLOTH_DISABLE_PLUGINS."""
+        only = _env_list("SLOTH_LOAD_PLUGINS")
+        disabled = set(_env_list("SLOTH_DISABLE_PLUGINS") or [])
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if (only is not None and entry_point.name not in only) or entry_point.name in disabled:
+                continue
+            dist = entry_point.dist
+            distribution = dist.name if dist else entry_point.module
+            version = dist.version if dist else ""
+            try:
+                plugin = entry_point.load()
+            except Exception as error:
+                self.failures.append(
+                    LoadFailure(entry_point.name, distribution, f"{type(error).__name__}: {error}")
+                )
+                continue
+            self.register(plugin, entry_point.name, distribution=distribution, version=version)
+        self.check_pending()
+
+    def check_pending(self) -> None:
+        """Unregister plugins implementing hooks that do not exist (typos, newer API)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as error:
+            name = self.pm.get_name(error.plugin) or repr(error.plugin)
+            distribution = self.origins.get(name, (name, ""))[0]
+            self.unregister(name)
+            self.failures.append(LoadFailure(name, distribution, str(error)))
+            self.check_pending()
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        catalog = self.hooks.catalog()
+        infos = []
+        for name, plugin in self.pm.list_name_plugin():
+            distribution, version = self.origins.get(name, (name, ""))
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            kinds = sorted({c.kind for c in catalog.components if c.plugin == name})
+            infos.append(
+                PluginInfo(name, distribution, version, tuple(kinds) or ("core",), tuple(hooks))
+            )
+        return sorted(infos, key=lambda i: i.name)
+
+
+def create_plugin_manager(*, entry_points: bool = True) -> PluginManager:
+    """A plugin manager with the built-ins and (by default) every installed plugin."""
+    manager = PluginManager()
+    manager.load_builtins()
+    if entry_points:
+        manager.load_entry_points()
+    return manager
+
+
+class Hooks:
+    """One typed method per hook. Checks answers and names the installed alternatives."""
+
+    def __init__(self, manager: PluginManager) -> None:
+        self._manager = manager
+        self._catalog: Catalog | None = None
+
+    @property
+    def _hook(self) -> Any:
+        return self._manager.pm.hook
+
+    # discovery ----------------------------------------------------------------------------------
+
+    def catalog(self) -> Catalog:
+        """Everything registered by ``register_*`` hooks (computed once per manager)."""
+        if self._catalog is None:
+            components: list[Component] = []
+            blocks: list[ConfigBlock] = []
+            for hook_name in (
+                "register_providers",
+                "register_distros",
+                "register_meshes",
+                "register_addons",
+            ):
+                components += self._collect(hook_name, Component)
+            blocks = self._collect("register_config_models", ConfigBlock)
+            self._catalog = Catalog(tuple(components), tuple(blocks))
+        return self._catalog
+
+    def invalidate(self) -> None:
+        self._catalog = None
+
+    def _collect(self, hook_name: str, record_type: type[Any]) -> list[Any]:
+        records: list[Any] = []
+        seen: dict[tuple[str, str], str] = {}
+        caller = getattr(self._hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):  # registration order
+            found: list[Any] = []
+
+            def register(record: Any, _found: list[Any] = found) -> None:
+                if not isinstance(record, record_type):
+                    raise TypeError(f"expected a {record_type.__name__}, got {record!r}")
+                _found.append(record)
+
+            try:
+                impl.function(register=register)
+            except Exception as error:
+                self._manager.failures.append(
+                    LoadFailure(
+                        impl.plugin_name,
+                        self._distribution(impl.plugin_name),
+                        f"{hook_name} failed: {type(error).__name__}: {error}",
+                    )
+                )
+                continue
+            for record in found:
+                key = (getattr(record, "kind", getattr(record, "slot", "")), record.name)
+                if key in seen:
+                    raise PluginError(
+                        f"{key[0]} {record.name!r} is registered by two plugins: "
+                        f"{seen[key]} and {impl.plugin_name}",
+                        hint="uninstall one of them or disable it with SLOTH_DISABLE_PLUGINS",
+                    )
+                seen[key] = impl.plugin_name
+                records.append(attrs.evolve(record, plugin=impl.plugin_name))
+        return records
+
+    def _distribution(self, plugin_name: str) -> str:
+        return self._manager.origins.get(plugin_name, (plugin_name, ""))[0]
+
+    def register_commands(self, cli: click.Group) -> None:
+        for impl in reversed(self._hook.register_commands.get_hookimpls()):
+            try:
+                impl.function(cli=cli)
+            except Exception as error:
+                self._manager.failures.append(
+                    LoadFailure(
+                        impl.plugin_name,
+                        self._distribution(impl.plugin_name),
+                        f"register_commands failed: {type(error).__name__}: {error}",
+                    )
+                )
+
+    # dispatch -----------------------------------------------------------------------------------
+
+    def _dispatch(self, kind: ComponentKind, name: str, call: Callable[[], Any]) -> Any:
+        if self.catalog().component(kind, name) is None:
+            installed = self.catalog().names(kind)
+            raise PluginError(
+                f"no {kind} plugin named {name!r} is installed",
+                hint=f"installed {kind}s: {', '.join(installed) or 'none'}; "
+                f"`sloth-kubernetes plugins` lists what is loaded",
+            )
+        result = call()
+        if result is None:
+            owner = self.catalog().component(kind, name)
+            plugin = owner.plugin if owner else "?"
+            raise PluginError(
+                f"{kind} {name!r} (plugin {plugin}) did not handle the request",
+                hint="the plugin registered the name but does not implement this hook; "
+                "report it to the plugin's authors",
+            )
+        return result
+
+    def provision_nodes(
+        self, context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
+    ) -> list[NodeRecord]:
+        return list(
+            self._dispatch(
+                "provider",
+                provider,
+                lambda: self._hook.provision_nodes(
+                    context=context, provider=provider, requests=requests
+                ),
+            )
+        )
+
+    def destroy_nodes(
+        self, context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
+    ) -> list[str]:
+        return list(
+            self._dispatch(
+                "provider",
+                provider,
+                lambda: self._hook.destroy_nodes(context=context, provider=provider, nodes=nodes),
+            )
+        )
+
+    def configure_mesh(
+        self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
+    ) -> list[NodeRecord]:
+        return list(
+            self._dispatch(
+                "mesh",
+                mesh,
+                lambda: self._hook.configure_mesh(context=context, mesh=mesh, nodes=nodes),
+            )
+        )
+
+    def install_distro(
+        self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+    ) -> list[NodeRecord]:
+        return list(
+            self._dispatch(
+                "distro",
+                distro,
+                lambda: self._hook.install_distro(context=context, distro=distro, nodes=nodes),
+            )
+        )
+
+    def install_addon(
+        self, context: ClusterContext, kind: ComponentKind, addon: str, settings: Any
+    ) -> list[str]:
+        return list(
+            self._dispatch(
+                kind,
+                addon,
+                lambda: self._hook.install_addon(context=context, addon=addon, settings=settings),
+            )
+        )
+
+    # broadcast ----------------------------------------------------------------------------------
+
+    def doctor_checks(self, context: DoctorContext) -> list[DoctorCheck]:
+        results: Iterable[Sequence[DoctorCheck]] = self._hook.doctor_checks(context=context)
+        return [check for checks in reversed(list(results)) for check in checks]
