@@ -1,0 +1,245 @@
+"""Export/import of one cluster, and migration of a whole store to another backend.
+
+An export is JSON-able: records as dicts, secrets still sealed (base64) together with the
+fingerprint of their key (and the scrypt parameters when the key came from a passphrase, so the
+same passphrase can open them in another store). Migration re-encrypts secrets with the target's
+key and copies the audit log verbatim, hashes included, so the chain still verifies there.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from sloth_kubernetes.errors import StateError
+from sloth_kubernetes.state import audit
+from sloth_kubernetes.state.db import Tx
+from sloth_kubernetes.state.keys import associated_data, derive_key, fingerprint, seal, unseal
+from sloth_kubernetes.state.records import (
+    ClusterRecord,
+    JournalEntry,
+    ManifestRecord,
+    NodeRecord,
+    OperationRecord,
+)
+from sloth_kubernetes.state.store import StateStore, names_with_rows
+from sloth_kubernetes.state.util import to_json, utc_now
+
+FORMAT = "sloth-kubernetes-state-export"
+FORMAT_VERSION = 1
+Resealer = Callable[[str, str, bytes], bytes]
+
+
+def _dump(store: StateStore, tx: Tx, name: str) -> dict[str, Any]:
+    row = tx.one("SELECT * FROM clusters WHERE name = ?", (name,))
+    cluster = None
+    if row is not None:
+        cluster = attrs.asdict(store.get_cluster(name) or ClusterRecord(name))
+    allocations = [
+        {"pool": p, "owner": o, "address": a, "allocated_at": at, "released_at": rel}
+        for p, o, a, at, rel in tx.query(
+            "SELECT pool, owner, address, allocated_at, released_at FROM allocations "
+            "WHERE cluster = ? ORDER BY pool, owner",
+            (name,),
+        )
+    ]
+    secrets = [
+        {"name": n, "sealed": base64.b64encode(bytes(s)).decode("ascii"), "updated_at": u}
+        for n, s, u in tx.query(
+            "SELECT name, sealed, updated_at FROM secrets WHERE cluster = ? ORDER BY name",
+            (name,),
+        )
+    ]
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "name": name,
+        "cluster": cluster,
+        "nodes": [attrs.asdict(n) for n in store.list_nodes(name)],
+        "allocations": allocations,
+        "secrets": {
+            "key_fingerprint": store.keyring.fingerprint(tx) if secrets else None,
+            "kdf": store.keyring.kdf(tx) if secrets else None,
+            "items": secrets,
+        },
+        "journal": [
+            {k: v for k, v in attrs.asdict(e).items() if k != "id"}
+            for e in store.journal_entries(name)
+        ],
+        "operations": [
+            {k: v for k, v in attrs.asdict(o).items() if k != "id"}
+            for o in reversed(store.list_operations(name))
+        ],
+        "manifests": [attrs.asdict(m) for m in store.list_manifests(name)],
+    }
+
+
+def export_cluster(store: StateStore, name: str) -> dict[str, Any]:
+    with store.read() as tx:
+        data = _dump(store, tx, name)
+        data["audit"] = [attrs.asdict(e) for e in audit.entries(tx, name)]
+    if (
+        data["cluster"] is None
+        and not any(data[k] for k in ("nodes", "allocations", "journal", "operations", "manifests"))
+        and not data["secrets"]["items"]
+    ):
+        raise StateError(
+            f"there is no cluster {name!r} in {store.describe()}",
+            hint="`sloth-kubernetes state list` shows the clusters it holds",
+        )
+    data["exported_at"] = utc_now()
+    data["source"] = store.describe()
+    return data
+
+
+def _resealer_for(store: StateStore, data: dict[str, Any]) -> Resealer | None:
+    """How to turn the export's sealed secrets into ones sealed with ``store``'s key."""
+    section = data.get("secrets") or {}
+    if not section.get("items"):
+        return None
+    target_key = store.keyring.key()
+    source_fp = section.get("key_fingerprint")
+    if source_fp == fingerprint(target_key):
+        return lambda _cluster, _name, sealed: sealed
+    passphrase = store.keyring.passphrase()
+    kdf = section.get("kdf")
+    if passphrase and kdf:
+        source_key = derive_key(passphrase, kdf)
+        if fingerprint(source_key) == source_fp:
+
+            def reseal(cluster: str, name: str, sealed: bytes) -> bytes:
+                ad = associated_data(cluster, name)
+                plaintext = unseal(source_key, sealed, ad)
+                if plaintext is None:
+                    raise StateError(
+                        f"secret {name!r} in the export does not decrypt: the file was altered",
+                        hint="export the cluster again from its source state",
+                    )
+                return seal(target_key, plaintext, ad)
+
+            return reseal
+    raise StateError(
+        f"the exported secrets are encrypted with key {source_fp}, but "
+        f"{store.describe()} uses key {fingerprint(target_key)}",
+        hint="import into a state with the same key: set SLOTH_STATE_PASSPHRASE to the source "
+        "state's passphrase (or copy its state.key), or move whole stores with `state migrate`",
+    )
+
+
+def _load(store: StateStore, tx: Tx, data: dict[str, Any], reseal: Resealer | None) -> None:
+    name = str(data["name"])
+    if data.get("cluster"):
+        store._put_cluster(tx, ClusterRecord(**data["cluster"]))
+    for node in data.get("nodes", []):
+        store._put_node(tx, NodeRecord(**node))
+    for a in data.get("allocations", []):
+        tx.execute(
+            "INSERT INTO allocations (cluster, pool, owner, address, allocated_at, released_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (name, a["pool"], a["owner"], a["address"], a["allocated_at"], a["released_at"]),
+        )
+    for item in (data.get("secrets") or {}).get("items", []):
+        assert reseal is not None
+        sealed = reseal(name, item["name"], base64.b64decode(item["sealed"]))
+        tx.execute(
+            "INSERT INTO secrets (cluster, name, sealed, updated_at) VALUES (?, ?, ?, ?)",
+            (name, item["name"], sealed, item["updated_at"]),
+        )
+    for e in data.get("journal", []):
+        j = JournalEntry(id=0, **e)
+        tx.execute(
+            "INSERT INTO journal (cluster, run_id, phase, node, step, status, detail, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, j.run_id, j.phase, j.node, j.step, j.status, j.detail, j.ts),
+        )
+    for o in data.get("operations", []):
+        op = OperationRecord(id=0, **o)
+        tx.execute(
+            "INSERT INTO operations (cluster, command, username, host, started_at, ended_at, "
+            "outcome, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, op.command, op.user, op.host, op.started_at, op.ended_at, op.outcome,
+             to_json(op.summary)),
+        )  # fmt: skip
+    for m in data.get("manifests", []):
+        store._put_manifest(tx, ManifestRecord(**m))
+
+
+def import_cluster(store: StateStore, data: dict[str, Any], *, replace: bool = False) -> str:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise StateError(
+            "this is not a sloth-kubernetes cluster export",
+            hint="create one with `sloth-kubernetes state export NAME`",
+        )
+    if data.get("version") != FORMAT_VERSION:
+        raise StateError(
+            f"cluster export format v{data.get('version')} is not supported "
+            f"(this sloth-kubernetes reads v{FORMAT_VERSION})",
+            hint="use the sloth-kubernetes version that wrote it, or a newer one",
+        )
+    name = str(data["name"])
+    reseal = _resealer_for(store, data)
+    try:
+        with store.write() as tx:
+            exists = name in names_with_rows(tx)
+            if exists and not replace:
+                raise StateError(
+                    f"cluster {name!r} already exists in {store.describe()}",
+                    hint="pass --replace to overwrite it with the export",
+                )
+            if exists:
+                store._delete_cluster_rows(tx, name)
+            _load(store, tx, data, reseal)
+            audit.append(
+                tx, actor=store.identity.user, host=store.identity.host,
+                command="state import", cluster=name,
+                outcome="replaced" if exists else "imported",
+                resources={"source": data.get("source"), "exported_at": data.get("exported_at"),
+                           "nodes": len(data.get("nodes", []))},
+            )  # fmt: skip
+    except (KeyError, TypeError, ValueError) as error:
+        raise StateError(
+            f"the export of cluster {name!r} is damaged: {error!r}",
+            hint="export the cluster again from its source state",
+        ) from error
+    return name
+
+
+def migrate(source: StateStore, target: StateStore) -> list[str]:
+    with target.read() as tx:
+        target_names = names_with_rows(tx)
+        _, target_count = audit.head(tx)
+    if target_names or target_count:
+        raise StateError(
+            f"the target state {target.describe()} is not empty",
+            hint="migrate into a new, empty database; copy single clusters with "
+            "`sloth-kubernetes state export` / `state import`",
+        )
+    with source.read() as tx:
+        locked = tx.query("SELECT cluster FROM locks ORDER BY cluster")
+        has_secrets = tx.scalar("SELECT COUNT(*) FROM secrets") > 0
+    if locked:
+        names = ", ".join(str(row[0]) for row in locked)
+        raise StateError(
+            f"cannot migrate while clusters are locked: {names}",
+            hint="wait for the running commands to finish (or `state unlock NAME --force`)",
+        )
+    resealer: Resealer | None = None
+    if has_secrets:
+        source_key, target_key = source.keyring.key(), target.keyring.key()
+
+        def resealer(cluster: str, name: str, sealed: bytes) -> bytes:
+            plaintext = source._unseal(source_key, cluster, name, sealed).encode("utf-8")
+            return seal(target_key, plaintext, associated_data(cluster, name))
+
+    with source.read() as tx:
+        dumps = [_dump(source, tx, name) for name in sorted(names_with_rows(tx))]
+        chain = audit.entries(tx)
+        head_hash, count = audit.head(tx)
+    with target.write() as tx:
+        for data in dumps:
+            _load(target, tx, data, resealer)
+        audit.copy_chain(tx, chain, head_hash, count)
+    return [str(d["name"]) for d in dumps]
