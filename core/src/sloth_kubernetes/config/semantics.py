@@ -77,6 +77,7 @@ def _pools(spec: dict[str, Any]) -> list[Problem]:
     providers = sorted(_mapping(spec.get("providers")))
     seen: dict[str, int] = {}
     servers = 0
+    countable = True  # a count or roles of the wrong type is reported elsewhere; don't guess
     for index, pool in pools:
         name = pool.get("name")
         if isinstance(name, str):
@@ -101,8 +102,12 @@ def _pools(spec: dict[str, Any]) -> list[Problem]:
             )
         roles = pool.get("roles", ["agent"])
         count = pool.get("count", 1)
-        if isinstance(roles, list) and "server" in roles and isinstance(count, int):
+        if not isinstance(roles, list) or isinstance(count, bool) or not isinstance(count, int):
+            countable = False
+        elif "server" in roles:
             servers += count
+    if not countable:
+        return problems
     if pools and servers == 0:
         problems.append(
             Problem(path, "no node has the `server` role", "give one pool `roles: [server]`")

@@ -1,0 +1,72 @@
+"""Rendering: rich tables for people, stable JSON/YAML for programs."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import click
+
+OUTPUT_FORMATS = ("table", "json", "yaml")
+
+
+@attrs.define
+class AppState:
+    """Global options, available to every command as ``ctx.obj``."""
+
+    debug: bool = False
+    log_format: str = "text"
+    output: str = "table"
+    yes: bool = False
+    color: bool = True
+    state_url: str | None = None
+    manager: Any = None
+
+
+def output_option(func: Any) -> Any:
+    """``-o/--output`` for read commands; falls back to the global option."""
+    return click.option(
+        "-o", "--output", "output", type=click.Choice(OUTPUT_FORMATS), default=None,
+        help="Output format (default: table, or the global -o).",
+    )(func)
+
+
+def chosen_format(output: str | None) -> str:
+    state = click.get_current_context().find_object(AppState)
+    return output or (state.output if state else "table")
+
+
+def emit_data(data: Any, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+    else:
+        from ruamel.yaml import YAML
+
+        yaml = YAML()
+        yaml.default_flow_style = False
+        buffer = io.StringIO()
+        yaml.dump(data, buffer)
+        click.echo(buffer.getvalue(), nl=False)
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    state = click.get_current_context().find_object(AppState)
+    no_color = state is not None and not state.color
+    return Console(file=sys.stdout, no_color=no_color, highlight=False, soft_wrap=True)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
+    view = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        view.add_column(column)
+    for row in rows:
+        view.add_row(*(str(cell) for cell in row))
+    console().print(view)

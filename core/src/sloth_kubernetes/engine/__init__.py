@@ -1,0 +1,1 @@
+"""Plan and apply: phases, journal, resume, concurrency, progress events."""

@@ -1,0 +1,1 @@
+"""cert-manager add-on for sloth-kubernetes."""

@@ -1,0 +1,1 @@
+"""Flannel CNI (K3s built-in) for sloth-kubernetes."""

@@ -1,0 +1,1 @@
+"""K3s for sloth-kubernetes."""

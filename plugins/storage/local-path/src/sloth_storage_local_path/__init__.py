@@ -1,0 +1,1 @@
+"""local-path-provisioner storage for sloth-kubernetes."""
