@@ -1,0 +1,208 @@
+"""AWS EC2 emulator: moto's server behind a WSGI wrapper that makes its replies parse like AWS's.
+
+moto's EC2 replies differ from AWS in ways that silently break libcloud's ``EC2NodeDriver``
+(measured with moto 5.2 and libcloud 3.9):
+
+* the XML namespace lacks AWS's trailing slash (``.../doc/2016-11-15``), so every namespaced
+  ``findall`` in libcloud matches nothing and every list comes back empty;
+* error bodies carry that namespace too, while AWS sends ``<Response><Errors>`` without one, so
+  libcloud's ``findall("Errors/Error")`` finds nothing and raises an exception with no message;
+* actions that AWS answers with ``<return>true</return>`` (RebootInstances, DeleteSecurityGroup,
+  ...) are answered with only a ``requestId``, so libcloud reports ``False``.
+
+The wrapper fixes those three and nothing else. It runs in a subprocess (``python -m
+sloth_kubernetes.testing.emulators.ec2``) so moto's global state and its heavy imports stay out of
+the test process; :class:`Ec2Emulator` starts and stops it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from sloth_kubernetes.testing.emulators._http import (
+    LOOPBACK,
+    EmulatorError,
+    RecordedRequest,
+    RequestLog,
+    loopback_call,
+    quiet_handler,
+    start_process,
+    stop_process,
+    wait_for_log_line,
+)
+
+if TYPE_CHECKING:
+    import subprocess
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+#: The namespace libcloud's EC2 driver (API version 2016-11-15) looks elements up in.
+LIBCLOUD_EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
+_MOTO_NAMESPACE = re.compile(rb'xmlns="http://ec2\.amazonaws\.com/doc/[^"]*"')
+_ONLY_REQUEST_ID = re.compile(
+    rb"^(<\?xml[^>]*\?>\s*<(\w+)Response [^>]*>)\s*"
+    rb"(<requestId>[^<]*</requestId>)\s*(</\2Response>)\s*$"
+)
+_CONTROL_PREFIX = "/sloth-emulator/"
+READY_LINE = "sloth-emulator ec2 listening on port "
+
+
+class Ec2CompatMiddleware:
+    """Wrap moto's WSGI app so EC2 replies look like AWS's to libcloud; count requests."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+        self.requests = RequestLog()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path.startswith(_CONTROL_PREFIX):
+            return self._control(path, start_response)
+        if path == "/moto-api/reset":
+            self.requests.clear()
+            return self.app(environ, start_response)
+        action = self._action(environ)
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        body = b"".join(self.app(environ, capture))
+        status_line: str = captured["status"]
+        status = int(status_line.split(maxsplit=1)[0])
+        if action is not None:
+            body = self.rewrite(body, status)
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        start_response(status_line, headers)
+        self.requests.add(
+            RecordedRequest(
+                method=environ["REQUEST_METHOD"], path=path, status=status, action=action
+            )
+        )
+        return [body]
+
+    @staticmethod
+    def rewrite(body: bytes, status: int) -> bytes:
+        """Turn one moto EC2 reply into the shape AWS sends."""
+        if status >= 400:
+            # AWS error bodies are not namespaced; libcloud looks them up without one.
+            return _MOTO_NAMESPACE.sub(b"", body).replace(b"<Response >", b"<Response>")
+        body = _MOTO_NAMESPACE.sub(f'xmlns="{LIBCLOUD_EC2_NAMESPACE}"'.encode(), body)
+        match = _ONLY_REQUEST_ID.match(body)
+        if match:
+            head, _name, request_id, tail = match.groups()
+            body = head + request_id + b"<return>true</return>" + tail
+        return body
+
+    @staticmethod
+    def _action(environ: WSGIEnvironment) -> str | None:
+        params = dict(parse_qsl(str(environ.get("QUERY_STRING", ""))))
+        if "Action" in params:
+            return params["Action"]
+        if environ.get("REQUEST_METHOD") == "POST" and "x-www-form-urlencoded" in environ.get(
+            "CONTENT_TYPE", ""
+        ):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again
+            return dict(parse_qsl(raw.decode())).get("Action")
+        return None
+
+    def _control(self, path: str, start_response: StartResponse) -> list[bytes]:
+        if path == _CONTROL_PREFIX + "requests":
+            payload = json.dumps(
+                [[r.method, r.path, r.status, r.action] for r in self.requests.records]
+            ).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [payload]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"unknown control path"]
+
+
+def serve() -> None:
+    """Entry point of the subprocess: serve moto's EC2 through the wrapper until killed."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = Ec2CompatMiddleware(DomainDispatcherApplication(create_backend_app))
+    server = make_server(LOOPBACK, 0, app, threaded=True, request_handler=quiet_handler())
+    print(READY_LINE + str(server.server_address[1]), flush=True)
+    server.serve_forever()
+
+
+class Ec2Emulator:
+    """A running moto EC2 server. Point ``EC2NodeDriver(..., host=, port=, secure=False,
+    signature_version="4")`` at it."""
+
+    name = "ec2"
+
+    def __init__(self, *, startup_timeout: float = 30.0) -> None:
+        self._log = tempfile.NamedTemporaryFile(prefix="sloth-ec2-", suffix=".log", delete=False)  # noqa: SIM115
+        started = time.monotonic()
+        self.process: subprocess.Popen[bytes] = start_process(
+            [sys.executable, "-m", "sloth_kubernetes.testing.emulators.ec2"],
+            log=self._log,
+            env={"PYTHONPATH": _pythonpath()},
+        )
+        try:
+            match = wait_for_log_line(
+                self.process,
+                self._log.name,
+                re.compile(re.escape(READY_LINE) + r"(\d+)"),
+                timeout=startup_timeout,
+                what="the moto EC2 server",
+            )
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
+        self.host = LOOPBACK
+        self.port = int(match.group(1))
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def reset(self) -> None:
+        """Forget every instance, key pair, group, ... (moto's ``POST /moto-api/reset``)."""
+        status, body = loopback_call(self.port, "POST", "/moto-api/reset", b"")
+        if status != 200:
+            raise EmulatorError(f"moto refused the reset ({status}): {body[:200]!r}")
+
+    @property
+    def requests(self) -> RequestLog:
+        """A snapshot of the EC2 requests answered since the last reset."""
+        _status, body = loopback_call(self.port, "GET", _CONTROL_PREFIX + "requests")
+        rows = json.loads(body)
+        log = RequestLog()
+        for method, path, status, action in rows:
+            log.add(RecordedRequest(method=method, path=path, status=status, action=action))
+        return log
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
+
+
+def _pythonpath() -> str:
+    """The subprocess must import this package even when core is not pip-installed."""
+    import os
+
+    source_root = str(Path(__file__).resolve().parents[3])
+    existing = os.environ.get("PYTHONPATH", "")
+    return source_root + (os.pathsep + existing if existing else "")
+
+
+if __name__ == "__main__":
+    serve()

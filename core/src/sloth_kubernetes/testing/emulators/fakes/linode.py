@@ -1,0 +1,441 @@
+"""A stateful fake of the Linode v4 API, small but spec-valid (Prism checks every reply).
+
+Covers instances (create, list with ``X-Filter`` and ``page``/``page_size``, get, delete, boot,
+reboot, shutdown), SSH keys, firewalls (with device attachment), VPCs (with subnets), tags, and a
+read-only catalogue of regions, types and images.
+
+``X-Filter`` support is the subset providers use: ``{"field": value}`` equality (``tags``
+matches when the value is one of the instance's tags) and ``{"+and": [...]}`` / ``{"+or": [...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sloth_kubernetes.testing.emulators._http import JsonApp, JsonReply, JsonRequest
+from sloth_kubernetes.testing.emulators.fakes._common import (
+    AddressPool,
+    IdCounter,
+    paginate,
+    utc_now,
+)
+
+REGIONS = {"us-east": "US", "eu-central": "DE"}
+TYPES: dict[str, dict[str, Any]] = {
+    "g6-nanode-1": {
+        "label": "Nanode 1GB",
+        "class": "nanode",
+        "memory": 1024,
+        "vcpus": 1,
+        "disk": 25600,
+        "monthly": 5.0,
+    },
+    "g6-standard-2": {
+        "label": "Linode 4GB",
+        "class": "standard",
+        "memory": 4096,
+        "vcpus": 2,
+        "disk": 81920,
+        "monthly": 24.0,
+    },
+}
+IMAGES = {"linode/debian12": "Debian 12", "linode/ubuntu24.04": "Ubuntu 24.04 LTS"}
+
+
+class LinodeFake(JsonApp):
+    """The fake's state lives on this object; :meth:`reset` empties it."""
+
+    def __init__(self) -> None:
+        super().__init__("linode")
+        self.ids = IdCounter()
+        self.public_ips = AddressPool("198.51.100.0/24")
+        self.private_ips = AddressPool("192.168.128.0/17")
+        self.instances: dict[int, dict[str, Any]] = {}
+        self.keys: dict[int, dict[str, Any]] = {}
+        self.firewalls: dict[int, dict[str, Any]] = {}
+        self.vpcs: dict[int, dict[str, Any]] = {}
+        self.tags: set[str] = set()
+        self._routes_()
+
+    def reset(self) -> None:
+        with self.lock:
+            for resettable in (self.ids, self.public_ips, self.private_ips):
+                resettable.reset()
+            for store in (self.instances, self.keys, self.firewalls, self.vpcs):
+                store.clear()
+            self.tags.clear()
+            self.requests.clear()
+
+    def error(self, status: int, code: str, message: str) -> JsonReply:
+        return JsonReply(status, {"errors": [{"reason": message}]})
+
+    def listing(self, request: JsonRequest, items: list[dict[str, Any]]) -> JsonReply:
+        raw_filter = request.headers.get("x-filter")
+        if raw_filter:
+            try:
+                condition = json.loads(raw_filter)
+            except ValueError:
+                return self.error(400, "bad_filter", "X-Filter is not valid JSON")
+            items = [item for item in items if _matches(item, condition)]
+        page = paginate(items, request.params, default_per_page=100, per_page_key="page_size")
+        body = {
+            "data": page.items,
+            "page": page.page,
+            "pages": page.last_page,
+            "results": page.total,
+        }
+        return JsonReply(200, body)
+
+    def not_found(self) -> JsonReply:
+        return self.error(404, "not_found", "Not found")
+
+    def _routes_(self) -> None:
+        route = self.route
+
+        @route("GET", "/v4/regions")
+        def regions(r: JsonRequest) -> JsonReply:
+            return self.listing(r, [_region(slug) for slug in REGIONS])
+
+        @route("GET", "/v4/linode/types")
+        def types(r: JsonRequest) -> JsonReply:
+            return self.listing(r, [_type(slug) for slug in TYPES])
+
+        @route("GET", "/v4/images")
+        def images(r: JsonRequest) -> JsonReply:
+            return self.listing(r, [_image(slug) for slug in IMAGES])
+
+        @route("GET", "/v4/images/{vendor}/{name}")
+        def image(_r: JsonRequest, vendor: str, name: str) -> JsonReply:
+            slug = f"{vendor}/{name}"
+            return JsonReply(200, _image(slug)) if slug in IMAGES else self.not_found()
+
+        # -------------------------------------------------------------- instances
+
+        @route("GET", "/v4/linode/instances")
+        def list_instances(r: JsonRequest) -> JsonReply:
+            return self.listing(r, list(self.instances.values()))
+
+        @route("POST", "/v4/linode/instances")
+        def create_instance(r: JsonRequest) -> JsonReply:
+            body = r.body or {}
+            if body.get("region") not in REGIONS:
+                return JsonReply(
+                    400, {"errors": [{"reason": "region is not valid", "field": "region"}]}
+                )
+            if body.get("type") not in TYPES:
+                return JsonReply(
+                    400, {"errors": [{"reason": "type is not valid", "field": "type"}]}
+                )
+            if body.get("image") is not None and body["image"] not in IMAGES:
+                return JsonReply(
+                    400, {"errors": [{"reason": "image is not valid", "field": "image"}]}
+                )
+            instance_id = self.ids.next()
+            spec = TYPES[body["type"]]
+            ipv4 = [self.public_ips.take()]
+            if body.get("private_ip"):
+                ipv4.append(self.private_ips.take())
+            tags = list(body.get("tags") or [])
+            self.tags.update(tags)
+            now = utc_now(zulu=False)
+            instance = {
+                "id": instance_id,
+                "label": body.get("label") or f"linode{instance_id}",
+                "group": "",
+                "status": "provisioning",
+                "created": now,
+                "updated": now,
+                "type": body["type"],
+                "ipv4": ipv4,
+                "ipv6": f"2600:3c00::f03c:{instance_id % 65536:x}:1/128",
+                "image": body.get("image"),
+                "region": body["region"],
+                "specs": {
+                    "disk": spec["disk"],
+                    "memory": spec["memory"],
+                    "vcpus": spec["vcpus"],
+                    "gpus": 0,
+                    "transfer": 1000,
+                },
+                "alerts": {
+                    "cpu": 180,
+                    "network_in": 10,
+                    "network_out": 10,
+                    "transfer_quota": 80,
+                    "io": 10000,
+                },
+                "backups": {
+                    "enabled": bool(body.get("backups_enabled")),
+                    "available": False,
+                    # the API sends last_successful: null, the spec forbids null:
+                    # leave it out (it is optional)
+                    "schedule": {"day": None, "window": None},
+                },
+                "hypervisor": "kvm",
+                "watchdog_enabled": True,
+                "tags": tags,
+                "has_user_data": bool((body.get("metadata") or {}).get("user_data")),
+            }
+            self.instances[instance_id] = instance
+            shown = dict(instance)
+            instance["status"] = "running"  # later reads show it booted
+            return JsonReply(200, shown)
+
+        @route("GET", "/v4/linode/instances/{linode_id}")
+        def get_instance(_r: JsonRequest, linode_id: str) -> JsonReply:
+            instance = self.instances.get(_int(linode_id))
+            return JsonReply(200, instance) if instance else self.not_found()
+
+        @route("DELETE", "/v4/linode/instances/{linode_id}")
+        def delete_instance(_r: JsonRequest, linode_id: str) -> JsonReply:
+            if self.instances.pop(_int(linode_id), None) is None:
+                return self.not_found()
+            for firewall in self.firewalls.values():
+                firewall["_devices"].discard(_int(linode_id))
+            return JsonReply(200, {})
+
+        for verb, status in (("boot", "running"), ("reboot", "running"), ("shutdown", "offline")):
+
+            def power(_r: JsonRequest, linode_id: str, status: str = status) -> JsonReply:
+                instance = self.instances.get(_int(linode_id))
+                if instance is None:
+                    return self.not_found()
+                instance["status"] = status
+                return JsonReply(200, {})
+
+            route("POST", f"/v4/linode/instances/{{linode_id}}/{verb}")(power)
+
+        # -------------------------------------------------------------- ssh keys
+
+        @route("GET", "/v4/profile/sshkeys")
+        def list_keys(r: JsonRequest) -> JsonReply:
+            return self.listing(r, list(self.keys.values()))
+
+        @route("POST", "/v4/profile/sshkeys")
+        def create_key(r: JsonRequest) -> JsonReply:
+            body = r.body or {}
+            key = {
+                "id": self.ids.next(),
+                "label": body.get("label", ""),
+                "ssh_key": body["ssh_key"],
+                "created": utc_now(zulu=False),
+            }
+            self.keys[key["id"]] = key
+            return JsonReply(200, key)
+
+        @route("GET", "/v4/profile/sshkeys/{key_id}")
+        def get_key(_r: JsonRequest, key_id: str) -> JsonReply:
+            key = self.keys.get(_int(key_id))
+            return JsonReply(200, key) if key else self.not_found()
+
+        @route("DELETE", "/v4/profile/sshkeys/{key_id}")
+        def delete_key(_r: JsonRequest, key_id: str) -> JsonReply:
+            return JsonReply(200, {}) if self.keys.pop(_int(key_id), None) else self.not_found()
+
+        # -------------------------------------------------------------- firewalls, VPCs, tags
+
+        @route("GET", "/v4/networking/firewalls")
+        def list_firewalls(r: JsonRequest) -> JsonReply:
+            return self.listing(r, [_public(f) for f in self.firewalls.values()])
+
+        @route("POST", "/v4/networking/firewalls")
+        def create_firewall(r: JsonRequest) -> JsonReply:
+            body = r.body or {}
+            now = utc_now(zulu=False)
+            firewall = {
+                "id": self.ids.next(),
+                "label": body["label"],
+                "created": now,
+                "updated": now,
+                "status": "enabled",
+                "rules": body["rules"],
+                "tags": body.get("tags") or [],
+                "_devices": set((body.get("devices") or {}).get("linodes") or []),
+            }
+            self.firewalls[firewall["id"]] = firewall
+            return JsonReply(200, _public(firewall))
+
+        @route("GET", "/v4/networking/firewalls/{firewall_id}")
+        def get_firewall(_r: JsonRequest, firewall_id: str) -> JsonReply:
+            firewall = self.firewalls.get(_int(firewall_id))
+            return JsonReply(200, _public(firewall)) if firewall else self.not_found()
+
+        @route("DELETE", "/v4/networking/firewalls/{firewall_id}")
+        def delete_firewall(_r: JsonRequest, firewall_id: str) -> JsonReply:
+            return (
+                JsonReply(200, {})
+                if self.firewalls.pop(_int(firewall_id), None)
+                else (self.not_found())
+            )
+
+        @route("POST", "/v4/networking/firewalls/{firewall_id}/devices")
+        def attach_device(r: JsonRequest, firewall_id: str) -> JsonReply:
+            firewall = self.firewalls.get(_int(firewall_id))
+            body = r.body or {}
+            if firewall is None or body.get("type") != "linode":
+                return self.not_found()
+            if body.get("id") not in self.instances:
+                return self.not_found()
+            firewall["_devices"].add(body["id"])
+            now = utc_now(zulu=False)
+            instance = self.instances[body["id"]]
+            device = {
+                "id": self.ids.next(),
+                "created": now,
+                "updated": now,
+                "entity": {
+                    "id": instance["id"],
+                    "label": instance["label"],
+                    "type": "linode",
+                    "url": f"/v4/linode/instances/{instance['id']}",
+                },
+            }
+            return JsonReply(200, device)
+
+        @route("GET", "/v4/vpcs")
+        def list_vpcs(r: JsonRequest) -> JsonReply:
+            return self.listing(r, list(self.vpcs.values()))
+
+        @route("POST", "/v4/vpcs")
+        def create_vpc(r: JsonRequest) -> JsonReply:
+            body = r.body or {}
+            if body.get("region") not in REGIONS:
+                return JsonReply(
+                    400, {"errors": [{"reason": "region is not valid", "field": "region"}]}
+                )
+            now = utc_now(zulu=False)
+            subnets = [
+                {
+                    "id": self.ids.next(),
+                    "label": s["label"],
+                    "ipv4": s["ipv4"],
+                    "linodes": [],
+                    "created": now,
+                    "updated": now,
+                }
+                for s in body.get("subnets") or []
+            ]
+            vpc = {
+                "id": self.ids.next(),
+                "label": body["label"],
+                "description": body.get("description", ""),
+                "region": body["region"],
+                "subnets": subnets,
+                "created": now,
+                "updated": now,
+            }
+            self.vpcs[vpc["id"]] = vpc
+            return JsonReply(200, vpc)
+
+        @route("GET", "/v4/vpcs/{vpc_id}")
+        def get_vpc(_r: JsonRequest, vpc_id: str) -> JsonReply:
+            vpc = self.vpcs.get(_int(vpc_id))
+            return JsonReply(200, vpc) if vpc else self.not_found()
+
+        @route("DELETE", "/v4/vpcs/{vpc_id}")
+        def delete_vpc(_r: JsonRequest, vpc_id: str) -> JsonReply:
+            return JsonReply(200, {}) if self.vpcs.pop(_int(vpc_id), None) else self.not_found()
+
+        @route("GET", "/v4/tags")
+        def list_tags(r: JsonRequest) -> JsonReply:
+            return self.listing(r, [{"label": tag} for tag in sorted(self.tags)])
+
+        @route("POST", "/v4/tags")
+        def create_tag(r: JsonRequest) -> JsonReply:
+            body = r.body or {}
+            self.tags.add(body["label"])
+            for instance_id in body.get("linodes") or []:
+                if instance_id in self.instances:
+                    self.instances[instance_id]["tags"].append(body["label"])
+            return JsonReply(200, {"label": body["label"]})
+
+        @route("DELETE", "/v4/tags/{label}")
+        def delete_tag(_r: JsonRequest, label: str) -> JsonReply:
+            if label not in self.tags:
+                return self.not_found()
+            self.tags.discard(label)
+            for instance in self.instances.values():
+                instance["tags"] = [t for t in instance["tags"] if t != label]
+            return JsonReply(200, {})
+
+
+def _matches(item: dict[str, Any], condition: dict[str, Any]) -> bool:
+    for key, expected in condition.items():
+        if key.startswith("+order"):
+            continue
+        if key == "+and":
+            if not all(_matches(item, sub) for sub in expected):
+                return False
+        elif key == "+or":
+            if not any(_matches(item, sub) for sub in expected):
+                return False
+        else:
+            actual = item.get(key)
+            if isinstance(actual, list):
+                if expected not in actual:
+                    return False
+            elif actual != expected:
+                return False
+    return True
+
+
+def _public(firewall: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in firewall.items() if not k.startswith("_")}
+
+
+def _region(slug: str) -> dict[str, Any]:
+    return {
+        "id": slug,
+        "label": slug,
+        "country": REGIONS[slug].lower(),
+        "capabilities": ["Linodes", "Cloud Firewall", "VPCs"],
+        "status": "ok",
+        "resolvers": {"ipv4": "192.0.2.53", "ipv6": "2001:db8::53"},
+    }
+
+
+def _type(slug: str) -> dict[str, Any]:
+    spec = TYPES[slug]
+    return {
+        "id": slug,
+        "label": spec["label"],
+        "class": spec["class"],
+        "memory": spec["memory"],
+        "vcpus": spec["vcpus"],
+        "disk": spec["disk"],
+        "gpus": 0,
+        "transfer": 1000,
+        "network_out": 1000,
+        "successor": None,
+        "price": {"hourly": round(spec["monthly"] / 730, 4), "monthly": spec["monthly"]},
+        "addons": {"backups": {"price": {"hourly": 0.003, "monthly": 2.0}}},
+        "region_prices": [],
+    }
+
+
+def _image(slug: str) -> dict[str, Any]:
+    return {
+        "id": slug,
+        "label": IMAGES[slug],
+        "description": None,
+        "created": "2024-01-01T00:00:00",
+        "updated": "2024-01-01T00:00:00",
+        "created_by": "linode",
+        "deprecated": False,
+        "is_public": True,
+        "size": 1300,
+        "total_size": 1300,
+        "type": "manual",
+        "vendor": slug.split("/")[1],
+        "eol": None,
+        "expiry": None,
+        "status": "available",
+        "capabilities": ["cloud-init"],
+        "regions": [],
+        "tags": [],
+    }
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else -1

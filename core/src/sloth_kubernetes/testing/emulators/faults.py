@@ -1,0 +1,210 @@
+"""A small forwarding HTTP proxy that injects faults: 429 with Retry-After, 503, and latency.
+
+Put it in front of any emulator (``FaultyProxy(upstream=emulator.endpoint, ...)``) and point the
+client at ``proxy.endpoint``. Which requests fail is decided by a seeded random generator in the
+order requests arrive, so a serial test sees the same faults on every run. A faulted request is
+answered by the proxy and never reaches the upstream, as with a real rate limiter.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import attrs
+
+from sloth_kubernetes.testing.emulators._http import (
+    BackgroundServer,
+    RecordedRequest,
+    RequestLog,
+    reason,
+)
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+}
+
+#: One JSON error body that every JSON cloud client here can parse: DigitalOcean reads ``id`` and
+#: ``message``, Linode ``errors[0].reason``, Hetzner ``error.code``/``error.message``.
+_JSON_FAULT = {
+    429: ("too_many_requests", "API rate limit exceeded (injected by the fault proxy)"),
+    503: ("service_unavailable", "Service unavailable (injected by the fault proxy)"),
+}
+_AWS_FAULT = {429: "Throttling", 503: "RequestLimitExceeded"}
+
+#: Called with (status, headers, body) of every upstream reply; used to collect spec violations.
+ResponseHook = Callable[[int, dict[str, str], bytes], None]
+
+
+@attrs.frozen
+class FaultPolicy:
+    """What to inject. ``fault_rate`` is the fraction of requests answered with a fault."""
+
+    fault_rate: float = 0.0
+    statuses: Sequence[int] = (429, 503)
+    retry_after: int = 1
+    latency: float = 0.0  # seconds added before every request
+    seed: int = 0
+    body_style: str = "json"  # "json" or "aws" (EC2's XML error body)
+
+
+@attrs.define
+class FaultCounters:
+    requests: int = 0
+    faults: int = 0
+    by_status: dict[int, int] = attrs.field(factory=dict)
+
+
+class FaultyProxy:
+    """A running fault-injecting proxy in front of ``upstream`` (``http://host:port``)."""
+
+    def __init__(
+        self,
+        upstream: str,
+        policy: FaultPolicy | None = None,
+        *,
+        on_response: ResponseHook | None = None,
+        name: str = "faulty-proxy",
+    ) -> None:
+        parts = urlsplit(upstream)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"upstream must be http://host:port, not {upstream!r}")
+        self.upstream = upstream
+        self._upstream_host = parts.hostname
+        self._upstream_port = parts.port or 80
+        self.policy = policy or FaultPolicy()
+        self.on_response = on_response
+        self.requests = RequestLog()
+        self._lock = threading.Lock()
+        self._random = random.Random(self.policy.seed)  # noqa: S311 (not for security)
+        self._faults = 0
+        self._server = BackgroundServer(self, name=name)
+        self.host = "127.0.0.1"
+        self.port = self._server.port
+
+    @property
+    def endpoint(self) -> str:
+        return self._server.endpoint
+
+    @property
+    def counters(self) -> FaultCounters:
+        records = self.requests.records
+        by_status: dict[int, int] = {}
+        for record in records:
+            by_status[record.status] = by_status.get(record.status, 0) + 1
+        with self._lock:
+            return FaultCounters(requests=len(records), faults=self._faults, by_status=by_status)
+
+    def configure(self, policy: FaultPolicy) -> None:
+        """Switch policy (and restart the seeded sequence), e.g. to stop injecting mid-test."""
+        with self._lock:
+            self.policy = policy
+            self._random = random.Random(policy.seed)  # noqa: S311
+
+    def reset(self) -> None:
+        """Zero the counters and restart the seeded fault sequence."""
+        with self._lock:
+            self._random = random.Random(self.policy.seed)  # noqa: S311
+            self._faults = 0
+        self.requests.clear()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    # ------------------------------------------------------------------ WSGI
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        with self._lock:
+            policy = self.policy
+            fault = (
+                self._random.choice(list(policy.statuses))
+                if policy.fault_rate > 0 and self._random.random() < policy.fault_rate
+                else None
+            )
+            if fault is not None:
+                self._faults += 1
+        if policy.latency:
+            time.sleep(policy.latency)
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "/")
+        query = environ.get("QUERY_STRING", "")
+        if fault is not None:
+            status, headers, body = self._fault_reply(fault, policy)
+        else:
+            status, headers, body = self._forward(environ, method, path, query)
+        self.requests.add(RecordedRequest(method=method, path=path, status=status))
+        headers.append(("Content-Length", str(len(body))))
+        start_response(f"{status} {reason(status)}", headers)
+        return [body]
+
+    def _forward(
+        self, environ: WSGIEnvironment, method: str, path: str, query: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else None
+        headers = {
+            key[5:].replace("_", "-").title(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and key[5:].replace("_", "-").lower() not in _HOP_BY_HOP
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        if body is not None:
+            headers["Content-Length"] = str(len(body))
+        connection = http.client.HTTPConnection(
+            self._upstream_host, self._upstream_port, timeout=60
+        )
+        try:
+            connection.request(method, path + (f"?{query}" if query else ""), body, headers)
+            reply = connection.getresponse()
+            data = reply.read()
+            reply_headers = [(k, v) for k, v in reply.getheaders() if k.lower() not in _HOP_BY_HOP]
+            status = reply.status
+        except OSError as error:
+            message = f"fault proxy could not reach {self.upstream}: {error}"
+            return 502, [("Content-Type", "text/plain")], message.encode()
+        finally:
+            connection.close()
+        if self.on_response is not None:
+            self.on_response(status, dict(reply_headers), data)
+        return status, reply_headers, data
+
+    @staticmethod
+    def _fault_reply(status: int, policy: FaultPolicy) -> tuple[int, list[tuple[str, str]], bytes]:
+        headers = [("Retry-After", str(policy.retry_after))]
+        if policy.body_style == "aws":
+            code = _AWS_FAULT.get(status, "InternalError")
+            body = (
+                f"<Response><Errors><Error><Code>{code}</Code><Message>Injected by the fault "
+                f"proxy</Message></Error></Errors><RequestID>fault</RequestID></Response>"
+            ).encode()
+            return status, [*headers, ("Content-Type", "text/xml")], body
+        code, message = _JSON_FAULT.get(status, ("error", "Injected by the fault proxy"))
+        payload = {
+            "id": code,
+            "message": message,
+            "errors": [{"reason": message}],
+            "error": {"code": code, "message": message},
+        }
+        return (
+            status,
+            [*headers, ("Content-Type", "application/json")],
+            json.dumps(payload).encode(),
+        )
