@@ -124,3 +124,13 @@ def test_mesh_comes_up_and_grows_without_interrupting_existing_pairs() -> None:
         first.run(commands.set_peers(removal))
         assert [peer.public_key for peer in dump(first).peers] == [members[1].public_key]
         first.run("ping -c 1 -W 2 10.100.0.2")
+
+        # Removing the interface stops wireguard-go too (its control socket goes away).
+        third.run(commands.remove_interface(SPEC.interface))
+        deadline = time.monotonic() + 5
+        while third.run("ls /run/wireguard").split().count("wg-sloth.sock"):
+            assert time.monotonic() < deadline, (
+                "wireguard-go kept running after the link was deleted"
+            )
+            time.sleep(0.1)
+        assert "wg-sloth" not in third.run("ip -o link show")
