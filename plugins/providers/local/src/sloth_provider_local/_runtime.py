@@ -24,7 +24,7 @@ from pathlib import Path
 import attrs
 from sloth_kubernetes.errors import ProviderError
 
-from ._system import PROVIDER, is_alive, kill_and_wait, reap, run, which
+from ._system import PROVIDER, is_alive, kill_and_wait, process_start_time, reap, run, which
 from .network import LocalNetwork
 
 HOST_ENV = {
@@ -123,7 +123,8 @@ def plumb(network: LocalNetwork, record: HostRecord) -> None:
         ["ip", "-batch", "-"],
         what=f"creating veth for {record.name}",
         input_text=(
-            f"link add {record.veth} type veth peer name eth0 netns {record.netns}\n"
+            f"link add {record.veth} type veth peer name eth0"
+            f" address {network.mac(record.address)} netns {record.netns}\n"
             f'link set {record.veth} alias "{network.host_alias(record.name)}"\n'
             f"link set {record.veth} master {network.bridge}\n"
             f"link set {record.veth} up\n"
@@ -165,7 +166,11 @@ def unplumb(records: Sequence[HostRecord]) -> None:
 
 
 def stop(records: Sequence[HostRecord]) -> None:
-    """Kill each host's PID 1 (which ends its whole pid namespace) and reap our launchers."""
+    """Kill each host's PID 1 (which ends its whole pid namespace) and reap our launchers.
+
+    Whatever else still runs inside a host's netns (a host whose PID 1 was never recorded, e.g.
+    its creator was killed mid-way) is killed too, so deleting the netns cannot orphan it.
+    """
     # PID 1 first: its launcher (`unshare`, its parent) then reaps it and exits by itself. Killing
     # the launcher first would orphan PID 1, and an orphan's zombie is left to the machine's init.
     kill_and_wait([(r.init_pid, r.init_start) for r in records if r.init_pid > 0])
@@ -173,9 +178,24 @@ def stop(records: Sequence[HostRecord]) -> None:
     deadline = time.monotonic() + 2
     while any(is_alive(*p) for p in launchers) and time.monotonic() < deadline:
         time.sleep(0.01)
+    existing = set(run(["ip", "netns", "list"], what="listing netns").split())
+    for record in records:
+        if record.netns in existing:
+            kill_netns_processes(record.netns)
     kill_and_wait(launchers)
     for record in records:
         reap(record.launcher_pid)
+
+
+def kill_netns_processes(netns: str) -> None:
+    """SIGKILL every process whose network namespace is ``netns`` and wait for them."""
+    out = run(
+        ["ip", "netns", "pids", netns],
+        what=f"listing processes in {netns}",
+        ok_errors=("No such file or directory", "Invalid argument"),
+    )
+    found = [(int(p), process_start_time(int(p)) or 0) for p in out.split() if p.isdigit()]
+    kill_and_wait([p for p in found if p[1]])
 
 
 def spawn_detached(argv: Sequence[str], log_path: Path) -> int:

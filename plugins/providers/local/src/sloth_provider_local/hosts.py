@@ -13,6 +13,7 @@ Two modes: ``"fast"`` (tini + sshd over the machine's filesystem, see :mod:`.fas
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -29,8 +30,6 @@ from . import network as net
 from ._system import (
     FAST_TOOLS,
     PROVIDER,
-    kill_and_wait,
-    process_start_time,
     require_linux_root,
     require_tools,
     run,
@@ -239,6 +238,7 @@ def _start_all(
         module.prepare_files(directory, record, public, authorized_key)
         rt.plumb(network, record)
         module.spawn(directory, record, state)
+        rt.save_record(directory, record)  # the launcher pid, in case we die before it is ready
 
     def ready(record: rt.HostRecord) -> None:
         directory = rt.host_dir(state, network.name, record.name)
@@ -343,6 +343,9 @@ def sweep(prefix: str, *, state_dir: Path) -> list[str]:
                 records = list(rt.load_records(state, directory.name).values())
                 _teardown(state, directory.name, records)
                 removed += [f"host {directory.name}/{r.name}" for r in records]
+                with contextlib.suppress(ProviderError, OSError, ValueError, KeyError):
+                    recorded = json.loads((directory / "network.json").read_text())
+                    net.remove_bridge(LocalNetwork(recorded["name"], recorded["cidr"]))
                 rt.remove_tree(directory)
             removed.append(f"network {directory.name}")
     removed += _sweep_machine(prefix)
@@ -358,9 +361,7 @@ def _sweep_machine(prefix: str) -> list[str]:
         if n.startswith(net.NETNS_PREFIX + prefix)
     ]
     for namespace in namespaces:
-        pids = run(["ip", "netns", "pids", namespace], what="listing netns processes")
-        found = [(int(p), process_start_time(int(p)) or 0) for p in pids.split()]
-        kill_and_wait([p for p in found if p[1]])
+        rt.kill_netns_processes(namespace)
         removed.append(f"netns {namespace}")
     links = net.links_with_alias_prefix(net.ALIAS_PREFIX + prefix)
     lines = [f"link del {link}" for link in links] + [f"netns del {n}" for n in namespaces]
@@ -372,8 +373,9 @@ def _sweep_machine(prefix: str) -> list[str]:
             ok_errors=("Cannot find device", "No such file or directory"),
         )
     removed += [f"link {link}" for link in links]
-    if hasattr(_mode_module("systemd"), "sweep_machine"):
-        removed += _mode_module("systemd").sweep_machine(prefix)
+    systemd_mode = _mode_module("systemd")
+    if hasattr(systemd_mode, "sweep_machine"):
+        removed += systemd_mode.sweep_machine(prefix)
     return removed
 
 

@@ -95,6 +95,12 @@ class LocalNetwork:
         """The machine-side veth name for ``host`` (≤ 15 characters)."""
         return "slv" + _short_hash(f"{self.name}/{host}")
 
+    def mac(self, address: str) -> str:
+        """The MAC of the host holding ``address``: derived from the address, so a host
+        re-created at the same address is not hidden behind stale ARP entries of its peers."""
+        digest = hashlib.sha256(f"{self.name}/{address}".encode()).digest()
+        return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))  # locally administered
+
     def netns(self, host: str) -> str:
         return f"{NETNS_PREFIX}{self.name}-{host}"
 

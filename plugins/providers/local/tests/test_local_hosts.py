@@ -1,0 +1,300 @@
+"""Real local hosts: separate machines as far as an operator can tell, reached only over pinned SSH,
+and gone without a trace when destroyed or swept."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sloth_kubernetes.errors import ProviderError
+from sloth_provider_local import (
+    LocalNetwork,
+    create_hosts,
+    destroy_hosts,
+    known_hosts_lines,
+    list_hosts,
+    sweep,
+)
+from sloth_provider_local._system import process_start_time
+
+pytestmark = pytest.mark.hosts
+
+
+def _machine_traces(network: LocalNetwork, state_dir: Path) -> list[str]:
+    """Everything of ``network`` the machine still shows: links, netns, mounts, processes, dirs."""
+    traces: list[str] = []
+    links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True,
+                                      check=True).stdout)  # fmt: skip
+    for link in links:
+        if link["ifname"] == network.bridge or str(link.get("ifalias", "")).startswith(
+            network.alias
+        ):
+            traces.append(f"link {link['ifname']}")
+    namespaces = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    traces += [f"netns {n}" for n in namespaces.split() if n.startswith(f"sloth-{network.name}-")]
+    network_dir = str(state_dir / network.name)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            mountinfo = Path(f"/proc/{pid}/mountinfo").read_text()
+            live = process_start_time(int(pid)) is not None
+        except OSError:  # exited meanwhile (zombies answer EINVAL)
+            continue
+        if live and network_dir in mountinfo:
+            traces.append(f"process {pid} with mounts of {network_dir}")
+    if Path(network_dir).exists():
+        traces.append(f"directory {network_dir}")
+    return traces
+
+
+def test_hosts_are_separate_machines(local_hosts):
+    a, b, c = local_hosts(3)
+
+    names = [h.run("hostname").stdout.strip() for h in (a, b, c)]
+    assert names == [a.name, b.name, c.name]
+    assert len(set(names)) == 3
+
+    marker = f"sloth-marker-{os.getpid()}"
+    a.run(f"echo from-a > /etc/{marker}")
+    assert a.run(f"cat /etc/{marker}").stdout.strip() == "from-a"
+    assert b.run(f"test -e /etc/{marker}", check=False).returncode == 1
+    assert not Path("/etc", marker).exists(), "a host's /etc write reached the machine"
+
+    a.run(f"touch /run/{marker}")
+    assert b.run(f"test -e /run/{marker}", check=False).returncode == 1
+    assert not Path("/run", marker).exists()
+
+    # the machine's filesystem outside the overlays is read-only inside a host
+    assert a.run("touch /sloth-should-fail", check=False).returncode != 0
+    # its own pid namespace: PID 1 is the host's init, not the machine's
+    assert "tini" in a.run("cat /proc/1/cmdline").stdout
+    # a pty session works (private devpts)
+    assert b.run("script -qc 'tty' /dev/null").stdout.strip().startswith("/dev/pts/")
+
+    for source in (a, b, c):
+        for target in (a, b, c):
+            if source is not target:
+                source.run(f"ping -c1 -W2 {target.address}")
+
+
+def test_pyinfra_connects_with_pinned_host_keys(local_hosts, tmp_path):
+    from pyinfra.api import Config, Inventory, State
+    from pyinfra.api.connect import connect_all
+    from pyinfra.api.operation import add_op
+    from pyinfra.api.operations import run_ops
+    from pyinfra.operations import files, server
+
+    hosts = local_hosts(2)
+    payload = tmp_path / "payload.txt"
+    payload.write_text("delivered by pyinfra\n")
+    inventory = Inventory(
+        (
+            [
+                (
+                    h.address,
+                    {
+                        "ssh_user": "root",
+                        "ssh_key": str(h.private_key),
+                        "ssh_known_hosts_file": str(h.known_hosts),
+                        "ssh_strict_host_key_checking": "yes",
+                    },
+                )
+                for h in hosts
+            ],
+            {},
+        )
+    )
+    state = State(inventory, Config(PARALLEL=2))
+    connect_all(state)
+    assert not state.failed_hosts
+    add_op(state, files.put, src=str(payload), dest="/srv/payload.txt", mode="600")
+    add_op(state, server.shell, commands=["hostname > /srv/seen-by-pyinfra"])
+    run_ops(state)
+    assert not state.failed_hosts
+
+    for h in hosts:
+        assert h.run("cat /srv/payload.txt").stdout == "delivered by pyinfra\n"
+        assert h.run("cat /srv/seen-by-pyinfra").stdout.strip() == h.name
+
+
+def test_changed_host_key_is_refused(local_hosts):
+    a, b = local_hosts(2)
+    old_known_hosts = b.known_hosts.read_text()
+
+    # b is destroyed and a new machine comes up at the same address with a new identity
+    destroy_hosts(local_hosts.network, [b.name], state_dir=local_hosts.state_dir)
+    (new_b,) = create_hosts(
+        local_hosts.network,
+        [b.name],
+        authorized_key=local_hosts.public_key,
+        state_dir=local_hosts.state_dir,
+    )
+    assert new_b.address == b.address
+    assert new_b.host_public_key != b.host.host_public_key
+
+    b.known_hosts.write_text(old_known_hosts)  # what the operator pinned before
+    refused = b.run("true", check=False)
+    assert refused.returncode == 255
+    assert "Host key verification failed" in refused.stderr
+    assert a.run("true").returncode == 0  # the untouched host still verifies
+
+    local_hosts.refresh_known_hosts()
+    assert b.run("hostname").stdout.strip() == b.name
+
+
+def test_recreate_after_kill_keeps_host_key_and_disk(local_hosts):
+    (a,) = local_hosts(1)
+    a.run("echo survives > /var/sloth-disk")
+
+    os.kill(a.host.init_pid, signal.SIGKILL)  # the host crashes
+    deadline = time.monotonic() + 5
+    while process_start_time(a.host.init_pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (listed,) = list_hosts(local_hosts.network, state_dir=local_hosts.state_dir)
+    assert not listed.alive
+    assert a.run("true", check=False).returncode == 255  # nothing answers
+
+    (again,) = create_hosts(
+        local_hosts.network,
+        [a.name],
+        authorized_key=local_hosts.public_key,
+        state_dir=local_hosts.state_dir,
+    )
+    assert again.alive
+    assert again.init_pid != a.host.init_pid
+    assert again.host_public_key == a.host.host_public_key
+    assert again.address == a.address
+    # the known_hosts written before the crash still verifies it
+    assert a.run("cat /var/sloth-disk").stdout.strip() == "survives"
+
+
+def test_create_is_idempotent_for_live_hosts(local_hosts):
+    (a,) = local_hosts(1)
+    (same,) = create_hosts(
+        local_hosts.network,
+        [a.name],
+        authorized_key=local_hosts.public_key,
+        state_dir=local_hosts.state_dir,
+    )
+    assert same.init_pid == a.host.init_pid
+    assert same.host_public_key == a.host.host_public_key
+
+
+def test_destroy_leaves_no_trace(local_hosts):
+    hosts = local_hosts(3)
+    network, state_dir = local_hosts.network, local_hosts.state_dir
+    pids = [h.host.init_pid for h in hosts]
+    assert _machine_traces(network, state_dir)  # the check does see live hosts
+
+    destroy_hosts(network, [h.host for h in hosts], state_dir=state_dir)
+
+    assert _machine_traces(network, state_dir) == []
+    assert all(process_start_time(pid) is None for pid in pids)
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert f"sloth-{network.name}-" not in mounts
+    destroy_hosts(network, [h.host for h in hosts], state_dir=state_dir)  # idempotent
+
+
+CRASHING_CREATOR = textwrap.dedent(
+    """
+    import os, sys, threading
+    from pathlib import Path
+    from sloth_provider_local import LocalNetwork, create_hosts
+    network = LocalNetwork(sys.argv[1], sys.argv[2])
+    key = Path(sys.argv[3]).read_text()
+    if sys.argv[4] == "forget":
+        create_hosts(network, ["c1", "c2"], authorized_key=key, state_dir=Path(sys.argv[5]))
+        os._exit(0)                               # created, then the run "forgets" them
+    print("starting", flush=True)
+    create_hosts(network, [f"k{i}" for i in range(12)], authorized_key=key,
+                 state_dir=Path(sys.argv[5]), parallel=2)
+    """
+)
+
+
+@pytest.mark.parametrize("crash", ["forget", "killed-midway"])
+def test_sweep_removes_leftovers_of_a_crashed_run(local_hosts, tmp_path, crash):
+    crashed = local_hosts.extra_network()  # a free /24, swept by the fixture whatever happens
+    state_dir = tmp_path / "crashed-state"
+    argv = [sys.executable, "-c", CRASHING_CREATOR, crashed.name, crashed.cidr,
+            str(local_hosts.private_key) + ".pub", crash, str(state_dir)]  # fmt: skip
+    if crash == "forget":
+        subprocess.run(argv, check=True, timeout=60)
+        assert len(list_hosts(crashed, state_dir=state_dir)) == 2
+    else:
+        creator = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        assert creator.stdout is not None
+        creator.stdout.readline()
+        deadline = time.monotonic() + 20  # kill it once some hosts exist on the machine
+        while time.monotonic() < deadline and not any(
+            t.startswith("netns") for t in _machine_traces(crashed, state_dir)
+        ):
+            time.sleep(0.01)
+        time.sleep(0.05)
+        creator.kill()
+        creator.wait()
+        creator.stdout.close()
+    assert _machine_traces(crashed, state_dir)
+
+    removed = sweep(crashed.name, state_dir=state_dir)
+
+    assert removed
+    assert _machine_traces(crashed, state_dir) == []
+    assert sweep(crashed.name, state_dir=state_dir) == []  # nothing left the second time
+
+
+def test_sweep_finds_leftovers_without_any_state(local_hosts, tmp_path):
+    (a,) = local_hosts(1)
+    network, state_dir = local_hosts.network, local_hosts.state_dir
+    lost_state = tmp_path / "elsewhere"  # the records are gone; only the machine remembers
+    removed = sweep(network.name, state_dir=lost_state)
+    assert f"netns {a.host.netns}" in removed
+    assert f"link {network.bridge}" in removed
+    assert process_start_time(a.host.init_pid) is None
+    sweep(network.name, state_dir=state_dir)  # drop the orphaned records too
+    assert _machine_traces(network, state_dir) == []
+
+
+def test_overlapping_cidr_is_refused(local_hosts):
+    local_hosts(1)
+    other = LocalNetwork(local_hosts.network.name + "-other", local_hosts.network.cidr)
+    with pytest.raises(ProviderError, match="overlaps") as caught:
+        create_hosts(other, ["x1"], authorized_key=local_hosts.public_key,
+                     state_dir=local_hosts.state_dir)  # fmt: skip
+    assert "CIDR" in caught.value.hint
+    sweep(other.name, state_dir=local_hosts.state_dir)
+
+
+def test_not_root_is_a_clear_error(tmp_path):
+    code = (
+        "from pathlib import Path\n"
+        "from sloth_provider_local import LocalNetwork, create_hosts\n"
+        "from sloth_kubernetes.errors import ProviderError\n"
+        "try:\n"
+        "    create_hosts(LocalNetwork('n', '10.251.255.0/24'), ['a'],\n"
+        "                 authorized_key='ssh-ed25519 AAAA x', state_dir=Path('/nonexistent'))\n"
+        "except ProviderError as e:\n"
+        "    print(e.message, '|', e.hint)\n"
+    )
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         sys.executable, "-c", code],
+        capture_output=True, text=True, check=True, cwd="/",
+    )  # fmt: skip
+    assert "need root" in done.stdout
+    assert "sudo" in done.stdout
+
+
+def test_known_hosts_lines_pin_each_address(local_hosts):
+    hosts = local_hosts(2)
+    lines = known_hosts_lines([h.host for h in hosts]).splitlines()
+    assert lines == [f"{h.address} {h.host.host_public_key}" for h in hosts]
+    assert all(line.split()[1] == "ssh-ed25519" for line in lines)
