@@ -143,7 +143,7 @@ class SQLiteDatabase(Database):
     dialect = "sqlite"
 
     def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
-        super().__init__(f"sqlite:///{path}")
+        super().__init__(f"sqlite://{path}")
         self.path = path
         try:
             _create_private_file(path)

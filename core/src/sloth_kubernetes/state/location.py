@@ -53,7 +53,7 @@ def parse_location(url: str | None) -> Location:
         url = os.environ.get(ENV_STATE) or None
     if url is None:
         path = default_sqlite_path()
-        return Location("sqlite", str(path), f"sqlite:///{path}")
+        return Location("sqlite", str(path), f"sqlite://{path}")
     text = url.strip()
     if not text:
         raise StateError("the state location is empty", hint=f"use {ACCEPTED_FORMS}")
@@ -73,8 +73,8 @@ def parse_location(url: str | None) -> Location:
                 f"the SQLite state URL {text!r} is not absolute",
                 hint="write sqlite:///absolute/path/state.db (three slashes) or a plain path",
             )
-        path = Path(rest)
-        return Location("sqlite", str(path), f"sqlite:///{path}")
+        path = Path("/" + rest.lstrip("/"))  # sqlite:////abs (SQLAlchemy's form) works too
+        return Location("sqlite", str(path), f"sqlite://{path}")
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise StateError(
@@ -82,4 +82,4 @@ def parse_location(url: str | None) -> Location:
             hint=f"use {ACCEPTED_FORMS}",
         )
     path = Path(text).expanduser().resolve()
-    return Location("sqlite", str(path), f"sqlite:///{path}")
+    return Location("sqlite", str(path), f"sqlite://{path}")
