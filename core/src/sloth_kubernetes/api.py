@@ -8,17 +8,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .config.dump import effective_config
-from .config.loader import load_config
 from .context import DoctorCheck, DoctorContext
-from .engine.plan import Plan, build_plan
 from .errors import UsageError
-from .model.cluster import ClusterConfig
 from .plugins import PluginInfo, PluginManager, create_plugin_manager
+
+if TYPE_CHECKING:
+    from .engine.plan import Plan
+    from .model.cluster import ClusterConfig
+
+# The config loader, cattrs and ruamel.yaml are imported inside the functions that need them:
+# `--help` and `plugins` must start fast.
 
 _default_manager: PluginManager | None = None
 
@@ -33,18 +36,24 @@ def plugin_manager() -> PluginManager:
 
 def load(paths: Sequence[str | Path], *, manager: PluginManager | None = None) -> ClusterConfig:
     """Load and validate config files (later files overlay earlier ones)."""
+    from .config.loader import load_config
+
     manager = manager or plugin_manager()
     return load_config(paths, manager.hooks.catalog())
 
 
 def plan(config: ClusterConfig, *, manager: PluginManager | None = None) -> Plan:
     """What ``up`` would do for ``config``."""
+    from .engine.plan import build_plan
+
     _ = manager
     return build_plan(config)
 
 
 def show(config: ClusterConfig) -> dict[str, Any]:
     """The effective config: defaults filled in, secrets masked, references shown as written."""
+    from .config.dump import effective_config
+
     return effective_config(config)
 
 
@@ -118,10 +127,12 @@ def wizard_config(answers: WizardAnswers) -> str:
     # Cloud credentials differ per provider: the plugin's README lists them; `config validate`
     # names any that are missing.
     provider_block = "{}"
-    pools = [f"""    - name: servers
+    pools = [
+        f"""    - name: servers
       provider: {answers.provider}
       count: {answers.servers}
-      roles: [server]"""]
+      roles: [server]"""
+    ]
     if answers.agents:
         pools.append(f"""    - name: agents
       provider: {answers.provider}

@@ -47,7 +47,7 @@ def register_distros(register: Register) -> None:
 
 @hookspec
 def register_meshes(register: Register) -> None:
-    """Discovery. Register node meshes (overlay networks): ``register(Component(kind="mesh", …))``."""
+    """Discovery. Register node meshes: ``register(Component(kind="mesh", …))``."""
 
 
 @hookspec
@@ -105,5 +105,5 @@ def destroy_nodes(
 
 
 @hookspec
-def doctor_checks(context: DoctorContext) -> Sequence[DoctorCheck]:
+def doctor_checks(context: DoctorContext) -> Sequence[DoctorCheck]:  # type: ignore[empty-body]
     """Broadcast. Return checks of the local environment for ``doctor``."""

@@ -73,14 +73,20 @@ class PluginManager:
         self.failures: list[LoadFailure] = []
         self.origins: dict[str, tuple[str, str]] = {}  # plugin name → (distribution, version)
         self.hooks = Hooks(self)
-        if os.environ.get("SLOTH_TRACE_PLUGINS"):
+        self.tracing = bool(os.environ.get("SLOTH_TRACE_PLUGINS"))
+        if self.tracing:
             self.pm.trace.root.setwriter(lambda text: sys.stderr.write(f"[plugins] {text}"))
             self.pm.enable_tracing()
+
+    def trace(self, text: str) -> None:
+        """Print one line about a hook call when SLOTH_TRACE_PLUGINS is set."""
+        if self.tracing:
+            sys.stderr.write(f"[plugins] {text}\n")
 
     def register(
         self, plugin: object, name: str, *, distribution: str = "", version: str = ""
     ) -> None:
-        """Register one plugin object (module or instance); invalid ones are skipped with a warning."""
+        """Register a plugin (module or instance); an invalid one is skipped with a warning."""
         try:
             self.pm.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as error:
@@ -202,6 +208,7 @@ class Hooks:
                     raise TypeError(f"expected a {record_type.__name__}, got {record!r}")
                 _found.append(record)
 
+            self._manager.trace(f"{hook_name} -> {impl.plugin_name}")
             try:
                 impl.function(register=register)
             except Exception as error:
@@ -230,6 +237,7 @@ class Hooks:
 
     def register_commands(self, cli: click.Group) -> None:
         for impl in reversed(self._hook.register_commands.get_hookimpls()):
+            self._manager.trace(f"register_commands -> {impl.plugin_name}")
             try:
                 impl.function(cli=cli)
             except Exception as error:

@@ -43,7 +43,8 @@ class Component:
 
 #: Where a plugin's config model plugs into the cluster spec. The block path is
 #: ``<slot>.<name>``: ``providers.aws`` is ``spec.providers.aws``; ``mesh.wireguard`` is the whole
-#: ``spec.mesh`` block when its ``type`` is wireguard; ``kubernetes.k3s`` is ``spec.kubernetes.k3s``;
+#: ``spec.mesh`` block when its ``type`` is wireguard; ``kubernetes.k3s`` is
+#: ``spec.kubernetes.k3s``;
 #: ``cni.cilium`` is ``spec.kubernetes.cni`` when its ``type`` is cilium; ``storage.longhorn`` and
 #: ``addons.argocd`` are the items of ``spec.storage``/``spec.addons`` with that type/name;
 #: ``nodePools.aws`` is ``spec.nodePools[].options`` of pools on the aws provider.

@@ -46,8 +46,8 @@ class Secret:
 def register(value: str) -> None:
     """Remember ``value`` (and each of its lines) as secret so :func:`redact` masks it."""
     with _lock:
-        for candidate in (value, *value.splitlines()):
-            candidate = candidate.strip()
+        for line in (value, *value.splitlines()):
+            candidate = line.strip()
             if len(candidate) >= _MIN_LENGTH:
                 _known.add(candidate)
 

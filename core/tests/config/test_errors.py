@@ -91,8 +91,13 @@ def test_missing_file_is_a_config_error(sloth_manager, tmp_path):
 def test_even_number_of_servers_is_refused_with_quorum_explanation(
     config_factory, sloth_manager, dummy_provider
 ):
-    path = config_factory({"spec": {"nodePools": [
-        {"name": "s", "provider": "dummy", "count": 2, "roles": ["server"]}]}})
+    path = config_factory(
+        {
+            "spec": {
+                "nodePools": [{"name": "s", "provider": "dummy", "count": 2, "roles": ["server"]}]
+            }
+        }
+    )
     (issue,) = issues_of(path, sloth_manager)
     assert "even number" in issue.message
     assert "1 or 3" in issue.hint
@@ -104,12 +109,23 @@ def test_pool_without_server_is_refused(config_factory, sloth_manager, dummy_pro
 
 
 def test_exactly_one_default_storage_class(config_factory, sloth_manager, dummy_provider):
-    two = {"spec": {"storage": [{"type": "local-path", "classes": [
-        {"name": "a", "default": True}, {"name": "b", "default": True}]}]}}
+    two = {
+        "spec": {
+            "storage": [
+                {
+                    "type": "local-path",
+                    "classes": [{"name": "a", "default": True}, {"name": "b", "default": True}],
+                }
+            ]
+        }
+    }
     (issue,) = issues_of(config_factory(two), sloth_manager)
     assert issue.path == "spec.storage[0].classes[1].default"
     none = {"spec": {"storage": [{"type": "local-path", "classes": [{"name": "a"}]}]}}
-    assert "no storage class is the default" in issues_of(config_factory(none), sloth_manager)[0].message
+    assert (
+        "no storage class is the default"
+        in issues_of(config_factory(none), sloth_manager)[0].message
+    )
 
 
 def test_cni_that_does_not_support_the_distro_names_compatible_ones(
@@ -124,8 +140,9 @@ def test_cni_that_does_not_support_the_distro_names_compatible_ones(
             register(Component("distro", "otherdistro", "a second distro for this test"))
 
     register_plugin(OtherDistro(), "otherdistro")
-    path = config_factory({"spec": {"kubernetes": {"distribution": "otherdistro",
-                                                    "cni": {"type": "flannel"}}}})
+    path = config_factory(
+        {"spec": {"kubernetes": {"distribution": "otherdistro", "cni": {"type": "flannel"}}}}
+    )
     (issue,) = issues_of(path, sloth_manager)
     assert issue.path == "spec.kubernetes.cni.type"
     assert "does not support distribution 'otherdistro'" in issue.message
@@ -135,7 +152,9 @@ def test_distro_block_for_another_distribution_is_an_error(
     config_factory, sloth_manager, dummy_provider
 ):
     path = config_factory({"spec": {"kubernetes": {"distribution": "k3s"}}}, name="a.yaml")
-    text = path.read_text().replace("distribution: k3s", "distribution: k3s\n    k3s:\n      dataDir: /srv/k3s")
+    text = path.read_text().replace(
+        "distribution: k3s", "distribution: k3s\n    k3s:\n      dataDir: /srv/k3s"
+    )
     config = load_config([config_factory(text=text)], sloth_manager.hooks.catalog())
     assert config.spec.kubernetes.distro.settings.data_dir == "/srv/k3s"
     bad = text.replace("dataDir: /srv/k3s", "dataDirr: /srv/k3s")

@@ -33,16 +33,18 @@ def vaultish(register_plugin, dummy_provider):
 
 
 def with_token(config_factory, token, region="eu"):
-    return config_factory({"spec": {"providers": {"dummy": {}, "vaultish": {
-        "token": token, "region": region}}}})
+    return config_factory(
+        {"spec": {"providers": {"dummy": {}, "vaultish": {"token": token, "region": region}}}}
+    )
 
 
 def test_env_reference_resolves_only_when_used_and_is_masked(
     config_factory, sloth_manager, vaultish, monkeypatch
 ):
     monkeypatch.setenv("VAULTISH_TOKEN", "s3cr3t-value-123")
-    config = load_config([with_token(config_factory, "${env:VAULTISH_TOKEN}")],
-                         sloth_manager.hooks.catalog())
+    config = load_config(
+        [with_token(config_factory, "${env:VAULTISH_TOKEN}")], sloth_manager.hooks.catalog()
+    )
     reference = config.spec.providers["vaultish"].settings.token
     assert str(reference) == "${env:VAULTISH_TOKEN}"
     secret = reference.resolve()
@@ -53,11 +55,13 @@ def test_env_reference_resolves_only_when_used_and_is_masked(
     assert "s3cr3t" not in shown
 
 
-def test_file_reference_is_relative_to_the_config(config_factory, sloth_manager, vaultish,
-                                                  tmp_path):
+def test_file_reference_is_relative_to_the_config(
+    config_factory, sloth_manager, vaultish, tmp_path
+):
     (tmp_path / "token.txt").write_text("from-a-file\n")
-    config = load_config([with_token(config_factory, "${file:token.txt}")],
-                         sloth_manager.hooks.catalog())
+    config = load_config(
+        [with_token(config_factory, "${file:token.txt}")], sloth_manager.hooks.catalog()
+    )
     _ = config
     reference = Reference("file", "token.txt", file=str(tmp_path / "c.yaml"))
     assert reference.resolve().reveal() == "from-a-file"
@@ -85,10 +89,12 @@ def test_a_reference_where_no_secret_belongs_is_refused(config_factory, sloth_ma
     assert issue.path == "spec.providers.vaultish.region"
 
 
-def test_overlays_later_files_win_and_named_lists_merge(config_factory, sloth_manager,
-                                                        dummy_provider):
+def test_overlays_later_files_win_and_named_lists_merge(
+    config_factory, sloth_manager, dummy_provider
+):
     base = config_factory()
-    overlay = config_factory(text="""\
+    overlay = config_factory(
+        text="""\
 metadata:
   name: prod
 spec:
@@ -98,7 +104,8 @@ spec:
     - name: extra
       provider: dummy
       count: 1
-""")
+"""
+    )
     config = load_config([base, overlay], sloth_manager.hooks.catalog())
     assert config.name == "prod"
     pools = {p.name: p for p in config.spec.node_pools}
@@ -108,11 +115,11 @@ spec:
     assert list(pools) == ["servers", "agents", "extra"]
 
 
-def test_overlay_errors_point_into_the_overlay_file(config_factory, sloth_manager,
-                                                    dummy_provider):
+def test_overlay_errors_point_into_the_overlay_file(config_factory, sloth_manager, dummy_provider):
     base = config_factory()
-    overlay = config_factory(text="spec:\n  nodePools:\n    - name: agents\n      count: -1\n",
-                             name="prod.yaml")
+    overlay = config_factory(
+        text="spec:\n  nodePools:\n    - name: agents\n      count: -1\n", name="prod.yaml"
+    )
     with pytest.raises(ConfigError) as caught:
         load_config([base, overlay], sloth_manager.hooks.catalog())
     (issue,) = caught.value.issues

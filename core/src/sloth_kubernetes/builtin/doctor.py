@@ -27,9 +27,7 @@ def doctor_checks(context: DoctorContext) -> list[DoctorCheck]:
 
 def _python() -> DoctorCheck:
     version = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info >= (3, 11):
-        return DoctorCheck("python", "ok", f"Python {version}")
-    return DoctorCheck("python", "fail", f"Python {version}", "install Python 3.11 or newer")
+    return DoctorCheck("python", "ok", f"Python {version} ({sys.executable})")
 
 
 def _ssh_client() -> DoctorCheck:

@@ -26,7 +26,12 @@ def manager() -> Any:
 
 def config_files_option(func: Any) -> Any:
     return click.option(
-        "-f", "--file", "files", multiple=True, required=True, metavar="FILE",
+        "-f",
+        "--file",
+        "files",
+        multiple=True,
+        required=True,
+        metavar="FILE",
         type=click.Path(dir_okay=False),
         help="Cluster config; repeat to overlay (later files win).",
     )(func)

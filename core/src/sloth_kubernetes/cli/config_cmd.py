@@ -72,13 +72,21 @@ def templates(output: str | None) -> None:
 @config.command()
 @click.option("--template", "template", metavar="NAME", help="Start from this template.")
 @click.option("--interactive", "-i", is_flag=True, help="Ask a few questions (sane defaults).")
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write to FILE (refuses to overwrite) instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write to FILE (refuses to overwrite) instead of stdout.",
+)
 def init(template: str | None, interactive: bool, out: str | None) -> None:
     """Write a new cluster config from a template or a short wizard."""
     if bool(template) == interactive:
-        raise UsageError("choose one of --template NAME or --interactive",
-                         hint="`sloth-kubernetes config templates` lists the templates")
+        raise UsageError(
+            "choose one of --template NAME or --interactive",
+            hint="`sloth-kubernetes config templates` lists the templates",
+        )
     text = api.template_text(template) if template else _wizard()
     if out:
         path = Path(out)
@@ -97,13 +105,20 @@ def _wizard() -> str:
     providers = catalog.names("provider") or ["local"]
     distros = catalog.names("distro") or ["k3s"]
     name = click.prompt("Cluster name", default="demo", err=True)
-    provider = click.prompt("Provider", type=click.Choice(providers),
-                            default="local" if "local" in providers else providers[0], err=True)
-    servers = click.prompt("Servers (1, 3 or 5 for HA)", type=click.Choice(["1", "3", "5"]),
-                           default="1", err=True)
-    agents = click.prompt("Agents", type=click.IntRange(0, 1000), default=2, err=True)
-    distribution = click.prompt("Distribution", type=click.Choice(distros),
-                                default="k3s" if "k3s" in distros else distros[0], err=True)
-    return api.wizard_config(
-        api.WizardAnswers(name, provider, int(servers), agents, distribution)
+    provider = click.prompt(
+        "Provider",
+        type=click.Choice(providers),
+        default="local" if "local" in providers else providers[0],
+        err=True,
     )
+    servers = click.prompt(
+        "Servers (1, 3 or 5 for HA)", type=click.Choice(["1", "3", "5"]), default="1", err=True
+    )
+    agents = click.prompt("Agents", type=click.IntRange(0, 1000), default=2, err=True)
+    distribution = click.prompt(
+        "Distribution",
+        type=click.Choice(distros),
+        default="k3s" if "k3s" in distros else distros[0],
+        err=True,
+    )
+    return api.wizard_config(api.WizardAnswers(name, provider, int(servers), agents, distribution))

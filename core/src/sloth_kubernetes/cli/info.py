@@ -24,15 +24,18 @@ def register(cli: click.Group) -> None:
 def version(output: str | None) -> None:
     """Show the version of sloth-kubernetes and of its plugins."""
     infos = api.plugins(manager=manager())
+    plugin_versions = {
+        i.distribution: i.version for i in infos if i.distribution != "sloth-kubernetes"
+    }
     data = {
         "version": __version__,
         "python": platform.python_version(),
-        "plugins": {i.distribution: i.version for i in infos if i.distribution != "sloth-kubernetes"},
+        "plugins": plugin_versions,
     }
     fmt = chosen_format(output)
     if fmt == "table":
         click.echo(f"sloth-kubernetes {__version__} (Python {data['python']})")
-        for name, plugin_version in sorted(data["plugins"].items()):
+        for name, plugin_version in sorted(plugin_versions.items()):
             click.echo(f"  {name} {plugin_version}")
         return
     emit_data(data, fmt)
@@ -72,8 +75,15 @@ def plugins(output: str | None) -> None:
 
 
 @click.command()
-@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
-              type=click.Path(dir_okay=False), help="Also check this config's credentials.")
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also check this config's credentials.",
+)
 @output_option
 def doctor(files: tuple[str, ...], output: str | None) -> None:
     """Check the local environment: Python, ssh, plugins, credentials, state store.
@@ -86,8 +96,11 @@ def doctor(files: tuple[str, ...], output: str | None) -> None:
     if fmt != "table":
         emit_data([attrs.asdict(c) for c in checks], fmt)
     else:
-        styles = {"ok": "[green]OK[/green]", "warn": "[yellow]WARN[/yellow]",
-                  "fail": "[red]FAIL[/red]"}
+        styles = {
+            "ok": "[green]OK[/green]",
+            "warn": "[yellow]WARN[/yellow]",
+            "fail": "[red]FAIL[/red]",
+        }
         from rich.table import Table
 
         view = Table(header_style="bold")

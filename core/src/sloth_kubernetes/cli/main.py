@@ -32,18 +32,41 @@ def build_cli(manager: Any = None) -> click.Group:
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     )
     @click.option("--debug", is_flag=True, help="Verbose structured logs; show tracebacks.")
-    @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-                  show_default=True, help="Log line format on stderr.")
-    @click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table",
-                  show_default=True, help="Output format of read commands.")
+    @click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Log line format on stderr.",
+    )
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Choice(OUTPUT_FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format of read commands.",
+    )
     @click.option("--yes", "-y", is_flag=True, help="Answer yes to confirmations.")
     @click.option("--no-color", is_flag=True, help="Plain output without colours.")
-    @click.option("--state", "state_url", envvar="SLOTH_STATE", metavar="URL",
-                  help="State store: sqlite:///PATH or postgresql://… (env SLOTH_STATE).")
+    @click.option(
+        "--state",
+        "state_url",
+        envvar="SLOTH_STATE",
+        metavar="URL",
+        help="State store: sqlite:///PATH or postgresql://… (env SLOTH_STATE).",
+    )
     @click.version_option(__version__, "--version", prog_name="sloth-kubernetes")
     @click.pass_context
-    def cli(ctx: click.Context, debug: bool, log_format: str, output: str, yes: bool,
-            no_color: bool, state_url: str | None) -> None:
+    def cli(
+        ctx: click.Context,
+        debug: bool,
+        log_format: str,
+        output: str,
+        yes: bool,
+        no_color: bool,
+        state_url: str | None,
+    ) -> None:
         """Turn one declarative spec into a running multi-cloud Kubernetes cluster.
 
         Start with `sloth-kubernetes config init --template local -o cluster.yaml`, then
@@ -94,8 +117,13 @@ def run(args: Sequence[str] | None = None, *, manager: Any = None) -> int:
     debug = "--debug" in (args if args is not None else sys.argv[1:])
     try:
         cli = build_cli(manager)
-        cli.main(args=list(args) if args is not None else None, prog_name="sloth-kubernetes",
-                 standalone_mode=False)
+        code = cli.main(
+            args=list(args) if args is not None else None,
+            prog_name="sloth-kubernetes",
+            standalone_mode=False,
+        )
+        if isinstance(code, int):  # click returns Exit codes instead of raising them here
+            return code
     except SlothError as error:
         click.echo(f"error: {redact(str(error))}", err=True)
         if error.hint:
@@ -117,14 +145,15 @@ def run(args: Sequence[str] | None = None, *, manager: Any = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except Exception as error:  # noqa: BLE001 -- our bug: log it, tell the user where
+    except Exception as error:
         path = _crash_log(error)
         click.echo(f"internal error: {type(error).__name__}: {redact(str(error))}", err=True)
         if debug:
             click.echo(redact("".join(traceback.format_exception(error))), err=True)
         click.echo(
             f"this is a bug in sloth-kubernetes; the traceback is in {path}"
-            if path else "this is a bug in sloth-kubernetes; rerun with --debug for details",
+            if path
+            else "this is a bug in sloth-kubernetes; rerun with --debug for details",
             err=True,
         )
         return EXIT_INTERNAL

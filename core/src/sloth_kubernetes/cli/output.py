@@ -30,7 +30,11 @@ class AppState:
 def output_option(func: Any) -> Any:
     """``-o/--output`` for read commands; falls back to the global option."""
     return click.option(
-        "-o", "--output", "output", type=click.Choice(OUTPUT_FORMATS), default=None,
+        "-o",
+        "--output",
+        "output",
+        type=click.Choice(OUTPUT_FORMATS),
+        default=None,
         help="Output format (default: table, or the global -o).",
     )(func)
 

@@ -9,8 +9,14 @@ from ..errors import EXIT_CHANGES
 from .common import config_files_option, manager
 from .output import chosen_format, console, emit_data, output_option
 
-SYMBOLS = {"create": "+", "adopt": "=", "change": "~", "delete": "-", "configure": "*",
-           "install": "*"}
+SYMBOLS = {
+    "create": "+",
+    "adopt": "=",
+    "change": "~",
+    "delete": "-",
+    "configure": "*",
+    "install": "*",
+}
 
 
 def register(cli: click.Group) -> None:
@@ -36,8 +42,10 @@ def plan(files: tuple[str, ...], output: str | None, detailed_exitcode: bool) ->
                 phase = action.phase
                 out.print(f"\n  [bold]{phase}[/bold]")
             detail = f"  ({action.detail})" if action.detail else ""
-            out.print(f"    {SYMBOLS.get(action.kind, '?')} {action.kind} {action.target}{detail}",
-                      markup=False)
+            out.print(
+                f"    {SYMBOLS.get(action.kind, '?')} {action.kind} {action.target}{detail}",
+                markup=False,
+            )
         counts = result.counts()
         summary = ", ".join(f"{n} to {k}" for k, n in sorted(counts.items())) or "no changes"
         out.print(f"\n{summary}.")

@@ -127,6 +127,10 @@ def _reference(value: Any, _type: Any) -> Reference:
     return Reference(*parsed)
 
 
+_SEQUENCES: tuple[Any, ...] = (list, tuple, Sequence)
+_MAPPINGS: tuple[Any, ...] = (dict, Mapping)
+
+
 def make_converter() -> cattrs.Converter:
     """A converter with strict scalars, camelCase keys, unknown keys forbidden, all errors kept."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
@@ -144,7 +148,12 @@ def make_converter() -> cattrs.Converter:
             else override(rename=yaml_key(a))
             for a in attrs.fields(cls)
         }
-        inner = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **overrides)
+        inner = make_dict_structure_fn(
+            cls,
+            converter,
+            _cattrs_forbid_extra_keys=True,
+            **overrides,  # type: ignore[arg-type]  # per-attribute overrides are **kwargs in cattrs
+        )
 
         def structure(value: Any, _type: Any) -> Any:
             if value is None:
@@ -168,10 +177,10 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook_func(_is_literal, _literal)
     converter.register_structure_hook_func(_is_union, lambda v, t: _union(converter, v, t))
     converter.register_structure_hook_func(
-        lambda t: get_origin(t) in (list, tuple, Sequence), lambda v, t: _sequence(converter, v, t)
+        lambda t: get_origin(t) in _SEQUENCES, lambda v, t: _sequence(converter, v, t)
     )
     converter.register_structure_hook_func(
-        lambda t: get_origin(t) in (dict, Mapping), lambda v, t: _mapping(converter, v, t)
+        lambda t: get_origin(t) in _MAPPINGS, lambda v, t: _mapping(converter, v, t)
     )
     return converter
 
@@ -241,7 +250,7 @@ def _sequence(converter: cattrs.Converter, value: Any, tp: Any) -> Any:
 def _mapping(converter: cattrs.Converter, value: Any, tp: Any) -> Any:
     if not isinstance(value, Mapping):
         raise _expect("a mapping", value)
-    key_type, value_type = (get_args(tp) + (Any, Any))[:2]
+    key_type, value_type = (*get_args(tp), Any, Any)[:2]
     result, errors = {}, []
     for key, item in value.items():
         try:

@@ -49,9 +49,7 @@ def effective_config(config: ClusterConfig) -> dict[str, Any]:
         spec["kubernetes"]["cni"] = {"type": kubernetes.cni.name, **spec["kubernetes"]["cni"]}
     if isinstance(kubernetes.distro, PluginBlock) and kubernetes.distro.settings is not None:
         spec["kubernetes"][kubernetes.distribution] = to_data(kubernetes.distro.settings)
-    spec["addons"] = [
-        {"name": block.name, **to_data(block)} for block in config.spec.addons
-    ]
+    spec["addons"] = [{"name": block.name, **to_data(block)} for block in config.spec.addons]
     for pool in spec["nodePools"]:
         if pool.get("options") is None:
             pool.pop("options", None)

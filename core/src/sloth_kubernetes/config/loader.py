@@ -91,7 +91,9 @@ def _load(texts: Sequence[tuple[str, str]], catalog: Catalog) -> ClusterConfig:
 def _without_plugin_keys(raw: LDict, distro_key: str | None) -> LDict:
     """The tree the core model sees: the distro's own block belongs to the distro plugin."""
     spec = raw.get("spec")
-    kubernetes = spec.get("kubernetes") if isinstance(spec, LDict) else None
+    if not isinstance(spec, LDict):
+        return raw
+    kubernetes = spec.get("kubernetes")
     if not isinstance(kubernetes, LDict) or distro_key is None:
         return raw
     new_spec = without(spec, [])

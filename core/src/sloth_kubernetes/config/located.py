@@ -143,7 +143,7 @@ def _key_value_marks(node: CommentedMap, key: Any) -> tuple[int, int, int, int]:
 
 
 def locate(root: Any, path: Sequence[PathPart], *, key: bool = False) -> Position | None:
-    """The position of the value at ``path`` (or of its key), else of its deepest existing parent."""
+    """Position of the value at ``path`` (or of its key), else of its deepest existing parent."""
     node = root
     found: Position | None = getattr(root, "position", None)
     for depth, part in enumerate(path):

@@ -1,6 +1,7 @@
 """JSON Schema (2020-12) generated from the attrs models, plugins' blocks included.
 
-Editors use it through a modeline: ``# yaml-language-server: $schema=./sloth-kubernetes.schema.json``.
+Editors use it through a modeline:
+``# yaml-language-server: $schema=./sloth-kubernetes.schema.json``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ def type_schema(tp: Any) -> dict[str, Any]:
     if tp is float:
         return {"type": "number"}
     if tp is Reference:
-        return {"type": "string", "pattern": REFERENCE.pattern,
-                "description": "A secret reference: ${env:NAME} or ${file:PATH}."}
+        return {
+            "type": "string",
+            "pattern": REFERENCE.pattern,
+            "description": "A secret reference: ${env:NAME} or ${file:PATH}.",
+        }
     if origin is Literal:
         return {"enum": list(get_args(tp))}
     if origin in (Union, types.UnionType):
@@ -105,10 +109,13 @@ def _selected(catalog: Catalog, slot: ConfigSlot, kind: str, selector: str) -> d
         else:
             schema = {"type": "object", "properties": extra, "additionalProperties": False}
         if slot == "storage":
-            schema["properties"]["classes"] = {"type": "array",
-                                               "items": model_schema(StorageClassSpec)}
-        schema["required"] = sorted({*schema.get("required", []), selector} - (
-            {selector} if slot == "mesh" else set()))
+            schema["properties"]["classes"] = {
+                "type": "array",
+                "items": model_schema(StorageClassSpec),
+            }
+        schema["required"] = sorted(
+            {*schema.get("required", []), selector} - ({selector} if slot == "mesh" else set())
+        )
         options.append(schema)
     return {"anyOf": options} if options else {"type": "object"}
 
@@ -133,22 +140,27 @@ def cluster_schema(catalog: Catalog) -> dict[str, Any]:
         "additionalProperties": False,
     }
     spec["properties"]["mesh"] = _selected(catalog, "mesh", "mesh", "type")
-    spec["properties"]["storage"] = {"type": "array",
-                                     "items": _selected(catalog, "storage", "storage", "type")}
-    spec["properties"]["addons"] = {"type": "array",
-                                    "items": _selected(catalog, "addons", "addon", "name")}
+    spec["properties"]["storage"] = {
+        "type": "array",
+        "items": _selected(catalog, "storage", "storage", "type"),
+    }
+    spec["properties"]["addons"] = {
+        "type": "array",
+        "items": _selected(catalog, "addons", "addon", "name"),
+    }
     kubernetes = spec["properties"]["kubernetes"]
     kubernetes["properties"]["cni"] = _selected(catalog, "cni", "cni", "type")
     for name in catalog.names("distro"):
         block = catalog.block("kubernetes", name)
         kubernetes["properties"][name] = (
-            model_schema(block.model) if block else {"type": "object", "additionalProperties": False}
+            model_schema(block.model)
+            if block
+            else {"type": "object", "additionalProperties": False}
         )
     pool = spec["properties"]["nodePools"]["items"]
     pool["properties"]["options"] = {
         "description": "Provider-specific pool options (see the provider's README).",
-        "anyOf": [
-            model_schema(b.model) for b in catalog.blocks if b.slot == "nodePools"
-        ] or [{"type": "object"}],
+        "anyOf": [model_schema(b.model) for b in catalog.blocks if b.slot == "nodePools"]
+        or [{"type": "object"}],
     }
     return schema

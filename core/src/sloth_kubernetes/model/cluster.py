@@ -139,10 +139,10 @@ class KubernetesSpec:
         default=None, metadata=doc("CNI plugin block, selected by `type`.", slot="cni")
     )
     server_config: dict[str, Any] = attrs.field(
-        factory=dict, metadata=doc("Extra server settings, checked against the distro's flags.")
+        factory=dict, metadata=doc("Extra settings for the distribution's server config file.")
     )
     agent_config: dict[str, Any] = attrs.field(
-        factory=dict, metadata=doc("Extra agent settings, checked against the distro's flags.")
+        factory=dict, metadata=doc("Extra settings for the distribution's agent config file.")
     )
     distro: Any = attrs.field(
         default=None,

@@ -39,8 +39,11 @@ class DummyProvider:
 
     @hookimpl
     def register_providers(self, register: Any) -> None:
-        register(Component(kind="provider", name=self.name,
-                           description="In-memory machines for tests (a fake)"))
+        register(
+            Component(
+                kind="provider", name=self.name, description="In-memory machines for tests (a fake)"
+            )
+        )
 
     @hookimpl
     def register_config_models(self, register: Any) -> None:

@@ -66,7 +66,7 @@ def sloth_cli(sloth_manager: PluginManager) -> Callable[..., CliResult]:
 
     from ..cli.main import run
 
-    def invoke(*args: str, input: str | None = None) -> CliResult:  # noqa: A002 -- click's name
+    def invoke(*args: str, input: str | None = None) -> CliResult:
         runner = CliRunner()
         with runner.isolation(input=input) as streams:
             code = run(list(args), manager=sloth_manager)

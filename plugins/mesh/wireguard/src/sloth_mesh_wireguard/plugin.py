@@ -21,7 +21,7 @@ def register_meshes(register: Any) -> None:
         Component(
             kind="mesh",
             name="wireguard",
-            description="WireGuard between nodes (kernel module or wireguard-go), full or per-location",
+            description="WireGuard between nodes (kernel or wireguard-go), full or per-location",
             features=frozenset({"full", "location", "operator-vpn"}),
         )
     )

@@ -1,0 +1,65 @@
+# The README's two commands: `make demo` and `make test`. Both work on a fresh Debian machine as
+# root with nothing installed by hand: this file installs what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBS_STAMP := .cache/debs.installed
+PLUGINS := $(wildcard plugins/*/*/pyproject.toml)
+DEBIAN_PACKAGES := openssh-server openssh-client iproute2 iputils-ping tini wireguard-tools \
+	wireguard-go nftables postgresql debootstrap systemd-container
+PIP_DEV := pytest pytest-timeout hypothesis ruff mypy 'moto[server]'
+
+.PHONY: help install debs demo test lint typecheck unit bench docs clean
+
+help:
+	@echo "make demo   — plan (and, when the local provider can, create) the embedded default cluster"
+	@echo "make test   — lint + the whole test suite (installs what it needs)"
+	@echo "make lint   — ruff and mypy; make bench — benchmark figures; make docs — regenerate refs"
+
+$(STAMP): core/pyproject.toml $(PLUGINS)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e 'core[all]' $(addprefix -e ,$(dir $(PLUGINS))) $(PIP_DEV)
+	touch $@
+
+install: $(STAMP)
+
+# Debian packages for the host, mesh, state and emulator tests (root only; skipped otherwise).
+$(DEBS_STAMP):
+	@mkdir -p .cache
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	  for v in /etc/postgresql/*/main; do [ -d "$$v" ] && pg_ctlcluster $$(basename $$(dirname $$v)) main stop 2>/dev/null || true; done; \
+	else echo "not root or no apt-get: host and PostgreSQL tests will be skipped"; fi
+	touch $@
+
+debs: $(DEBS_STAMP)
+
+demo: install
+	$(BIN)/sloth-kubernetes config validate -f examples/local.yaml
+	$(BIN)/sloth-kubernetes plan -f examples/local.yaml
+
+lint: install
+	$(BIN)/ruff check core plugins tests bench
+	$(BIN)/ruff format --check core/src
+	$(BIN)/mypy core/src/sloth_kubernetes
+
+unit: install
+	$(BIN)/python -m pytest -q -m "not hosts and not postgres and not e2e"
+
+test: install debs lint
+	$(BIN)/python -m pytest -q -m "not e2e"
+
+bench: install
+	$(BIN)/python bench/startup.py
+
+docs: install
+	$(BIN)/python -m sloth_kubernetes.docgen docs/reference
+
+clean:
+	rm -rf $(VENV) .cache

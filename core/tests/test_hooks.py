@@ -1,0 +1,224 @@
+"""Every hook: documented with its signature, and exercised through the typed facade."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+from sloth_kubernetes import hookspecs
+from sloth_kubernetes.context import ClusterContext, DoctorCheck, DoctorContext
+from sloth_kubernetes.errors import PluginError
+from sloth_kubernetes.hookspecs import hookimpl
+from sloth_kubernetes.registry import Component, ConfigBlock
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "reference" / "hooks.md"
+HOOKS = sorted(
+    name
+    for name, fn in vars(hookspecs).items()
+    if inspect.isfunction(fn) and hasattr(fn, "sloth_kubernetes_spec")
+)
+
+
+def test_the_hook_list_is_not_empty():
+    assert {"provision_nodes", "install_distro", "configure_mesh", "install_addon"} <= set(HOOKS)
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_is_documented_with_its_signature(name):
+    parameters = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
+    assert f"`{name}({parameters})`" in DOCS.read_text()
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_has_a_test(name):
+    assert f"test_hook_{name}" in Path(__file__).read_text()
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_states_its_calling_convention(name):
+    doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+    assert re.match(r"(Discovery|Dispatch|Broadcast)\.", doc)
+
+
+@pytest.fixture
+def context(config_factory, sloth_manager, dummy_provider):
+    from sloth_kubernetes import api
+
+    return ClusterContext(config=api.load([config_factory()], manager=sloth_manager))
+
+
+def test_hook_register_providers(sloth_manager):
+    assert "local" in sloth_manager.hooks.catalog().names("provider")
+
+
+def test_hook_register_distros(sloth_manager):
+    component = sloth_manager.hooks.catalog().component("distro", "k3s")
+    assert component is not None
+    assert component.plugin == "k3s"
+
+
+def test_hook_register_meshes(sloth_manager):
+    assert sloth_manager.hooks.catalog().names("mesh") == ["wireguard"]
+
+
+def test_hook_register_addons(sloth_manager):
+    catalog = sloth_manager.hooks.catalog()
+    assert catalog.component("cni", "flannel").supports == ("k3s",)
+    assert "local-path" in catalog.names("storage")
+    assert "cert-manager" in catalog.names("addon")
+
+
+def test_hook_register_config_models(sloth_manager):
+    block = sloth_manager.hooks.catalog().block("providers", "local")
+    assert block is not None
+    assert block.path == "providers.local"
+
+
+def test_two_plugins_claiming_one_name_is_an_error(sloth_manager, register_plugin):
+    class Impostor:
+        @hookimpl
+        def register_distros(self, register):
+            register(Component("distro", "k3s", "a second k3s"))
+
+    register_plugin(Impostor(), "impostor")
+    with pytest.raises(PluginError, match="registered by two plugins"):
+        sloth_manager.hooks.catalog()
+
+
+def test_a_registration_that_raises_is_skipped_with_a_warning(sloth_manager, register_plugin):
+    class Broken:
+        @hookimpl
+        def register_providers(self, register):
+            register("not a component")
+
+    register_plugin(Broken(), "broken")
+    assert "local" in sloth_manager.hooks.catalog().names("provider")
+    assert any(f.name == "broken" for f in sloth_manager.failures)
+
+
+def test_hook_register_commands(sloth_cli, register_plugin):
+    import click
+
+    class WithCommand:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command(name="hello")
+            def hello():
+                """Say hello."""
+                click.echo("hello from a plugin")
+
+    register_plugin(WithCommand(), "withcommand")
+    result = sloth_cli("hello")
+    assert (result.exit_code, result.stdout) == (0, "hello from a plugin\n")
+
+
+def test_hook_provision_nodes(sloth_manager, context, dummy_provider):
+    from sloth_kubernetes.engine.plan import node_requests
+
+    requests = node_requests(context.config)
+    records = sloth_manager.hooks.provision_nodes(context, "dummy", requests)
+    assert [r.name for r in records] == ["test-servers-1", "test-agents-1", "test-agents-2"]
+    again = sloth_manager.hooks.provision_nodes(context, "dummy", requests)
+    assert again == records
+    assert len(dummy_provider.created) == 3  # adopted, not duplicated
+
+
+def test_dispatch_to_an_unknown_component_names_the_installed_ones(sloth_manager, context):
+    with pytest.raises(PluginError) as caught:
+        sloth_manager.hooks.provision_nodes(context, "nimbus", [])
+    assert "nimbus" in str(caught.value)
+    assert "local" in caught.value.hint
+
+
+def test_dispatch_nobody_answers_is_a_plugin_error(sloth_manager, context):
+    with pytest.raises(PluginError, match="did not handle the request"):
+        sloth_manager.hooks.install_distro(context, "k3s", [])
+
+
+def test_hook_destroy_nodes(sloth_manager, context, dummy_provider):
+    from sloth_kubernetes.engine.plan import node_requests
+
+    records = sloth_manager.hooks.provision_nodes(context, "dummy", node_requests(context.config))
+    removed = sloth_manager.hooks.destroy_nodes(context, "dummy", records[:1])
+    assert removed == ["test-servers-1"]
+    assert sorted(dummy_provider.machines) == ["test-agents-1", "test-agents-2"]
+
+
+class Recorder:
+    """Answers the three remaining dispatch hooks for the component names it registered."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def register_meshes(self, register):
+        register(Component("mesh", "testmesh", "records calls"))
+
+    @hookimpl
+    def register_distros(self, register):
+        register(Component("distro", "testdistro", "records calls"))
+
+    @hookimpl
+    def register_addons(self, register):
+        register(Component("addon", "testaddon", "records calls"))
+
+    @hookimpl
+    def configure_mesh(self, context, mesh, nodes):
+        if mesh != "testmesh":
+            return None
+        self.calls.append(("mesh", len(nodes)))
+        return list(nodes)
+
+    @hookimpl
+    def install_distro(self, context, distro, nodes):
+        if distro != "testdistro":
+            return None
+        self.calls.append(("distro", len(nodes)))
+        return list(nodes)
+
+    @hookimpl
+    def install_addon(self, context, addon, settings):
+        if addon != "testaddon":
+            return None
+        self.calls.append(("addon", settings))
+        return ["ConfigMap/default/test"]
+
+
+@pytest.fixture
+def recorder(register_plugin):
+    plugin = Recorder()
+    register_plugin(plugin, "recorder")
+    return plugin
+
+
+def test_hook_configure_mesh(sloth_manager, context, recorder):
+    assert sloth_manager.hooks.configure_mesh(context, "testmesh", []) == []
+    assert recorder.calls == [("mesh", 0)]
+
+
+def test_hook_install_distro(sloth_manager, context, recorder):
+    assert sloth_manager.hooks.install_distro(context, "testdistro", []) == []
+    assert recorder.calls == [("distro", 0)]
+
+
+def test_hook_install_addon(sloth_manager, context, recorder):
+    result = sloth_manager.hooks.install_addon(context, "addon", "testaddon", {"a": 1})
+    assert result == ["ConfigMap/default/test"]
+    assert recorder.calls == [("addon", {"a": 1})]
+
+
+def test_hook_doctor_checks(sloth_manager, register_plugin):
+    class Extra:
+        @hookimpl
+        def doctor_checks(self, context):
+            return [DoctorCheck("extra", "warn", f"{len(context.catalog.components)} components")]
+
+    register_plugin(Extra(), "extra")
+    checks = sloth_manager.hooks.doctor_checks(DoctorContext(catalog=sloth_manager.hooks.catalog()))
+    names = [c.name for c in checks]
+    assert {"python", "ssh client", "extra"} <= set(names)
+
+
+_ = ConfigBlock
