@@ -48,9 +48,23 @@ def test_env_state_is_used_when_no_url_is_given(
 def test_default_location_is_in_the_user_data_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("SLOTH_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     with open_store() as store:
         assert store.describe() == f"sqlite://{tmp_path / 'data' / 'sloth-kubernetes' / 'state.db'}"
+
+
+def test_sloth_data_dir_moves_the_default_location(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLOTH_DATA_DIR", str(tmp_path / "sloth-data"))
+    with open_store() as store:
+        assert store.describe() == f"sqlite://{tmp_path / 'sloth-data' / 'state.db'}"
+
+
+def test_sqlalchemy_style_four_slashes_work_too(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'four.db'}") as store:
+        assert store.describe() == f"sqlite://{tmp_path / 'four.db'}"
 
 
 @pytest.mark.parametrize(

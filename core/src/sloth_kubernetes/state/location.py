@@ -27,10 +27,11 @@ class Location:
 
 
 def default_sqlite_path() -> Path:
-    """``<user data dir>/sloth-kubernetes/state.db`` (platformdirs)."""
-    import platformdirs
+    """``state.db`` in the data directory: ``$SLOTH_DATA_DIR`` or the platformdirs user data
+    directory (``~/.local/share/sloth-kubernetes`` on Linux)."""
+    from sloth_kubernetes.paths import data_dir
 
-    return Path(platformdirs.user_data_dir("sloth-kubernetes")) / "state.db"
+    return data_dir() / "state.db"
 
 
 def mask_url(url: str) -> str:

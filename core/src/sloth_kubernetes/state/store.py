@@ -289,13 +289,13 @@ class StateStore:
 
     def get_secret(self, cluster: str, name: str) -> Secret | None:
         """The decrypted secret, or None if there is none by that name."""
-        key = self.keyring.key()
         with self._db.read() as tx:
             sealed = tx.scalar(
                 "SELECT sealed FROM secrets WHERE cluster = ? AND name = ?", (cluster, name)
             )
         if sealed is None:
             return None
+        key = self.keyring.key()
         return Secret(
             self._unseal(key, cluster, name, bytes(sealed)), source=f"state:{cluster}/{name}"
         )
@@ -336,7 +336,7 @@ class StateStore:
 
     # -- phase journal -------------------------------------------------------------------------
 
-    def journal_record(  # noqa: PLR0917 - positional like a journal line reads
+    def journal_record(
         self, cluster: str, run_id: str, phase: str, node: str | None, step: str, status: str,
         detail: str = "",
     ) -> JournalEntry:  # fmt: skip
