@@ -56,15 +56,28 @@ def test_env_reference_resolves_only_when_used_and_is_masked(
 
 
 def test_file_reference_is_relative_to_the_config(
-    config_factory, sloth_manager, vaultish, tmp_path
+    config_factory, sloth_manager, vaultish, tmp_path, monkeypatch
 ):
     (tmp_path / "token.txt").write_text("from-a-file\n")
+    monkeypatch.chdir("/")
     config = load_config(
         [with_token(config_factory, "${file:token.txt}")], sloth_manager.hooks.catalog()
     )
-    _ = config
-    reference = Reference("file", "token.txt", file=str(tmp_path / "c.yaml"))
+    reference = config.spec.providers["vaultish"].settings.token
     assert reference.resolve().reveal() == "from-a-file"
+
+
+def test_an_unreadable_reference_points_at_where_it_was_written(
+    config_factory, sloth_manager, vaultish
+):
+    path = with_token(config_factory, "${file:missing.txt}")
+    config = load_config([path], sloth_manager.hooks.catalog())
+    with pytest.raises(ConfigError) as caught:
+        config.spec.providers["vaultish"].settings.token.resolve()
+    (issue,) = caught.value.issues
+    assert issue.file == str(path)
+    assert issue.line > 0
+    assert issue.path == "spec.providers.vaultish.token"
 
 
 def test_missing_variable_is_reported_when_used(monkeypatch):

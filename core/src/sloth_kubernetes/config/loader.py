@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -18,6 +19,7 @@ from ..registry import Catalog
 from .convert import Problem, make_converter, problems_from
 from .located import LDict, locate, parse_yaml, render_path, without
 from .overlays import merge
+from .references import Reference
 from .semantics import check_semantics
 from .slots import DISTRO_DEFAULT, validate_slots
 
@@ -85,7 +87,49 @@ def _load(texts: Sequence[tuple[str, str]], catalog: Catalog) -> ClusterConfig:
         storage=slots.storage,
         addons=slots.addons,
     )
-    return attrs.evolve(config, spec=spec, sources=tuple(file for _, file in texts))
+    config = attrs.evolve(config, spec=spec, sources=tuple(file for _, file in texts))
+    _place_references(config, _reference_positions(raw))
+    return config
+
+
+def _reference_positions(node: Any, path: tuple[Any, ...] = ()) -> dict[str, tuple[Any, str]]:
+    """Where each ``${…}`` reference text was written (first occurrence wins)."""
+    found: dict[str, tuple[Any, str]] = {}
+    if isinstance(node, LDict):
+        for key, value in node.items():
+            if isinstance(value, str) and value.startswith("${"):
+                found.setdefault(value, (node.value_positions.get(key), render_path((*path, key))))
+            else:
+                for text, where in _reference_positions(value, (*path, key)).items():
+                    found.setdefault(text, where)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            for text, where in _reference_positions(value, (*path, index)).items():
+                found.setdefault(text, where)
+    return found
+
+
+def _place_references(value: Any, positions: dict[str, tuple[Any, str]]) -> None:
+    """Tell each Reference where it was written: errors point there, ${file:} is relative to it."""
+    if isinstance(value, Reference):
+        position, path = positions.get(str(value), (None, ""))
+        if position is not None:
+            for name, item in (
+                ("file", position.file),
+                ("line", position.line),
+                ("column", position.column),
+                ("path", path),
+            ):
+                object.__setattr__(value, name, item)
+    elif attrs.has(type(value)):
+        for field in attrs.fields(type(value)):
+            _place_references(getattr(value, field.name), positions)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _place_references(item, positions)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _place_references(item, positions)
 
 
 def _without_plugin_keys(raw: LDict, distro_key: str | None) -> LDict:
