@@ -125,6 +125,34 @@ def test_a_lock_held_from_another_host_is_refused_until_force_unlock(
     assert store.audit_verify() == []
 
 
+def test_a_holder_in_another_pid_namespace_with_our_host_name_is_not_declared_stale(
+    store: StateStore, spawn_worker: Spawn
+) -> None:
+    """A container sharing our host name cannot see our processes, nor we its: its pid (1 in
+    its namespace) says nothing here, so its lock must not be taken over."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is needed for a pid namespace")
+    probe = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip("cannot create a pid namespace here (needs root)")
+    worker = spawn_worker(
+        "lock-and-vanish", "demo", prefix=("unshare", "--pid", "--fork", "--mount-proc")
+    )
+    _ready(worker)
+    _go(worker)
+    _result(worker)
+    assert worker.wait(timeout=30) == 0
+    holder = store.lock_info("demo")
+    assert holder is not None
+    assert holder.host == store.identity.host
+    assert holder.pid == 1  # pid 1 here is another process entirely
+    with pytest.raises(LockedError):
+        store.lock("demo", "up")
+    store.force_unlock("demo", actor="admin")
+
+
 def test_force_unlock_under_a_running_holder_is_noticed_on_release(
     store: StateStore, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,9 +1,14 @@
 """Per-cluster locks that guard mutating commands, correct across processes and hosts.
 
-A lock is a row (holder user, host, pid, pid start time, command, since, token) written in a
+A lock is a row (holder user, host, pid, process key, command, since, token) written in a
 serialised write transaction, so of two processes that try at once exactly one inserts it. A lock
 whose holder pid is gone *on this same host* is stale and taken over (with a warning); a lock held
 from another host cannot be checked from here and is refused until ``force_unlock``.
+
+"Same host" is decided by the host name *and*, on Linux, the boot id and pid namespace: two
+containers sharing a host name (``--network host``) cannot see each other's processes, and a
+machine with the same name may be another machine, so neither may declare the other's lock stale.
+(A lock left from before a reboot therefore needs ``state unlock --force`` too.)
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from sloth_kubernetes.state.records import LockInfo
 from sloth_kubernetes.state.util import utc_now
 
 log = logging.getLogger("sloth_kubernetes.state")
-_COLUMNS = "cluster, username, host, pid, command, since, pid_start"
+_COLUMNS = "cluster, username, host, pid, command, since, process_key"
 
 
 @attrs.frozen
@@ -34,7 +39,7 @@ class Identity:
     user: str
     host: str
     pid: int
-    pid_start: str
+    process_key: str
 
 
 def current_user() -> str:
@@ -46,7 +51,24 @@ def current_user() -> str:
 
 def current_identity() -> Identity:
     pid = os.getpid()
-    return Identity(current_user(), socket.gethostname(), pid, process_start_time(pid))
+    return Identity(current_user(), socket.gethostname(), pid, process_key(pid))
+
+
+def _machine_scope() -> str:
+    """``boot id:pid namespace`` of this process ("" without /proc)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            boot = handle.read().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    return f"{boot}:{namespace}"
+
+
+def process_key(pid: int) -> str:
+    """``boot id:pid namespace:start time`` of ``pid`` (Linux), or "" when unknown."""
+    scope, start = _machine_scope(), process_start_time(pid)
+    return f"{scope}:{start}" if scope and start else ""
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -65,8 +87,8 @@ def process_start_time(pid: int) -> str:
     return fields[19] if fields and len(fields) > 19 else ""
 
 
-def process_is_gone(pid: int, pid_start: str) -> bool:
-    """True when ``pid`` no longer runs the process that took the lock (this host only)."""
+def process_is_gone(pid: int, start_time: str) -> bool:
+    """True when ``pid`` no longer runs the process started at ``start_time`` (this machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -78,12 +100,26 @@ def process_is_gone(pid: int, pid_start: str) -> bool:
         return False  # no /proc: trust kill(0)
     if fields[0] == "Z":  # a zombie has exited; only its exit status remains
         return True
-    return bool(pid_start) and fields[19] != pid_start
+    return bool(start_time) and len(fields) > 19 and fields[19] != start_time
+
+
+def holder_is_gone(held: LockInfo, me: Identity) -> bool:
+    """True only when we can be sure the holder no longer runs: same host name, same boot and pid
+    namespace (when known), and its pid gone or recycled."""
+    if held.host != me.host:
+        return False
+    held_scope, _, held_start = held.process_key.rpartition(":")
+    my_scope = me.process_key.rpartition(":")[0]
+    if held_scope != my_scope:
+        return False  # another machine with our name, another container, or before a reboot
+    if held.pid == me.pid and held.process_key == me.process_key:
+        return False  # that is us
+    return process_is_gone(held.pid, held_start)
 
 
 def _info(row: Row) -> LockInfo:
-    cluster, user, host, pid, command, since, pid_start = row
-    return LockInfo(cluster, user, host, int(pid), command, since, pid_start)
+    cluster, user, host, pid, command, since, key = row
+    return LockInfo(cluster, user, host, int(pid), command, since, key)
 
 
 def lock_info(tx: Tx, cluster: str) -> LockInfo | None:
@@ -103,12 +139,7 @@ def acquire(tx: Tx, cluster: str, command: str, me: Identity) -> tuple[str, Lock
     held = lock_info(tx, cluster)
     took_over: LockInfo | None = None
     if held is not None:
-        stale = (
-            held.host == me.host
-            and held.pid != me.pid
-            and process_is_gone(held.pid, held.pid_start)
-        )
-        if not stale:
+        if not holder_is_gone(held, me):
             raise LockedError(
                 f"cluster {cluster!r} is locked by {held.describe()}",
                 holder=held.describe(),
@@ -123,9 +154,9 @@ def acquire(tx: Tx, cluster: str, command: str, me: Identity) -> tuple[str, Lock
         tx.execute("DELETE FROM locks WHERE cluster = ?", (cluster,))
     token = secrets.token_hex(16)
     tx.execute(
-        "INSERT INTO locks (cluster, username, host, pid, pid_start, command, since, token) "
+        "INSERT INTO locks (cluster, username, host, pid, process_key, command, since, token) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (cluster, me.user, me.host, me.pid, me.pid_start, command, utc_now(), token),
+        (cluster, me.user, me.host, me.pid, me.process_key, command, utc_now(), token),
     )
     return token, took_over
 

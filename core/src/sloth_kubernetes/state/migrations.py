@@ -80,7 +80,7 @@ _V1 = (
         resources TEXT NOT NULL, hash TEXT NOT NULL)""",
     """CREATE TABLE locks (
         cluster TEXT PRIMARY KEY, username TEXT NOT NULL, host TEXT NOT NULL,
-        pid BIGINT NOT NULL, pid_start TEXT NOT NULL, command TEXT NOT NULL,
+        pid BIGINT NOT NULL, process_key TEXT NOT NULL, command TEXT NOT NULL,
         since TEXT NOT NULL, token TEXT NOT NULL)""",
 )
 

@@ -141,7 +141,11 @@ class AuditEntry:
 
 @attrs.frozen
 class LockInfo:
-    """Who holds a cluster's lock. ``pid_start`` tells a live holder from a recycled pid."""
+    """Who holds a cluster's lock.
+
+    ``process_key`` (``boot id:pid namespace:start time``, Linux; "" elsewhere) tells whether the
+    holder ran on this very machine and pid namespace, and a live holder from a recycled pid.
+    """
 
     cluster: str
     user: str
@@ -149,7 +153,7 @@ class LockInfo:
     pid: int
     command: str
     since: str
-    pid_start: str = ""
+    process_key: str = ""
 
     def describe(self) -> str:
         """``alice@host1 (pid 123, `up`, since 2026-…)``: the holder, for messages."""
