@@ -45,7 +45,7 @@ demo: install
 	$(BIN)/sloth-kubernetes plan -f examples/local.yaml
 
 lint: install
-	$(BIN)/ruff check core plugins tests bench
+	$(BIN)/ruff check .
 	$(BIN)/ruff format --check core/src
 	$(BIN)/mypy core/src/sloth_kubernetes
 
