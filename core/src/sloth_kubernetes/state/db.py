@@ -110,6 +110,8 @@ class Database:
             try:
                 self._finish(commit=True)
             except Exception as error:
+                with suppress(Exception):  # a failed COMMIT can leave the transaction open
+                    self._finish(commit=False)
                 raise (self._translate(error) or error) from error
 
     def write(self) -> AbstractContextManager[Tx]:

@@ -15,8 +15,8 @@ import attrs
 
 from sloth_kubernetes.errors import StateError
 from sloth_kubernetes.secrets import Secret, redact, register
-from sloth_kubernetes.state import audit, ipam, locking
-from sloth_kubernetes.state.db import Database, Row, Tx
+from sloth_kubernetes.state import audit, ipam, locking, rows
+from sloth_kubernetes.state.db import Database, Tx
 from sloth_kubernetes.state.keys import Keyring, associated_data, seal, unseal
 from sloth_kubernetes.state.location import Location
 from sloth_kubernetes.state.migrations import apply_migrations
@@ -38,46 +38,6 @@ from sloth_kubernetes.state.util import (
     to_json,
     utc_now,
 )
-
-#: Tables holding one cluster's rows (audit entries deliberately excluded: they outlive it).
-CLUSTER_TABLES = ("nodes", "allocations", "secrets", "journal", "operations", "manifests")
-_NODE_COLUMNS = (
-    "cluster, name, pool, provider, cloud_id, roles, public_address, private_address, "
-    "mesh_address, host_key, labels, phases, extra, created_at, updated_at"
-)
-_OPERATION_COLUMNS = "id, cluster, command, username, host, started_at, ended_at, outcome, summary"
-
-
-def names_with_rows(tx: Tx) -> set[str]:
-    """Names of clusters that have a record or any per-cluster rows."""
-    union = " UNION ".join(
-        ["SELECT name FROM clusters", *(f"SELECT cluster FROM {t}" for t in CLUSTER_TABLES)]  # noqa: S608
-    )
-    return {str(row[0]) for row in tx.query(union)}  # table names are constants, not input
-
-
-def _cluster(row: Row) -> ClusterRecord:
-    name, spec, spec_hash, protect, created_at, updated_at = row
-    return ClusterRecord(
-        name, from_json(spec, {}), spec_hash, bool(protect), created_at, updated_at
-    )
-
-
-def _node(row: Row) -> NodeRecord:
-    (cluster, name, pool, provider, cloud_id, roles, public, private, mesh, host_key, labels,
-     phases, extra, created_at, updated_at) = row  # fmt: skip
-    return NodeRecord(
-        cluster, name, pool, provider, cloud_id, from_json(roles, []), public, private, mesh,
-        host_key, from_json(labels, {}), from_json(phases, {}), from_json(extra, {}),
-        created_at, updated_at,
-    )  # fmt: skip
-
-
-def _operation(row: Row) -> OperationRecord:
-    op_id, cluster, command, user, host, started, ended, outcome, summary = row
-    return OperationRecord(
-        int(op_id), cluster, command, user, host, started, ended, outcome, from_json(summary, {})
-    )
 
 
 class StateStore:
@@ -129,13 +89,16 @@ class StateStore:
 
     def list_clusters(self) -> list[ClusterRecord]:
         with self._db.read() as tx:
-            rows = tx.query("SELECT * FROM clusters ORDER BY name")
-        return [_cluster(row) for row in rows]
+            found = tx.query(f"SELECT {rows.CLUSTER_COLUMNS} FROM clusters ORDER BY name")  # noqa: S608
+        return [rows.cluster(row) for row in found]
 
     def get_cluster(self, name: str) -> ClusterRecord | None:
         with self._db.read() as tx:
-            row = tx.one("SELECT * FROM clusters WHERE name = ?", (name,))
-        return None if row is None else _cluster(row)
+            row = tx.one(
+                f"SELECT {rows.CLUSTER_COLUMNS} FROM clusters WHERE name = ?",  # noqa: S608
+                (name,),
+            )
+        return None if row is None else rows.cluster(row)
 
     def put_cluster(self, record: ClusterRecord) -> ClusterRecord:
         """Insert or replace a cluster; keeps ``created_at``, computes ``spec_hash`` if empty."""
@@ -150,33 +113,18 @@ class StateStore:
                 created_at=created or record.created_at or now,
                 updated_at=now,
             )
-            self._put_cluster(tx, stored)
+            rows.put_cluster(tx, stored)
         return stored
-
-    def _put_cluster(self, tx: Tx, r: ClusterRecord) -> None:
-        tx.execute(
-            "INSERT INTO clusters (name, spec, spec_hash, protect, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, "
-            "spec_hash = excluded.spec_hash, protect = excluded.protect, "
-            "updated_at = excluded.updated_at",
-            (r.name, to_json(r.spec), r.spec_hash, int(r.protect), r.created_at, r.updated_at),
-        )
 
     def delete_cluster(self, name: str) -> bool:
         """Remove the cluster and all its rows (audit entries stay). True if anything existed."""
         with self._db.write() as tx:
-            return self._delete_cluster_rows(tx, name)
-
-    def _delete_cluster_rows(self, tx: Tx, name: str) -> bool:
-        removed = tx.execute("DELETE FROM clusters WHERE name = ?", (name,))
-        for table in CLUSTER_TABLES:
-            removed += tx.execute(f"DELETE FROM {table} WHERE cluster = ?", (name,))  # noqa: S608
-        return removed > 0
+            return rows.delete_cluster_rows(tx, name)
 
     def cluster_names(self) -> list[str]:
         """Every cluster name with any rows (a superset of ``list_clusters`` names)."""
         with self._db.read() as tx:
-            return sorted(names_with_rows(tx))
+            return sorted(rows.names_with_rows(tx))
 
     # -- nodes ---------------------------------------------------------------------------------
 
@@ -195,41 +143,24 @@ class StateStore:
                 created_at=created or record.created_at or now,
                 updated_at=now,
             )
-            self._put_node(tx, stored)
+            rows.put_node(tx, stored)
         return stored
-
-    def _put_node(self, tx: Tx, n: NodeRecord) -> None:
-        tx.execute(
-            f"INSERT INTO nodes ({_NODE_COLUMNS}) VALUES ({', '.join(['?'] * 15)}) "  # noqa: S608
-            "ON CONFLICT (cluster, name) DO UPDATE SET pool = excluded.pool, "
-            "provider = excluded.provider, cloud_id = excluded.cloud_id, roles = excluded.roles, "
-            "public_address = excluded.public_address, "
-            "private_address = excluded.private_address, mesh_address = excluded.mesh_address, "
-            "host_key = excluded.host_key, labels = excluded.labels, phases = excluded.phases, "
-            "extra = excluded.extra, updated_at = excluded.updated_at",
-            (
-                n.cluster, n.name, n.pool, n.provider, n.cloud_id, to_json(list(n.roles)),
-                n.public_address, n.private_address, n.mesh_address, n.host_key,
-                to_json(n.labels), to_json(n.phases), to_json(n.extra), n.created_at,
-                n.updated_at,
-            ),
-        )  # fmt: skip
 
     def get_node(self, cluster: str, name: str) -> NodeRecord | None:
         with self._db.read() as tx:
             row = tx.one(
-                f"SELECT {_NODE_COLUMNS} FROM nodes WHERE cluster = ? AND name = ?",  # noqa: S608
+                f"SELECT {rows.NODE_COLUMNS} FROM nodes WHERE cluster = ? AND name = ?",  # noqa: S608
                 (cluster, name),
             )
-        return None if row is None else _node(row)
+        return None if row is None else rows.node(row)
 
     def list_nodes(self, cluster: str) -> list[NodeRecord]:
         with self._db.read() as tx:
-            rows = tx.query(
-                f"SELECT {_NODE_COLUMNS} FROM nodes WHERE cluster = ? ORDER BY name",  # noqa: S608
+            found = tx.query(
+                f"SELECT {rows.NODE_COLUMNS} FROM nodes WHERE cluster = ? ORDER BY name",  # noqa: S608
                 (cluster,),
             )
-        return [_node(row) for row in rows]
+        return [rows.node(row) for row in found]
 
     def delete_node(self, cluster: str, name: str) -> bool:
         with self._db.write() as tx:
@@ -319,8 +250,8 @@ class StateStore:
 
     def list_secret_names(self, cluster: str) -> list[str]:
         with self._db.read() as tx:
-            rows = tx.query("SELECT name FROM secrets WHERE cluster = ? ORDER BY name", (cluster,))
-        return [str(row[0]) for row in rows]
+            found = tx.query("SELECT name FROM secrets WHERE cluster = ? ORDER BY name", (cluster,))
+        return [str(row[0]) for row in found]
 
     def key_fingerprint(self) -> str | None:
         """The fingerprint of the key secrets are encrypted with (None before the first one)."""
@@ -343,24 +274,20 @@ class StateStore:
         """Record one step's status (``started``/``done``/``failed``/``skipped``)."""
         if status not in JOURNAL_STATUSES:
             raise ValueError(f"journal status must be one of {JOURNAL_STATUSES}, not {status!r}")
-        ts = utc_now()
-        values = (cluster, run_id, phase, node or "", step, status, redact(detail), ts)
+        entry = JournalEntry(
+            0, cluster, run_id, phase, node or "", step, status, redact(detail), utc_now()
+        )
         with self._db.write() as tx:
-            row_id = tx.scalar(
-                "INSERT INTO journal (cluster, run_id, phase, node, step, status, detail, ts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                values,
-            )
-        return JournalEntry(int(row_id), *values)
+            return attrs.evolve(entry, id=rows.insert_journal(tx, entry))
 
     def journal_entries(self, cluster: str, run_id: str | None = None) -> list[JournalEntry]:
         """Entries oldest first, of one run or of every run."""
-        sql = "SELECT id, cluster, run_id, phase, node, step, status, detail, ts FROM journal "
-        sql += "WHERE cluster = ?" + (" AND run_id = ?" if run_id is not None else "")
+        sql = f"SELECT {rows.JOURNAL_COLUMNS} FROM journal WHERE cluster = ?"  # noqa: S608
+        sql += " AND run_id = ?" if run_id is not None else ""
         params = (cluster,) if run_id is None else (cluster, run_id)
         with self._db.read() as tx:
-            rows = tx.query(sql + " ORDER BY id", params)
-        return [JournalEntry(int(row[0]), *row[1:]) for row in rows]
+            found = tx.query(sql + " ORDER BY id", params)
+        return [rows.journal_entry(row) for row in found]
 
     def completed_steps(self, cluster: str, run_id: str | None = None) -> set[tuple[str, str, str]]:
         """``(phase, node, step)`` of every step whose latest status is ``done``."""
@@ -373,13 +300,9 @@ class StateStore:
 
     def begin_operation(self, cluster: str, command: str, user: str, host: str) -> int:
         """Record the start of a mutating command; returns its id for :meth:`end_operation`."""
+        record = OperationRecord(0, cluster, redact(command), user, host, utc_now())
         with self._db.write() as tx:
-            op_id = tx.scalar(
-                "INSERT INTO operations (cluster, command, username, host, started_at, summary) "
-                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                (cluster, redact(command), user, host, utc_now(), "{}"),
-            )
-        return int(op_id)
+            return rows.insert_operation(tx, record)
 
     def end_operation(self, op_id: int, outcome: str, summary: dict[str, Any]) -> None:
         with self._db.write() as tx:
@@ -395,13 +318,13 @@ class StateStore:
 
     def list_operations(self, cluster: str, limit: int | None = None) -> list[OperationRecord]:
         """Operations newest first (at most ``limit``)."""
-        sql = f"SELECT {_OPERATION_COLUMNS} FROM operations WHERE cluster = ? ORDER BY id DESC"  # noqa: S608
+        sql = f"SELECT {rows.OPERATION_COLUMNS} FROM operations WHERE cluster = ? ORDER BY id DESC"  # noqa: S608
         params: tuple[Any, ...] = (cluster,)
         if limit is not None:
             sql += " LIMIT ?"
             params += (int(limit),)
         with self._db.read() as tx:
-            return [_operation(row) for row in tx.query(sql, params)]
+            return [rows.operation(row) for row in tx.query(sql, params)]
 
     # -- manifest registry ---------------------------------------------------------------------
 
@@ -411,26 +334,16 @@ class StateStore:
         """Insert or replace the manifest ``key``; the body is stored redacted."""
         record = ManifestRecord(cluster, key, plugin, sha256, redact(body_json), utc_now())
         with self._db.write() as tx:
-            self._put_manifest(tx, record)
+            rows.put_manifest(tx, record)
         return record
-
-    def _put_manifest(self, tx: Tx, m: ManifestRecord) -> None:
-        tx.execute(
-            "INSERT INTO manifests (cluster, key, plugin, sha256, body, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cluster, key) DO UPDATE SET "
-            "plugin = excluded.plugin, sha256 = excluded.sha256, body = excluded.body, "
-            "recorded_at = excluded.recorded_at",
-            (m.cluster, m.key, m.plugin, m.sha256, m.body_json, m.recorded_at),
-        )
 
     def list_manifests(self, cluster: str) -> list[ManifestRecord]:
         with self._db.read() as tx:
-            rows = tx.query(
-                "SELECT cluster, key, plugin, sha256, body, recorded_at FROM manifests "
-                "WHERE cluster = ? ORDER BY key",
+            found = tx.query(
+                f"SELECT {rows.MANIFEST_COLUMNS} FROM manifests WHERE cluster = ? ORDER BY key",  # noqa: S608
                 (cluster,),
             )
-        return [ManifestRecord(*row) for row in rows]
+        return [rows.manifest(row) for row in found]
 
     def delete_manifest(self, cluster: str, key: str) -> bool:
         with self._db.write() as tx:

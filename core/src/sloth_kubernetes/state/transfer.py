@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from sloth_kubernetes.errors import StateError
-from sloth_kubernetes.state import audit
+from sloth_kubernetes.state import audit, rows
 from sloth_kubernetes.state.db import Tx
 from sloth_kubernetes.state.keys import associated_data, derive_key, fingerprint, seal, unseal
 from sloth_kubernetes.state.records import (
@@ -25,8 +25,8 @@ from sloth_kubernetes.state.records import (
     NodeRecord,
     OperationRecord,
 )
-from sloth_kubernetes.state.store import StateStore, names_with_rows
-from sloth_kubernetes.state.util import to_json, utc_now
+from sloth_kubernetes.state.store import StateStore
+from sloth_kubernetes.state.util import utc_now
 
 FORMAT = "sloth-kubernetes-state-export"
 FORMAT_VERSION = 1
@@ -34,10 +34,8 @@ Resealer = Callable[[str, str, bytes], bytes]
 
 
 def _dump(store: StateStore, tx: Tx, name: str) -> dict[str, Any]:
-    row = tx.one("SELECT * FROM clusters WHERE name = ?", (name,))
-    cluster = None
-    if row is not None:
-        cluster = attrs.asdict(store.get_cluster(name) or ClusterRecord(name))
+    record = store.get_cluster(name)
+    cluster = None if record is None else attrs.asdict(record)
     allocations = [
         {"pool": p, "owner": o, "address": a, "allocated_at": at, "released_at": rel}
         for p, o, a, at, rel in tx.query(
@@ -132,9 +130,9 @@ def _resealer_for(store: StateStore, data: dict[str, Any]) -> Resealer | None:
 def _load(store: StateStore, tx: Tx, data: dict[str, Any], reseal: Resealer | None) -> None:
     name = str(data["name"])
     if data.get("cluster"):
-        store._put_cluster(tx, ClusterRecord(**data["cluster"]))
+        rows.put_cluster(tx, ClusterRecord(**{**data["cluster"], "name": name}))
     for node in data.get("nodes", []):
-        store._put_node(tx, NodeRecord(**node))
+        rows.put_node(tx, NodeRecord(**{**node, "cluster": name}))
     for a in data.get("allocations", []):
         tx.execute(
             "INSERT INTO allocations (cluster, pool, owner, address, allocated_at, released_at) "
@@ -149,22 +147,11 @@ def _load(store: StateStore, tx: Tx, data: dict[str, Any], reseal: Resealer | No
             (name, item["name"], sealed, item["updated_at"]),
         )
     for e in data.get("journal", []):
-        j = JournalEntry(id=0, **e)
-        tx.execute(
-            "INSERT INTO journal (cluster, run_id, phase, node, step, status, detail, ts) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, j.run_id, j.phase, j.node, j.step, j.status, j.detail, j.ts),
-        )
+        rows.insert_journal(tx, JournalEntry(**{**e, "id": 0, "cluster": name}))
     for o in data.get("operations", []):
-        op = OperationRecord(id=0, **o)
-        tx.execute(
-            "INSERT INTO operations (cluster, command, username, host, started_at, ended_at, "
-            "outcome, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, op.command, op.user, op.host, op.started_at, op.ended_at, op.outcome,
-             to_json(op.summary)),
-        )  # fmt: skip
+        rows.insert_operation(tx, OperationRecord(**{**o, "id": 0, "cluster": name}))
     for m in data.get("manifests", []):
-        store._put_manifest(tx, ManifestRecord(**m))
+        rows.put_manifest(tx, ManifestRecord(**{**m, "cluster": name}))
 
 
 def import_cluster(store: StateStore, data: dict[str, Any], *, replace: bool = False) -> str:
@@ -183,14 +170,14 @@ def import_cluster(store: StateStore, data: dict[str, Any], *, replace: bool = F
     reseal = _resealer_for(store, data)
     try:
         with store.write() as tx:
-            exists = name in names_with_rows(tx)
+            exists = name in rows.names_with_rows(tx)
             if exists and not replace:
                 raise StateError(
                     f"cluster {name!r} already exists in {store.describe()}",
                     hint="pass --replace to overwrite it with the export",
                 )
             if exists:
-                store._delete_cluster_rows(tx, name)
+                rows.delete_cluster_rows(tx, name)
             _load(store, tx, data, reseal)
             audit.append(
                 tx, actor=store.identity.user, host=store.identity.host,
@@ -209,7 +196,7 @@ def import_cluster(store: StateStore, data: dict[str, Any], *, replace: bool = F
 
 def migrate(source: StateStore, target: StateStore) -> list[str]:
     with target.read() as tx:
-        target_names = names_with_rows(tx)
+        target_names = rows.names_with_rows(tx)
         _, target_count = audit.head(tx)
     if target_names or target_count:
         raise StateError(
@@ -235,7 +222,7 @@ def migrate(source: StateStore, target: StateStore) -> list[str]:
             return seal(target_key, plaintext, associated_data(cluster, name))
 
     with source.read() as tx:
-        dumps = [_dump(source, tx, name) for name in sorted(names_with_rows(tx))]
+        dumps = [_dump(source, tx, name) for name in sorted(rows.names_with_rows(tx))]
         chain = audit.entries(tx)
         head_hash, count = audit.head(tx)
     with target.write() as tx:
