@@ -298,3 +298,30 @@ def test_known_hosts_lines_pin_each_address(local_hosts):
     lines = known_hosts_lines([h.host for h in hosts]).splitlines()
     assert lines == [f"{h.address} {h.host.host_public_key}" for h in hosts]
     assert all(line.split()[1] == "ssh-ed25519" for line in lines)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # the first run builds the Debian rootfs with debootstrap (~1-2 min)
+def test_systemd_mode_boots_systemd_hosts(local_hosts):
+    a, b = local_hosts(2, mode="systemd")
+    network, state_dir = local_hosts.network, local_hosts.state_dir
+
+    assert a.run("cat /proc/1/comm").stdout.strip() == "systemd"
+    assert a.run("systemctl is-system-running", check=False).stdout.strip() in (
+        "running",
+        "degraded",
+    )
+    assert [h.run("hostname").stdout.strip() for h in (a, b)] == [a.name, b.name]
+    a.run("echo only-a > /etc/sloth-systemd-marker")
+    assert b.run("test -e /etc/sloth-systemd-marker", check=False).returncode == 1
+    assert a.run("test -e /work", check=False).returncode == 1  # its own root filesystem
+    # the network stays the host's own to configure: sysctl, tun, wireguard-go, nftables
+    a.run("sysctl -w net.ipv4.ip_forward=1 && test -c /dev/net/tun && nft list ruleset")
+    a.run("systemctl restart ssh")
+    b.run(f"ping -c1 -W2 {a.address}")
+
+    cgroups = [h / "sloth-local" / network.name for h in Path("/sys/fs/cgroup").iterdir()]
+    assert any(c.is_dir() for c in cgroups)
+    destroy_hosts(network, [a.host, b.host], state_dir=state_dir)
+    assert _machine_traces(network, state_dir) == []
+    assert not any(c.exists() for c in cgroups)
