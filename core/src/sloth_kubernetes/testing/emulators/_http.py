@@ -97,7 +97,11 @@ class BackgroundServer:
         self._server = make_server(LOOPBACK, 0, app, threaded=True, request_handler=quiet_handler())
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"emulator-{name}", daemon=True
+            # a short poll interval makes stop() quick (the default 0.5 s adds up over servers)
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"emulator-{name}",
+            daemon=True,
         )
         self._thread.start()
 
@@ -241,6 +245,11 @@ def reason(status: int) -> str:
 # ----------------------------------------------------------------------------- subprocesses
 
 
+#: Set in every emulator process's environment to the pid of the process that started it, so a
+#: later run can find the emulators a crashed (SIGKILLed) run left behind.
+OWNER_VARIABLE = "SLOTH_EMULATOR_OWNER"
+
+
 def start_process(
     argv: list[str], *, log: IO[bytes], env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
@@ -250,9 +259,49 @@ def start_process(
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {}), OWNER_VARIABLE: str(os.getpid())},
         start_new_session=True,
     )
+
+
+def emulator_processes() -> dict[int, int]:
+    """``{pid: owner pid}`` of every running emulator process started by this kit."""
+    marker = f"{OWNER_VARIABLE}=".encode()
+    found: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                variables = handle.read().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        for variable in variables:
+            if variable.startswith(marker) and variable[len(marker) :].isdigit():
+                found[int(entry)] = int(variable[len(marker) :])
+    return found
+
+
+def sweep_stale_processes() -> list[int]:
+    """Stop emulator processes whose starting process no longer exists (a crashed run)."""
+    swept = []
+    for pid, owner in emulator_processes().items():
+        if owner == os.getpid() or _alive(owner):
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            swept.append(pid)
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def stop_process(process: subprocess.Popen[bytes], *, grace: float = 3.0) -> None:

@@ -91,3 +91,14 @@ class IdCounter:
 
     def next(self) -> int:
         return next(self._counter)
+
+
+def md5_fingerprint(public_key: str) -> str:
+    """MD5 fingerprint of an OpenSSH public key blob, as clouds show it (not a security use)."""
+    import base64
+    import hashlib
+
+    parts = public_key.split()
+    blob = base64.b64decode(parts[1]) if len(parts) > 1 else public_key.encode()
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, 32, 2))

@@ -13,6 +13,7 @@ from sloth_kubernetes.testing.emulators._http import JsonApp, JsonReply, JsonReq
 from sloth_kubernetes.testing.emulators.fakes._common import (
     AddressPool,
     IdCounter,
+    md5_fingerprint,
     new_uuid,
     paginate,
     utc_now,
@@ -233,7 +234,7 @@ class DigitalOceanFake(JsonApp):
         @route("POST", "/v2/account/keys")
         def create_key(r: JsonRequest) -> JsonReply:
             body = r.body or {}
-            fingerprint = _fingerprint(body["public_key"])
+            fingerprint = md5_fingerprint(body["public_key"])
             if any(k["fingerprint"] == fingerprint for k in self.keys.values()):
                 return self.error(422, "unprocessable_entity", "SSH Key is already in use")
             key = {
@@ -466,14 +467,3 @@ class DigitalOceanFake(JsonApp):
 
 def _int(text: str) -> int:
     return int(text) if text.isdigit() else -1
-
-
-def _fingerprint(public_key: str) -> str:
-    """MD5 fingerprint of the key blob, as DigitalOcean shows it (not a security use)."""
-    import base64
-    import hashlib
-
-    parts = public_key.split()
-    blob = base64.b64decode(parts[1]) if len(parts) > 1 else public_key.encode()
-    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
-    return ":".join(digest[i : i + 2] for i in range(0, 32, 2))
