@@ -28,10 +28,8 @@ from . import _runtime as rt
 from . import fast_mode
 from . import network as net
 from ._system import (
-    FAST_TOOLS,
     PROVIDER,
     require_linux_root,
-    require_tools,
     run,
 )
 from .keys import ensure_host_key
@@ -166,7 +164,6 @@ def create_hosts(
     """
     require_linux_root()
     module = _mode_module(mode)
-    require_tools(FAST_TOOLS)
     module.check_tools()
     authorized_key = _check_authorized_key(authorized_key)
     if len(set(names)) != len(names):
@@ -373,9 +370,9 @@ def _sweep_machine(prefix: str) -> list[str]:
             ok_errors=("Cannot find device", "No such file or directory"),
         )
     removed += [f"link {link}" for link in links]
-    systemd_mode = _mode_module("systemd")
-    if hasattr(systemd_mode, "sweep_machine"):
-        removed += systemd_mode.sweep_machine(prefix)
+    from . import systemd_mode
+
+    removed += systemd_mode.sweep_machine(prefix)
     return removed
 
 

@@ -27,6 +27,9 @@ from .keys import write_private
 from .rootfs import cache_dir, ensure_rootfs
 
 TOOLS = {
+    "ip": "iproute2",
+    "unshare": "util-linux",
+    "mount": "mount",
     "systemd-nspawn": "systemd-container",
     "nsenter": "util-linux",
     "debootstrap": "debootstrap",
