@@ -1,7 +1,8 @@
 """A separate process acting on a state store, for the cross-process tests.
 
-Usage: ``_worker.py ACTION URL ARGS…``. It prints ``ready``, waits for a line on stdin (so the
-test can release several workers at the same moment), acts, and prints one JSON result line.
+Usage: ``_worker.py ACTION URL ARGS…``. It opens the store, prints ``ready``, waits for a line on
+stdin (so the test can release several workers at the same moment), acts, and prints one JSON
+result line. ``fresh-ACTION`` waits before opening instead, to race the first open.
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ from sloth_kubernetes.state import open_store
 
 def main() -> None:
     action, url, *args = sys.argv[1:]
+    fresh = action.startswith("fresh-")  # open only after "go": several first opens at once
+    action = action.removeprefix("fresh-")
+    if fresh:
+        print("ready", flush=True)
+        sys.stdin.readline()
     store = open_store(url)
-    print("ready", flush=True)
-    sys.stdin.readline()
+    if not fresh:
+        print("ready", flush=True)
+        sys.stdin.readline()
     if action == "lock":  # lock CLUSTER HOLD_SECONDS
         cluster, hold = args[0], float(args[1])
         try:

@@ -12,14 +12,12 @@ WORKERS = 4
 EACH = 15
 
 
-def test_concurrent_audit_appends_and_allocations(
-    store: StateStore, spawn_worker: Callable[..., subprocess.Popen[str]]
-) -> None:
-    workers = [spawn_worker("hammer", "demo", str(EACH)) for _ in range(WORKERS)]
+def _run_together(workers: list[subprocess.Popen[str]]) -> dict[str, str]:
+    """Release the workers at once; return every address they were given, by owner."""
     for worker in workers:
         assert worker.stdout is not None
         assert worker.stdout.readline().strip() == "ready"
-    for worker in workers:  # release them together
+    for worker in workers:
         assert worker.stdin is not None
         worker.stdin.write("go\n")
         worker.stdin.flush()
@@ -29,6 +27,14 @@ def test_concurrent_audit_appends_and_allocations(
         assert worker.returncode == 0, err
         addresses = json.loads(out)["addresses"]
         returned.update({f"p{worker.pid}-{i}": a for i, a in enumerate(addresses)})
+    return returned
+
+
+def test_concurrent_audit_appends_and_allocations(
+    store: StateStore, spawn_worker: Callable[..., subprocess.Popen[str]]
+) -> None:
+    workers = [spawn_worker("hammer", "demo", str(EACH)) for _ in range(WORKERS)]
+    returned = _run_together(workers)
 
     entries = store.audit_entries()
     assert len(entries) == WORKERS * EACH
@@ -41,3 +47,16 @@ def test_concurrent_audit_appends_and_allocations(
     allocated = store.list_allocations("demo", "mesh")
     assert allocated == returned
     assert len(set(allocated.values())) == WORKERS * EACH
+
+
+def test_concurrent_first_opens_of_a_new_store(
+    state_url: str,
+    spawn_worker: Callable[..., subprocess.Popen[str]],
+    open_state: Callable[..., StateStore],
+) -> None:
+    """Several processes creating and migrating the same new store at once all succeed."""
+    returned = _run_together([spawn_worker("fresh-hammer", "demo", "3") for _ in range(3)])
+    store = open_state()
+    assert len(store.audit_entries()) == 9
+    assert store.audit_verify() == []
+    assert store.list_allocations("demo", "mesh") == returned

@@ -130,8 +130,12 @@ def _create_private_file(path: Path) -> None:
     """Create ``path`` (and missing parents, 0700) as an empty 0600 file unless it exists."""
     parent = path.parent
     if not parent.exists():
-        parent.mkdir(mode=0o700, parents=True)
-        parent.chmod(0o700)
+        try:
+            parent.mkdir(mode=0o700, parents=True)
+        except FileExistsError:  # another process made it just now
+            pass
+        else:
+            parent.chmod(0o700)  # mkdir's mode is filtered by the umask
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
