@@ -137,6 +137,15 @@ def test_dispatch_nobody_answers_is_a_plugin_error(sloth_manager, context):
         sloth_manager.hooks.install_distro(context, "k3s", [])
 
 
+def test_hook_list_nodes(sloth_manager, context, dummy_provider):
+    from sloth_kubernetes.engine.plan import node_requests
+
+    assert sloth_manager.hooks.list_nodes(context, "dummy") == []
+    sloth_manager.hooks.provision_nodes(context, "dummy", node_requests(context.config))
+    listed = sloth_manager.hooks.list_nodes(context, "dummy")
+    assert sorted(n.name for n in listed) == ["test-agents-1", "test-agents-2", "test-servers-1"]
+
+
 def test_hook_destroy_nodes(sloth_manager, context, dummy_provider):
     from sloth_kubernetes.engine.plan import node_requests
 

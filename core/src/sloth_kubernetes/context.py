@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -28,23 +29,65 @@ def _no_event(_event: dict[str, Any]) -> None:
     return None
 
 
+@attrs.frozen
+class OperatorKey:
+    """The cluster's operator SSH key pair.
+
+    Generated once per cluster; the private half is stored encrypted in the state store and written
+    to ``private_key_path`` (0600, in a per-run directory removed when the run ends) only while a
+    command needs it. Providers install ``public_key`` on the machines they create.
+    """
+
+    public_key: str
+    private_key_path: Path
+
+
 @attrs.define
 class ClusterContext:
     """The cluster a hook works on: its validated config, where state lives, and an event sink.
 
     ``state`` is the open state store (``None`` for read-only commands that do not need one);
-    ``emit`` sends progress events (``{"node": …, "phase": …, "message": …}``) to the renderer;
-    ``dry_run`` tells a plugin to report what it would do and change nothing.
+    ``emit`` sends progress events to the renderer (use :meth:`event`); ``dry_run`` tells a plugin
+    to report what it would do and change nothing; ``run_id`` names this run in the journal;
+    ``data_dir`` is where plugins keep files (``data_dir/clusters/<name>/<plugin>/``);
+    ``operator`` is the operator key (set from the provision phase on); ``trust_new_host_keys``
+    is the user's ``--trust-new-host-keys`` (trust on first use, recorded in the audit log);
+    ``concurrency`` bounds parallel work per provider; ``remote`` is the node-access session
+    (:mod:`sloth_kubernetes.remote`) once the connect phase has run.
     """
 
     config: ClusterConfig
     state: Any = None
     dry_run: bool = False
     emit: Callable[[dict[str, Any]], None] = _no_event
+    run_id: str = ""
+    data_dir: Path = attrs.field(factory=lambda: Path("."))
+    operator: OperatorKey | None = None
+    trust_new_host_keys: bool = False
+    concurrency: int = 16
+    remote: Any = None
 
     @property
     def name(self) -> str:
         return self.config.metadata.name
+
+    def plugin_dir(self, plugin: str) -> Path:
+        """A directory (0700) for one plugin's files about this cluster."""
+        path = self.data_dir / "clusters" / self.name / plugin
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
+
+    def event(
+        self,
+        phase: str,
+        message: str,
+        *,
+        node: str | None = None,
+        status: str = "info",
+        **fields: Any,
+    ) -> None:
+        """Report progress: ``status`` is info, started, done, failed or skipped."""
+        self.emit({"phase": phase, "node": node, "status": status, "message": message, **fields})
 
 
 @attrs.frozen

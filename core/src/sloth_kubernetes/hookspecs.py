@@ -98,6 +98,11 @@ def install_addon(context: ClusterContext, addon: str, settings: Any) -> Sequenc
 
 
 @hookspec(firstresult=True)
+def list_nodes(context: ClusterContext, provider: str) -> Sequence[NodeRecord] | None:
+    """Dispatch. List the machines on ``provider`` tagged with this cluster (live inventory)."""
+
+
+@hookspec(firstresult=True)
 def destroy_nodes(
     context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
 ) -> Sequence[str] | None:

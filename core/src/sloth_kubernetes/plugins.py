@@ -283,6 +283,15 @@ class Hooks:
             )
         )
 
+    def list_nodes(self, context: ClusterContext, provider: str) -> list[NodeRecord]:
+        return list(
+            self._dispatch(
+                "provider",
+                provider,
+                lambda: self._hook.list_nodes(context=context, provider=provider),
+            )
+        )
+
     def destroy_nodes(
         self, context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
     ) -> list[str]:

@@ -73,6 +73,12 @@ class DummyProvider:
         return records
 
     @hookimpl
+    def list_nodes(self, context: ClusterContext, provider: str) -> list[NodeRecord] | None:
+        if provider != self.name:
+            return None
+        return [n for n in self.machines.values() if n.labels.get("sloth/cluster") == context.name]
+
+    @hookimpl
     def destroy_nodes(
         self, context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
     ) -> list[str] | None:
