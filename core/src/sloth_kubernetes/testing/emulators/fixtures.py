@@ -52,6 +52,12 @@ def _sweep_once() -> None:
         _swept = True
 
 
+def _unavailable(what: str, reason: str) -> None:
+    if os.environ.get("SLOTH_REQUIRE_EMULATORS") == "1":
+        pytest.fail(f"{what} emulator required but unavailable: {reason}")
+    pytest.skip(f"{what} emulator unavailable: {reason}")
+
+
 def _start_prism(cloud: str) -> PrismEmulator:
     from sloth_kubernetes.testing.emulators.fakes.digitalocean import DigitalOceanFake
     from sloth_kubernetes.testing.emulators.fakes.hetzner import HetznerFake
@@ -62,9 +68,8 @@ def _start_prism(cloud: str) -> PrismEmulator:
     try:
         return PrismEmulator(cloud, fakes[cloud]())
     except PrismUnavailable as missing:
-        if os.environ.get("SLOTH_REQUIRE_EMULATORS") == "1":
-            pytest.fail(f"{cloud} emulator required but unavailable: {missing.reason}")
-        pytest.skip(f"{cloud} emulator unavailable: {missing.reason}")
+        _unavailable(cloud, missing.reason)
+        raise  # not reached: skip/fail raise
 
 
 def _prism_session(cloud: str) -> Iterator[PrismEmulator]:
@@ -91,6 +96,10 @@ def _prism_test(emulator: PrismEmulator) -> Iterator[PrismEmulator]:
 
 @pytest.fixture(scope="session")
 def _ec2_server() -> Iterator[Ec2Emulator]:
+    import importlib.util
+
+    if importlib.util.find_spec("moto") is None:
+        _unavailable("EC2", "moto is not installed; run `pip install 'moto[server]'`")
     _sweep_once()
     emulator = Ec2Emulator()
     try:
