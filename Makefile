@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := openssh-server openssh-client iproute2 iputils-ping tini wire
 	wireguard-go nftables postgresql debootstrap systemd-container
 PIP_DEV := pytest pytest-timeout hypothesis ruff mypy 'moto[server]'
 
-.PHONY: help install debs demo test lint typecheck unit bench docs clean
+.PHONY: help install debs prism demo test lint typecheck unit bench docs clean
 
 help:
 	@echo "make demo   — plan (and, when the local provider can, create) the embedded default cluster"
@@ -40,6 +40,13 @@ $(DEBS_STAMP):
 
 debs: $(DEBS_STAMP)
 
+# Prism (validates requests to the DigitalOcean/Linode/Hetzner emulators against their OpenAPI specs).
+PRISM := .cache/node/node_modules/.bin/prism
+$(PRISM):
+	npm install --silent --no-audit --no-fund --prefix .cache/node @stoplight/prism-cli@5
+
+prism: $(PRISM)
+
 demo: install
 	$(BIN)/sloth-kubernetes config validate -f examples/local.yaml
 	$(BIN)/sloth-kubernetes plan -f examples/local.yaml
@@ -52,8 +59,9 @@ lint: install
 unit: install
 	$(BIN)/python -m pytest -q -m "not hosts and not postgres and not e2e"
 
-test: install debs lint
-	$(BIN)/python -m pytest -q -m "not e2e"
+# In CI a missing emulator or spec is a failure, not a skip.
+test: install debs prism lint
+	SLOTH_REQUIRE_EMULATORS=$${SLOTH_REQUIRE_EMULATORS:-$${CI:+1}} $(BIN)/python -m pytest -q -m "not e2e"
 
 bench: install
 	$(BIN)/python bench/startup.py

@@ -15,12 +15,6 @@ from sloth_kubernetes.state import StateStore, open_store
 from sloth_kubernetes.state.keys import ENV_PASSPHRASE
 from sloth_kubernetes.state.location import ENV_STATE
 
-# The lead registers this module in the core's pytest plugin; until then, import its fixtures.
-from sloth_kubernetes.testing.postgres import (  # noqa: F401
-    postgres_database_url,
-    postgres_url,
-)
-
 #: PostgreSQL stores cannot use a key file, so tests give them this passphrase.
 PG_PASSPHRASE = "correct horse battery staple"
 WORKER = Path(__file__).with_name("_worker.py")
