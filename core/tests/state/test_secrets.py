@@ -188,3 +188,36 @@ def test_rekey_to_a_key_file_is_refused_on_postgresql(postgres_database_url: str
         with pytest.raises(StateError, match="can only be keyed by a passphrase"):
             store.rekey(None)
         assert store.get_secret("demo", "token") == Secret("some-token-value")
+
+
+def test_a_rekey_by_another_process_is_noticed_by_a_store_already_open(
+    store: StateStore, open_state: Callable[..., StateStore]
+) -> None:
+    store.put_secret("demo", "token", "some-token-value")  # this store now has the key cached
+    other = open_state()
+    if store.backend == "sqlite":
+        other.rekey(None)  # rotates the key file
+        store.put_secret("demo", "later", "written-after-the-rekey")  # picks up the new key
+        assert other.get_secret("demo", "later") == Secret("written-after-the-rekey")
+        assert store.get_secret("demo", "token") == Secret("some-token-value")
+    else:
+        other.rekey("the team's next passphrase")
+        with pytest.raises(StateError, match=WRONG_KEY):  # not sealed with the retired key
+            store.put_secret("demo", "later", "written-after-the-rekey")
+        assert other.list_secret_names("demo") == ["token"]
+
+
+def test_a_rekey_that_crashed_before_renaming_its_key_file_is_completed(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'state.db'}"
+    key_file, pending = tmp_path / "state.key", tmp_path / "state.key.new"
+    with open_store(url) as store:
+        store.put_secret("demo", "token", "some-token-value")
+        old_key = key_file.read_bytes()
+        store.rekey(None)
+    # What the disk looks like when the commit happened but the rename did not:
+    key_file.rename(pending)
+    key_file.write_bytes(old_key)
+    with open_store(url) as store:
+        assert store.get_secret("demo", "token") == Secret("some-token-value")
+    assert not pending.exists()
+    assert key_file.read_bytes() != old_key

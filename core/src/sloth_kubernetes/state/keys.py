@@ -130,10 +130,26 @@ class Keyring:
 
     def key(self) -> bytes:
         """The data key; StateError when it is missing, unavailable or wrong."""
-        if self._key is None:
-            with self._db.write() as tx:
-                self._key = self._load(tx) if tx.get_meta("key_check") else self._create(tx)
+        with self._db.write() as tx:
+            return self.key_in(tx)
+
+    def key_in(self, tx: Tx) -> bytes:
+        """The data key as of ``tx`` (a write transaction unless the cached key is current).
+
+        Checked against the stored fingerprint, so a rekey by another process since we cached
+        the key is noticed rather than sealing new secrets with a retired key.
+        """
+        cached = self.cached(tx.get_meta("key_fingerprint"))
+        if cached is not None:
+            return cached
+        self._key = self._load(tx) if tx.get_meta("key_check") else self._create(tx)
         return self._key
+
+    def cached(self, current_fingerprint: str | None) -> bytes | None:
+        """The cached key if it is still the store's key."""
+        if self._key is not None and fingerprint(self._key) == current_fingerprint:
+            return self._key
+        return None
 
     def fingerprint(self, tx: Tx) -> str | None:
         return tx.get_meta("key_fingerprint")

@@ -84,7 +84,15 @@ _V1 = (
         since TEXT NOT NULL, token TEXT NOT NULL)""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_per_dialect(1, "initial schema", _V1),)
+_V2 = (
+    "ALTER TABLE nodes ADD COLUMN ssh_port INTEGER NOT NULL DEFAULT 22",
+    "ALTER TABLE nodes ADD COLUMN ssh_user TEXT NOT NULL DEFAULT 'root'",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _per_dialect(1, "initial schema", _V1),
+    _per_dialect(2, "nodes: how the operator reaches them (ssh_port, ssh_user)", _V2),
+)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:

@@ -10,6 +10,8 @@ from typing import Any
 
 import attrs
 
+from sloth_kubernetes.model.nodes import NodeRecord
+
 #: Allowed values of :attr:`JournalEntry.status`.
 JOURNAL_STATUSES = ("started", "done", "failed", "skipped")
 
@@ -27,33 +29,6 @@ class ClusterRecord:
     spec: dict[str, Any] = attrs.field(factory=dict)
     spec_hash: str = ""
     protect: bool = False
-    created_at: str = ""
-    updated_at: str = ""
-
-
-@attrs.frozen
-class NodeRecord:
-    """One machine of a cluster.
-
-    ``cloud_id`` is the provider's id (``None`` until created); ``host_key`` the pinned SSH public
-    host key text; ``phases`` maps a phase name to its last status for this node (e.g.
-    ``{"prepare": "done"}``); ``extra`` holds provider- or plugin-specific JSON-able data
-    (never secrets: use :meth:`StateStore.put_secret`).
-    """
-
-    cluster: str
-    name: str
-    pool: str = ""
-    provider: str = ""
-    cloud_id: str | None = None
-    roles: list[str] = attrs.field(factory=list)
-    public_address: str | None = None
-    private_address: str | None = None
-    mesh_address: str | None = None
-    host_key: str | None = None
-    labels: dict[str, str] = attrs.field(factory=dict)
-    phases: dict[str, str] = attrs.field(factory=dict)
-    extra: dict[str, Any] = attrs.field(factory=dict)
     created_at: str = ""
     updated_at: str = ""
 

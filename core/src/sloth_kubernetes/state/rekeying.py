@@ -29,9 +29,6 @@ def rekey(store: StateStore, db: Database, new_passphrase: str | None) -> None:
     """See :meth:`StateStore.rekey`. The new key file (if any) is written as ``state.key.new``
     and renamed into place after the commit; the keyring finishes that rename if we crash."""
     keyring = store.keyring
-    with db.read() as tx:
-        has_key = tx.get_meta("key_check") is not None
-    old_key = keyring.key() if has_key else None
     pending = keyring.pending_key_file
     if new_passphrase is not None:
         if not new_passphrase:
@@ -46,11 +43,16 @@ def rekey(store: StateStore, db: Database, new_passphrase: str | None) -> None:
             )
         kdf = None
         new_key, source = os.urandom(KEY_BYTES), "keyfile"
-        if pending.exists():
-            pending.unlink()
-        write_key_file(pending, new_key)
     try:
         with db.write() as tx:
+            # The current key is resolved under the write lock (nobody can rekey meanwhile), and
+            # before the new key file exists: loading the old key clears a stale pending file.
+            old_key = keyring.key_in(tx) if tx.get_meta("key_check") else None
+            if source == "keyfile":
+                assert pending is not None
+                if pending.exists():
+                    pending.unlink()
+                write_key_file(pending, new_key)
             rows = tx.query("SELECT cluster, name, sealed FROM secrets")
             for cluster, name, sealed in rows:
                 assert old_key is not None  # secrets exist only once a key does

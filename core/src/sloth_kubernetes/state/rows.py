@@ -21,7 +21,7 @@ CLUSTER_TABLES = ("nodes", "allocations", "secrets", "journal", "operations", "m
 CLUSTER_COLUMNS = "name, spec, spec_hash, protect, created_at, updated_at"
 NODE_COLUMNS = (
     "cluster, name, pool, provider, cloud_id, roles, public_address, private_address, "
-    "mesh_address, host_key, labels, phases, extra, created_at, updated_at"
+    "mesh_address, host_key, labels, phases, extra, created_at, updated_at, ssh_port, ssh_user"
 )
 JOURNAL_COLUMNS = "id, cluster, run_id, phase, node, step, status, detail, ts"
 OPERATION_COLUMNS = "id, cluster, command, username, host, started_at, ended_at, outcome, summary"
@@ -62,28 +62,31 @@ def put_cluster(tx: Tx, r: ClusterRecord) -> None:
 
 def node(row: Row) -> NodeRecord:
     (cluster, name, pool, provider, cloud_id, roles, public, private, mesh, host_key, labels,
-     phases, extra, created_at, updated_at) = row  # fmt: skip
+     phases, extra, created_at, updated_at, ssh_port, ssh_user) = row  # fmt: skip
     return NodeRecord(
-        cluster, name, pool, provider, cloud_id, from_json(roles, []), public, private, mesh,
-        host_key, from_json(labels, {}), from_json(phases, {}), from_json(extra, {}),
-        created_at, updated_at,
+        cluster=cluster, name=name, pool=pool, provider=provider, cloud_id=cloud_id,
+        roles=from_json(roles, []), public_address=public, private_address=private,
+        mesh_address=mesh, host_key=host_key, labels=from_json(labels, {}),
+        phases=from_json(phases, {}), extra=from_json(extra, {}), created_at=created_at,
+        updated_at=updated_at, ssh_port=int(ssh_port), ssh_user=ssh_user,
     )  # fmt: skip
 
 
 def put_node(tx: Tx, n: NodeRecord) -> None:
     tx.execute(
-        f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join(['?'] * 15)}) "  # noqa: S608
+        f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join(['?'] * 17)}) "  # noqa: S608
         "ON CONFLICT (cluster, name) DO UPDATE SET pool = excluded.pool, "
         "provider = excluded.provider, cloud_id = excluded.cloud_id, roles = excluded.roles, "
         "public_address = excluded.public_address, "
         "private_address = excluded.private_address, mesh_address = excluded.mesh_address, "
         "host_key = excluded.host_key, labels = excluded.labels, phases = excluded.phases, "
-        "extra = excluded.extra, updated_at = excluded.updated_at",
+        "extra = excluded.extra, updated_at = excluded.updated_at, "
+        "ssh_port = excluded.ssh_port, ssh_user = excluded.ssh_user",
         (
             n.cluster, n.name, n.pool, n.provider, n.cloud_id, to_json(list(n.roles)),
             n.public_address, n.private_address, n.mesh_address, n.host_key,
             to_json(n.labels), to_json(n.phases), to_json(n.extra), n.created_at,
-            n.updated_at,
+            n.updated_at, n.ssh_port, n.ssh_user,
         ),
     )  # fmt: skip
 

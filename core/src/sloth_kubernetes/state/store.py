@@ -208,9 +208,9 @@ class StateStore:
         """Store ``value`` encrypted (AES-256-GCM, bound to ``cluster``/``name``)."""
         plaintext = value.reveal() if isinstance(value, Secret) else value
         register(plaintext)
-        key = self.keyring.key()
-        sealed = seal(key, plaintext.encode("utf-8"), associated_data(cluster, name))
         with self._db.write() as tx:
+            key = self.keyring.key_in(tx)
+            sealed = seal(key, plaintext.encode("utf-8"), associated_data(cluster, name))
             tx.execute(
                 "INSERT INTO secrets (cluster, name, sealed, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (cluster, name) DO UPDATE SET sealed = excluded.sealed, "
@@ -224,9 +224,10 @@ class StateStore:
             sealed = tx.scalar(
                 "SELECT sealed FROM secrets WHERE cluster = ? AND name = ?", (cluster, name)
             )
+            current = self.keyring.cached(tx.get_meta("key_fingerprint"))
         if sealed is None:
             return None
-        key = self.keyring.key()
+        key = current or self.keyring.key()
         return Secret(
             self._unseal(key, cluster, name, bytes(sealed)), source=f"state:{cluster}/{name}"
         )
