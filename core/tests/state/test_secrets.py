@@ -37,9 +37,13 @@ def _raw_bytes(store: StateStore, url: str) -> bytes:
     netloc = f"{parts.username}@{parts.hostname}:{parts.port}"
     env = {**os.environ, "PGPASSWORD": parts.password or ""}
     dsn = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    return subprocess.run(
-        [str(pg_dump), "--no-owner", "-d", dsn], env=env, capture_output=True, check=True
-    ).stdout
+    dump = subprocess.run(
+        [str(pg_dump), "--no-owner", "-d", dsn], env=env, capture_output=True, check=False
+    )
+    if dump.returncode != 0 and b"version mismatch" in dump.stderr:
+        pytest.skip("the local pg_dump is older than the server at SLOTH_TEST_POSTGRES_URL")
+    assert dump.returncode == 0, dump.stderr.decode(errors="replace")
+    return dump.stdout
 
 
 def test_secrets_round_trip(store: StateStore) -> None:
