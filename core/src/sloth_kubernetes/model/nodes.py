@@ -1,10 +1,14 @@
-"""Nodes: what the planner asks a provider for, and what a provider reports back."""
+"""Nodes: what the planner asks a provider for, and the record of a machine that exists."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import attrs
+
+
+def _roles(value: Any) -> tuple[str, ...]:
+    return tuple(value)
 
 
 @attrs.frozen
@@ -25,22 +29,38 @@ class NodeRequest:
 
 @attrs.frozen
 class NodeRecord:
-    """A machine that exists, as recorded in state. Addresses are empty until known."""
+    """One machine of a cluster, as providers report it and the state store keeps it.
 
+    ``cloud_id`` is the provider's id (``None`` until created); ``host_key`` the machine's SSH
+    public host key, pinned for every connection; ``ssh_port``/``ssh_user`` how the operator
+    reaches it; ``phases`` maps a phase name to this node's last status there (e.g.
+    ``{"prepare": "done"}``); ``extra`` holds provider- or plugin-specific JSON-able data — never
+    secrets (use ``StateStore.put_secret``).
+    """
+
+    cluster: str
     name: str
-    pool: str
-    provider: str
-    roles: tuple[str, ...]
-    cloud_id: str = ""
-    public_address: str = ""
-    private_address: str = ""
-    mesh_address: str = ""
+    pool: str = ""
+    provider: str = ""
+    cloud_id: str | None = None
+    roles: tuple[str, ...] = attrs.field(default=(), converter=_roles)
+    public_address: str | None = None
+    private_address: str | None = None
+    mesh_address: str | None = None
+    host_key: str | None = None
+    labels: dict[str, str] = attrs.field(factory=dict)
+    phases: dict[str, str] = attrs.field(factory=dict)
+    extra: dict[str, Any] = attrs.field(factory=dict)
+    created_at: str = ""
+    updated_at: str = ""
     ssh_port: int = 22
     ssh_user: str = "root"
-    host_key: str = ""  # the machine's SSH host public key, pinned for every connection
-    labels: dict[str, str] = attrs.field(factory=dict)
-    extra: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def is_server(self) -> bool:
         return "server" in self.roles
+
+    @property
+    def address(self) -> str | None:
+        """Where the operator connects: the public address, else the private one."""
+        return self.public_address or self.private_address

@@ -60,6 +60,7 @@ class DummyProvider:
             if request.name not in self.machines:  # adopt, never duplicate
                 number = next(self._ids)
                 self.machines[request.name] = NodeRecord(
+                    cluster=context.name,
                     name=request.name,
                     pool=request.pool,
                     provider=self.name,
