@@ -12,6 +12,8 @@ import attrs
 
 from sloth_kubernetes.model.nodes import NodeRecord
 
+__all__ = ["NodeRecord"]  # one record for hooks and state; the rest below
+
 #: Allowed values of :attr:`JournalEntry.status`.
 JOURNAL_STATUSES = ("started", "done", "failed", "skipped")
 
