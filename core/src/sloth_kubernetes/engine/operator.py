@@ -1,0 +1,69 @@
+"""The operator SSH key of a cluster: generated once, private half encrypted in the state store.
+
+Providers install the public key on every machine they create; the connect phase, ``nodes ssh``
+and ``nodes exec`` use the private key, written to a 0600 file in a per-run directory that is
+removed when the command ends (:func:`operator_key`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..context import OperatorKey
+from ..paths import data_dir
+
+PRIVATE_KEY_SECRET = "operator/ssh-private-key"  # noqa: S105 -- the name of a secret, not one
+PUBLIC_NAME = "operator/ssh-public-key"
+
+
+def _generate(comment: str) -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    return private, f"{public} {comment}"
+
+
+def ensure_operator_key(store: Any, cluster: str) -> str:
+    """Create the cluster's key pair if it has none; return the public key (``ssh-ed25519 …``)."""
+    public = store.get_secret(cluster, PUBLIC_NAME)
+    if public is not None and store.get_secret(cluster, PRIVATE_KEY_SECRET) is not None:
+        return str(public.reveal())
+    private_text, public_text = _generate(f"sloth-kubernetes/{cluster}")
+    store.put_secret(cluster, PRIVATE_KEY_SECRET, private_text)
+    store.put_secret(cluster, PUBLIC_NAME, public_text)  # not secret, but kept with its pair
+    return public_text
+
+
+@contextmanager
+def operator_key(store: Any, cluster: str) -> Iterator[OperatorKey]:
+    """The key pair with the private half in a 0600 file that exists only inside the block."""
+    public = ensure_operator_key(store, cluster)
+    private = store.get_secret(cluster, PRIVATE_KEY_SECRET)
+    runtime = data_dir() / "run"
+    runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory = Path(tempfile.mkdtemp(prefix=f"{cluster}-", dir=runtime))
+    path = directory / "id_ed25519"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(private.reveal())
+        yield OperatorKey(public_key=public, private_key_path=path)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
