@@ -1,0 +1,158 @@
+"""``prepare_nodes``: the phase's entry point, called by the engine with a connected session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ...errors import RemoteError, SlothError
+from ...model import ClusterConfig, NodeRecord
+from .facts_model import NodeFacts
+from .firewall import lockout_risk
+from .plan import NodePlan, plan_node, settings_for
+from .support import support_problems
+
+if TYPE_CHECKING:
+    from ..session import RemoteSession
+
+
+@attrs.frozen
+class NodePrepareResult:
+    """What the phase did on one node."""
+
+    node: str
+    changed: tuple[str, ...] = ()  # names of the steps that changed something
+    machine: tuple[str, ...] = ()  # items that belong to the machine, with their state
+    notes: tuple[str, ...] = ()
+    error: SlothError | None = None
+    facts: NodeFacts | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary(self) -> str:
+        if self.error is not None:
+            return f"{self.node}: failed: {self.error}"
+        return f"{self.node}: " + (
+            "changed " + ", ".join(self.changed) if self.changed else "no changes"
+        )
+
+
+@attrs.frozen
+class PrepareResult:
+    """Per-node outcome of the prepare phase."""
+
+    nodes: dict[str, NodePrepareResult] = attrs.field(factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return any(result.changed for result in self.nodes.values())
+
+    @property
+    def failed(self) -> dict[str, SlothError]:
+        return {n: r.error for n, r in sorted(self.nodes.items()) if r.error is not None}
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        """One line per node, then "no changes" when nothing changed anywhere."""
+        lines = [self.nodes[name].summary() for name in sorted(self.nodes)]
+        if self.ok and not self.changed:
+            lines.append("no changes")
+        return "\n".join(lines)
+
+    def raise_for_failures(self) -> None:
+        failed = self.failed
+        if not failed:
+            return
+        if len(failed) == 1:
+            raise next(iter(failed.values()))
+        details = "\n".join(f"  {error}" for error in failed.values())
+        raise RemoteError(
+            f"prepare failed on {len(failed)} nodes: {', '.join(failed)}\n{details}",
+            hint="fix the errors above and re-run; prepared nodes are not redone",
+        )
+
+
+def _refusal(node: str, problems: list[str]) -> SlothError:
+    return SlothError(
+        "; ".join(problems),
+        hint="use a supported image (Debian ≥ 11 or Ubuntu ≥ 22.04) or remove the node",
+    )
+
+
+def prepare_nodes(
+    session: RemoteSession,
+    config: ClusterConfig,
+    nodes: Iterable[NodeRecord],
+    *,
+    require_cgroups: bool,
+) -> PrepareResult:
+    """Bring ``nodes`` to the Kubernetes baseline, the hardening profile and the firewall.
+
+    Facts are gathered once (one command per node); unsupported nodes are refused with the
+    reason and are not touched; the others are prepared in parallel through ``session``.
+    ``require_cgroups`` is True when the kubelet will run next (the distro phase), False for
+    ``up --until prepare``. Idempotent: on a prepared node nothing runs and the node's result
+    has no changed items. Per-node failures are in the result (see ``raise_for_failures``).
+    """
+    from . import operations
+    from .facts import NodeProbe
+
+    records = {record.name: record for record in nodes}
+    results: dict[str, NodePrepareResult] = {}
+    for name, failure in session.connect().items():
+        if name in records:
+            results[name] = NodePrepareResult(name, error=failure)
+    wanted = [name for name in records if name not in results]
+    gathered: dict[str, NodeFacts] = session.facts(NodeProbe, nodes=wanted) if wanted else {}
+    plans: dict[str, NodePlan] = {}
+    for name in wanted:
+        facts = gathered.get(name)
+        if facts is None:
+            missing: SlothError = session.failures.get(name) or RemoteError(
+                f"reading facts failed on node {name}", host=name
+            )
+            results[name] = NodePrepareResult(name, error=missing)
+            continue
+        settings = settings_for(config, records[name])
+        problems = support_problems(name, facts, require_cgroups=require_cgroups)
+        if settings.firewall is not None and lockout_risk(
+            settings.firewall, facts.ssh_client_address
+        ):
+            problems.append(
+                f"node {name}: the firewall would lock the operator out: this connection comes "
+                f"from {facts.ssh_client_address}, outside spec.security.sshAllowedCIDRs"
+            )
+        if problems:
+            results[name] = NodePrepareResult(name, error=_refusal(name, problems), facts=facts)
+            continue
+        plans[name] = plan_node(facts, settings)
+
+    metas: dict[str, list[tuple[str, Any]]] = {name: [] for name in plans}
+
+    def deploy(record: NodeRecord) -> None:
+        facts = gathered[record.name]
+        for step in plans[record.name].steps:
+            operation = getattr(operations, step.operation)
+            meta = operation(name=f"prepare: {step.name}", facts=facts, **step.kwargs)
+            metas[record.name].append((step.name, meta))
+
+    applied = session.apply("prepare", deploy, nodes=list(plans)) if plans else None
+    for name, plan in plans.items():
+        assert applied is not None
+        outcome = applied.per_node.get(name)
+        error = outcome.error if outcome is not None else None
+        changed = tuple(
+            step for step, meta in metas[name] if meta.is_complete() and meta.did_change()
+        )
+        results[name] = NodePrepareResult(
+            name, changed=changed, machine=plan.machine, notes=plan.notes, error=error,
+            facts=gathered[name],
+        )  # fmt: skip
+    return PrepareResult({name: results[name] for name in records})
