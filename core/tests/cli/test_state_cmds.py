@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pytest
 from sloth_kubernetes.errors import StateError
@@ -318,7 +319,12 @@ def test_migrate_sqlite_to_postgresql_moves_clusters_secrets_and_the_audit_log(
     populate(source, "edge", nodes=1)
     monkeypatch.setenv(ENV_PASSPHRASE, PG_PASSPHRASE)  # the team store's passphrase
 
-    result = sloth_cli("--state", sqlite_url, "state", "migrate", "--to", postgres_database_url)
+    # The password comes from libpq's PGPASSWORD, so it is not on the command line.
+    parts = urlsplit(postgres_database_url)
+    monkeypatch.setenv("PGPASSWORD", unquote(parts.password or ""))
+    netloc = f"{parts.username}@{parts.hostname}:{parts.port}"
+    without_password = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    result = sloth_cli("--state", sqlite_url, "state", "migrate", "--to", without_password)
     assert result.exit_code == 0, result.stderr
     assert "migrated 2 cluster(s)" in result.stdout
     assert "demo: 2 nodes, 2 secrets" in result.stdout
@@ -368,6 +374,40 @@ def test_unlock_without_force_names_the_holder_and_with_force_breaks_the_lock(
     free = sloth_cli("--state", state_url, "state", "unlock", "demo")
     assert free.exit_code == 0
     assert "is not locked" in free.stdout
+
+
+def test_a_cluster_known_only_by_its_lock_can_be_inspected_and_unlocked(
+    sloth_cli, state_url, store, lock_holder
+):
+    # An `up` that died right after taking its lock leaves nothing else behind.
+    pid = lock_holder(state_url, "fresh")
+    listed = json.loads(sloth_cli("--state", state_url, "state", "list", "-o", "json").stdout)
+    assert [(c["name"], c["nodes"], c["lock"]["pid"]) for c in listed] == [("fresh", 0, pid)]
+    shown = sloth_cli("--state", state_url, "state", "show", "fresh", "-o", "json")
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["cluster"] is None
+    refused = sloth_cli("--state", state_url, "state", "unlock", "fresh")
+    assert refused.exit_code == 1
+    assert f"pid {pid}" in refused.stderr
+    assert "its holder may still be running" in refused.stderr
+    assert sloth_cli("--state", state_url, "state", "unlock", "fresh", "--force").exit_code == 0
+    assert store.lock_info("fresh") is None
+
+
+def test_unlock_of_a_stale_lock_explains_that_the_next_command_takes_it_over(
+    sloth_cli, state_url, store, tmp_path
+):
+    populate(store)
+    script = (
+        "import os, sys\n"
+        "from sloth_kubernetes.state import open_store\n"
+        "open_store(sys.argv[1]).lock('demo', 'up')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, state_url], check=True, timeout=60)
+    refused = sloth_cli("--state", state_url, "state", "unlock", "demo")
+    assert refused.exit_code == 1
+    assert "its holder is no longer running, so the next command takes it over" in refused.stderr
 
 
 def test_a_mutating_command_is_refused_while_a_live_process_holds_the_lock(
