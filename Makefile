@@ -47,9 +47,13 @@ $(PRISM):
 
 prism: $(PRISM)
 
-demo: install
+# Creates the embedded default cluster's machines on this machine (root); re-running is a no-op.
+# The phases after provisioning join as they land (see README "What works today").
+demo: install debs
 	$(BIN)/sloth-kubernetes config validate -f examples/local.yaml
 	$(BIN)/sloth-kubernetes plan -f examples/local.yaml
+	$(BIN)/sloth-kubernetes up -f examples/local.yaml --yes --until provision
+	$(BIN)/sloth-kubernetes status demo
 
 lint: install
 	$(BIN)/ruff check .

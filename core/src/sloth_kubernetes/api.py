@@ -17,7 +17,11 @@ from .errors import UsageError
 from .plugins import PluginInfo, PluginManager, create_plugin_manager
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .engine.destroy import DestroyResult
     from .engine.plan import Plan
+    from .engine.run import UpOptions, UpResult
     from .model.cluster import ClusterConfig
 
 # The config loader, cattrs and ruamel.yaml are imported inside the functions that need them:
@@ -42,12 +46,82 @@ def load(paths: Sequence[str | Path], *, manager: PluginManager | None = None) -
     return load_config(paths, manager.hooks.catalog())
 
 
-def plan(config: ClusterConfig, *, manager: PluginManager | None = None) -> Plan:
-    """What ``up`` would do for ``config``."""
-    from .engine.plan import build_plan
+def open_state(url: str | None = None) -> Any:
+    """The state store at ``url`` (default: ``SLOTH_STATE``, else the embedded SQLite file)."""
+    from .state import open_store
 
-    _ = manager
-    return build_plan(config)
+    return open_store(url)
+
+
+def plan(
+    config: ClusterConfig,
+    *,
+    manager: PluginManager | None = None,
+    state_url: str | None = None,
+    refresh: bool = True,
+) -> Plan:
+    """What ``up`` would do: the spec vs the recorded state vs the providers' live inventory."""
+    from .engine.run import make_plan
+
+    with open_state(state_url) as store:
+        return make_plan(manager or plugin_manager(), store, config, refresh=refresh)
+
+
+def up(
+    config: ClusterConfig,
+    options: UpOptions | None = None,
+    *,
+    manager: PluginManager | None = None,
+    state_url: str | None = None,
+    emit: Callable[[dict[str, Any]], None] | None = None,
+    confirm: Callable[[str], bool] | None = None,
+    saved_plan: dict[str, Any] | None = None,
+) -> UpResult:
+    """Create or converge the cluster (see :mod:`sloth_kubernetes.engine.run`)."""
+    from .engine.run import UpOptions
+    from .engine.run import up as run_up
+
+    with open_state(state_url) as store:
+        return run_up(
+            manager or plugin_manager(), store, config, options or UpOptions(),
+            emit=emit or (lambda _event: None), confirm=confirm, saved_plan=saved_plan,
+        )  # fmt: skip
+
+
+def destroy(
+    name: str,
+    *,
+    yes: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    manager: PluginManager | None = None,
+    state_url: str | None = None,
+    confirm: Callable[[str], bool] | None = None,
+    emit: Callable[[dict[str, Any]], None] | None = None,
+) -> DestroyResult:
+    """Remove every machine of cluster ``name``, check nothing tagged remains, forget it."""
+    from .engine.destroy import destroy as run_destroy
+
+    with open_state(state_url) as store:
+        return run_destroy(
+            manager or plugin_manager(),
+            store,
+            name,
+            yes=yes,
+            dry_run=dry_run,
+            force=force,
+            confirm=confirm,
+            emit=emit,
+        )
+
+
+def status(name: str | None = None, *, state_url: str | None = None) -> list[dict[str, Any]]:
+    """Nodes, roles, addresses, per-phase state and the last operation of one or all clusters."""
+    from .engine.status import cluster_status
+
+    with open_state(state_url) as store:
+        names = [name] if name else store.cluster_names()
+        return [cluster_status(store, n) for n in names]
 
 
 def show(config: ClusterConfig) -> dict[str, Any]:

@@ -35,3 +35,22 @@ def config_files_option(func: Any) -> Any:
         type=click.Path(dir_okay=False),
         help="Cluster config; repeat to overlay (later files win).",
     )(func)
+
+
+def yes_option(func: Any) -> Any:
+    """``--yes/-y`` on a mutating command (same as the global option)."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.ensure_object(AppState).yes = True
+        return value
+
+    return click.option(
+        "--yes",
+        "-y",
+        "yes",
+        is_flag=True,
+        expose_value=False,
+        callback=remember,
+        help="Answer yes to confirmations.",
+    )(func)

@@ -21,7 +21,7 @@ from ..secrets import redact
 from .output import OUTPUT_FORMATS, AppState
 
 #: Built-in command modules; each defines ``register(cli)``.
-COMMAND_MODULES = ("info", "config_cmd", "plan_cmd")
+COMMAND_MODULES = ("info", "config_cmd", "plan_cmd", "up_cmd", "state_cmd", "audit_cmd")
 
 
 def build_cli(manager: Any = None) -> click.Group:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from .. import api
 from ..errors import EXIT_CHANGES
-from .common import config_files_option, manager
+from .common import app_state, config_files_option, manager
 from .output import chosen_format, console, emit_data, output_option
 
 SYMBOLS = {
@@ -27,27 +30,47 @@ def register(cli: click.Group) -> None:
 @config_files_option
 @output_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when the plan has changes.")
-def plan(files: tuple[str, ...], output: str | None, detailed_exitcode: bool) -> None:
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `up --plan FILE`."
+)
+@click.option("--no-refresh", is_flag=True, help="Trust the state; skip the providers' inventory.")
+def plan(
+    files: tuple[str, ...],
+    output: str | None,
+    detailed_exitcode: bool,
+    out: str | None,
+    no_refresh: bool,
+) -> None:
     """Show what `up` would do, per phase and per node, without changing anything."""
-    result = api.plan(api.load(files, manager=manager()), manager=manager())
+    config = api.load(files, manager=manager())
+    result = api.plan(
+        config, manager=manager(), state_url=app_state().state_url, refresh=not no_refresh
+    )
+    if out:
+        from ..engine.run import plan_file_data
+
+        Path(out).write_text(
+            json.dumps(plan_file_data(result, config), indent=2) + "\n", encoding="utf-8"
+        )
+        click.echo(f"saved plan to {out}; apply it with `up --plan {out}`", err=True)
     fmt = chosen_format(output)
     if fmt != "table":
         emit_data(result.to_data(), fmt)
     else:
-        out = console()
-        out.print(f"Plan for cluster [bold]{result.cluster}[/bold]:")
+        view = console()
+        view.print(f"Plan for cluster [bold]{result.cluster}[/bold]:")
         phase = None
         for action in result.actions:
             if action.phase != phase:
                 phase = action.phase
-                out.print(f"\n  [bold]{phase}[/bold]")
+                view.print(f"\n  [bold]{phase}[/bold]")
             detail = f"  ({action.detail})" if action.detail else ""
-            out.print(
+            view.print(
                 f"    {SYMBOLS.get(action.kind, '?')} {action.kind} {action.target}{detail}",
                 markup=False,
             )
         counts = result.counts()
         summary = ", ".join(f"{n} to {k}" for k, n in sorted(counts.items())) or "no changes"
-        out.print(f"\n{summary}.")
+        view.print(f"\n{summary}.")
     if detailed_exitcode and result.has_changes:
         raise click.exceptions.Exit(EXIT_CHANGES)

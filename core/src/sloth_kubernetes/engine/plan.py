@@ -1,7 +1,10 @@
-"""The plan: what ``up`` would do, phase by phase and node by node.
+"""The plan: desired spec vs recorded state vs live inventory → what ``up`` would do.
 
-Until the state store is wired in, nothing is recorded, so every node is a create; the engine issue
-compares against recorded state and live inventory (adopt / change / delete).
+Node actions: ``create`` (new, or recorded but gone from the provider: replaced), ``adopt``
+(exists at the provider with our tags but not in state — e.g. a run killed after creating it),
+``replace`` (recorded, but its pool now asks for a different provider/size/image/region/roles),
+``delete`` (recorded or live but no longer desired). Phase actions: ``configure`` for every later
+phase that is not done on every node for the current spec. A converged cluster has no actions.
 """
 
 from __future__ import annotations
@@ -9,33 +12,43 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from ..config.dump import effective_config
 from ..model.cluster import ClusterConfig, PluginBlock, SizeRequest, StorageBlock
-from ..model.nodes import NodeRequest
+from ..model.nodes import NodeRecord, NodeRequest
+from ..registry import ComponentKind
 
+#: The phases of ``up`` after ``load`` and ``plan``, in order.
 PHASES = ("provision", "connect", "prepare", "mesh", "distro", "addons", "verify")
+#: Phases whose completion is recorded per node (``NodeRecord.phases``).
+NODE_PHASES = ("prepare", "mesh", "distro")
+DESTRUCTIVE = frozenset({"delete", "replace"})
 
 
 @attrs.frozen
 class Action:
-    """One planned change. ``kind`` is create, adopt, change, delete, configure or install."""
+    """One planned change. ``kind``: create, adopt, replace, delete, configure or install."""
 
     phase: str
     kind: str
     target: str
     detail: str = ""
+    provider: str = ""
 
 
 @attrs.frozen
 class Plan:
+    """What ``up`` will do. ``fingerprint`` identifies the state the plan was made against."""
+
     cluster: str
     spec_hash: str
+    fingerprint: str
     actions: tuple[Action, ...]
-    nodes: tuple[NodeRequest, ...]
+    requests: tuple[NodeRequest, ...]
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(action.kind for action in self.actions))
@@ -44,18 +57,48 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.actions)
 
+    @property
+    def destructive(self) -> list[Action]:
+        return [a for a in self.actions if a.kind in DESTRUCTIVE]
+
+    def node_actions(self, kind: str) -> list[Action]:
+        return [a for a in self.actions if a.phase == "provision" and a.kind == kind]
+
+    def phase_pending(self, phase: str) -> bool:
+        return any(a.phase == phase for a in self.actions)
+
     def to_data(self) -> dict[str, Any]:
+        """The documented JSON form (docs/plan.md)."""
         return {
             "cluster": self.cluster,
             "specHash": self.spec_hash,
+            "fingerprint": self.fingerprint,
             "counts": self.counts(),
-            "actions": [attrs.asdict(a) for a in self.actions],
+            "actions": [
+                {
+                    "phase": a.phase,
+                    "kind": a.kind,
+                    "target": a.target,
+                    "detail": a.detail,
+                    "provider": a.provider,
+                }
+                for a in self.actions
+            ],
         }
 
 
 def spec_hash(config: ClusterConfig) -> str:
     canonical = json.dumps(effective_config(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def state_fingerprint(recorded_hash: str, recorded: Sequence[NodeRecord]) -> str:
+    """A digest of what the plan was computed from; ``up --plan`` refuses if it changed."""
+    nodes = sorted(
+        json.dumps([n.name, n.provider, n.cloud_id, sorted(n.phases.items())]) for n in recorded
+    )
+    parts = [recorded_hash, *nodes]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 def node_requests(config: ClusterConfig) -> list[NodeRequest]:
@@ -86,39 +129,139 @@ def _size_text(size: Any) -> str:
     return str(size) if size else "provider default size"
 
 
-def build_plan(config: ClusterConfig) -> Plan:
+def _placement(request: NodeRequest) -> dict[str, Any]:
+    """What, when it changes, means the machine must be replaced."""
+    size = request.size
+    if isinstance(size, SizeRequest):
+        size = {"cpu": size.cpu, "memoryGiB": size.memory_gib}
+    return {
+        "provider": request.provider,
+        "roles": list(request.roles),
+        "size": size,
+        "image": request.image,
+        "region": request.region,
+    }
+
+
+def placement_of(record: NodeRecord) -> dict[str, Any] | None:
+    placement = record.extra.get("placement")
+    return placement if isinstance(placement, dict) else None
+
+
+def build_plan(
+    config: ClusterConfig,
+    *,
+    recorded: Sequence[NodeRecord] = (),
+    live: Mapping[str, Sequence[NodeRecord]] | None = None,
+    recorded_hash: str = "",
+) -> Plan:
+    """Compare desired, recorded and (when given) live nodes; ``live`` maps provider → nodes."""
     requests = node_requests(config)
-    actions = [
-        Action(
-            "provision",
-            "create",
-            request.name,
-            f"{request.provider}: {'+'.join(request.roles)}, {_size_text(request.size)}"
-            + (f", {request.region}" if request.region else ""),
+    desired = {r.name: r for r in requests}
+    by_name = {n.name: n for n in recorded}
+    live_names = {n.name for nodes in live.values() for n in nodes} if live is not None else None
+    actions: list[Action] = []
+    for request in requests:
+        record = by_name.get(request.name)
+        describe = f"{request.provider}: {'+'.join(request.roles)}, {_size_text(request.size)}" + (
+            f", {request.region}" if request.region else ""
         )
-        for request in requests
-    ]
-    spec = config.spec
-    mesh = spec.mesh.name if isinstance(spec.mesh, PluginBlock) else "wireguard"
-    actions.append(Action("mesh", "configure", mesh, f"{len(requests)} nodes"))
-    kubernetes = spec.kubernetes
-    servers = sum(1 for r in requests if "server" in r.roles)
-    actions.append(
-        Action(
-            "distro",
-            "install",
-            kubernetes.distribution,
-            f"version {kubernetes.version or 'pinned default'}, {servers} server(s), "
-            f"{len(requests) - servers} agent(s)",
-        )
+        if record is None:
+            kind = "adopt" if live_names is not None and request.name in live_names else "create"
+            actions.append(Action("provision", kind, request.name, describe, request.provider))
+        elif live_names is not None and request.name not in live_names:
+            actions.append(
+                Action(
+                    "provision",
+                    "create",
+                    request.name,
+                    f"{describe} — recorded but missing at the provider: replacing it",
+                    request.provider,
+                )
+            )
+        elif placement_of(record) not in (None, _placement(request)):
+            actions.append(
+                Action(
+                    "provision",
+                    "replace",
+                    request.name,
+                    f"{describe} (was {placement_of(record)})",
+                    request.provider,
+                )
+            )
+    extra_nodes = {n.name: n for n in recorded if n.name not in desired}
+    if live is not None:
+        for nodes in live.values():
+            for node in nodes:
+                if node.name not in desired:
+                    extra_nodes.setdefault(node.name, node)
+    for name, node in sorted(extra_nodes.items()):
+        actions.append(Action("provision", "delete", name, f"{node.provider}", node.provider))
+
+    current = spec_hash(config)
+    changed_nodes = any(a.phase == "provision" for a in actions)
+    stale_spec = recorded_hash != current
+    for phase in NODE_PHASES:
+        pending = [
+            r.name
+            for r in requests
+            if changed_nodes
+            or stale_spec
+            or by_name.get(r.name) is None
+            or by_name[r.name].phases.get(phase) != "done"
+        ]
+        if pending:
+            actions.append(
+                Action(
+                    phase,
+                    "configure",
+                    _phase_target(config, phase),
+                    f"{len(pending)} of {len(requests)} nodes",
+                )
+            )
+    if changed_nodes or stale_spec:
+        actions += _addon_actions(config)
+    return Plan(
+        cluster=config.name,
+        spec_hash=current,
+        fingerprint=state_fingerprint(recorded_hash, recorded),
+        actions=tuple(actions),
+        requests=tuple(requests),
     )
-    if isinstance(kubernetes.cni, PluginBlock):
-        actions.append(Action("addons", "install", f"cni/{kubernetes.cni.name}"))
-    for block in spec.storage:
+
+
+def _phase_target(config: ClusterConfig, phase: str) -> str:
+    if phase == "mesh":
+        mesh = config.spec.mesh
+        return mesh.name if isinstance(mesh, PluginBlock) else "wireguard"
+    if phase == "distro":
+        version = config.spec.kubernetes.version or "pinned version"
+        return f"{config.spec.kubernetes.distribution} ({version})"
+    return "nodes"
+
+
+def addon_components(config: ClusterConfig) -> list[tuple[ComponentKind, str, Any]]:
+    """(kind, name, settings) of every CNI, storage and add-on, in dependency order."""
+    components: list[tuple[ComponentKind, str, Any]] = []
+    cni = config.spec.kubernetes.cni
+    if isinstance(cni, PluginBlock):
+        components.append(("cni", cni.name, cni.settings))
+    for block in config.spec.storage:
         if isinstance(block, StorageBlock):
-            classes = ", ".join(c.name + (" (default)" if c.default else "") for c in block.classes)
-            actions.append(Action("addons", "install", f"storage/{block.type}", classes))
-    for addon in spec.addons:
+            components.append(("storage", block.type, block))
+    for addon in config.spec.addons:
         if isinstance(addon, PluginBlock):
-            actions.append(Action("addons", "install", f"addon/{addon.name}"))
-    return Plan(config.name, spec_hash(config), tuple(actions), tuple(requests))
+            components.append(("addon", addon.name, addon.settings))
+    return components
+
+
+def _addon_actions(config: ClusterConfig) -> list[Action]:
+    actions = []
+    for kind, name, settings in addon_components(config):
+        detail = ""
+        if isinstance(settings, StorageBlock):
+            detail = ", ".join(
+                c.name + (" (default)" if c.default else "") for c in settings.classes
+            )
+        actions.append(Action("addons", "install", f"{kind}/{name}", detail))
+    return actions

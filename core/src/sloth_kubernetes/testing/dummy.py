@@ -1,21 +1,27 @@
-"""An in-memory ``dummy`` provider for tests: machines are dict entries, nothing is touched.
+"""Fakes for tests (named as such): a ``dummy`` provider, mesh and distro. Nothing is touched.
 
-It is a fake by design (named as one): it exists to drive the engine without machines. It is as
-strict as a real provider about its inputs: a request for another provider is not answered,
-duplicate names are adopted rather than created twice.
+The provider keeps its "cloud" in memory, or in a JSON file (``cloud_file``) so that machines
+outlive a CLI process that is killed mid-run — like a real cloud. It is as strict as a real
+provider about its inputs: it answers only for its own name, adopts machines it already has
+(never creates a name twice), and fails the nodes listed in ``spec.providers.dummy.failNodes``.
 """
 
 from __future__ import annotations
 
-import itertools
+import json
+import os
+import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from ..context import ClusterContext
+from ..errors import ProviderError
 from ..hookspecs import hookimpl
-from ..model.cluster import doc
+from ..model.cluster import PluginBlock, doc
 from ..model.nodes import NodeRecord, NodeRequest
 from ..registry import Component, ConfigBlock
 
@@ -25,6 +31,9 @@ class DummySettings:
     """Settings of ``spec.providers.dummy``."""
 
     network: str = attrs.field(default="10.99.0.0/16", metadata=doc("Addresses handed out."))
+    fail_nodes: list[str] = attrs.field(
+        factory=list, metadata=doc("Node names whose creation fails (to test failures).")
+    )
 
 
 class DummyProvider:
@@ -32,10 +41,55 @@ class DummyProvider:
 
     name = "dummy"
 
-    def __init__(self) -> None:
-        self.machines: dict[str, NodeRecord] = {}
-        self.created: list[str] = []
-        self._ids = itertools.count(1)
+    def __init__(self, cloud_file: Path | None = None, delay: float = 0.0) -> None:
+        self.cloud_file = cloud_file
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._memory: dict[str, dict[str, Any]] = {}
+        self.created: list[str] = []  # in-memory creation log (see creations())
+
+    # the "cloud" ---------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        return dict(self._cloud()["machines"])
+
+    def _cloud(self) -> dict[str, Any]:
+        if self.cloud_file is None:
+            return {"machines": self._memory, "creations": self.created}
+        try:
+            data: dict[str, Any] = json.loads(self.cloud_file.read_text())
+        except FileNotFoundError:
+            return {"machines": {}, "creations": []}
+        return data
+
+    def _save(self, machines: dict[str, dict[str, Any]], created: str | None = None) -> None:
+        """Write the machines and the creation log together: a kill never splits them."""
+        if self.cloud_file is None:
+            self._memory = machines
+            if created:
+                self.created.append(created)
+            return
+        creations = list(self._cloud()["creations"]) + ([created] if created else [])
+        temporary = self.cloud_file.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"machines": machines, "creations": creations}))
+        temporary.replace(self.cloud_file)  # atomic: a kill never leaves half a file
+
+    def creations(self) -> list[str]:
+        """Every real creation, in order (a name twice means a duplicate was made)."""
+        return list(self._cloud()["creations"])
+
+    def delete_by_hand(self, name: str) -> None:
+        """Remove a machine behind sloth-kubernetes' back (as in a cloud console)."""
+        with self._lock:
+            machines = self._load()
+            machines.pop(name)
+            self._save(machines)
+
+    @property
+    def machines(self) -> dict[str, NodeRecord]:
+        return {name: _record(data) for name, data in self._load().items()}
+
+    # hooks ---------------------------------------------------------------------------------
 
     @hookimpl
     def register_providers(self, register: Any) -> None:
@@ -55,29 +109,39 @@ class DummyProvider:
     ) -> list[NodeRecord] | None:
         if provider != self.name:
             return None
-        records = []
+        block = context.config.spec.providers.get(self.name)
+        settings = block.settings if isinstance(block, PluginBlock) else None
+        failing = set(settings.fail_nodes) if isinstance(settings, DummySettings) else set()
+        records, failed = [], []
         for request in requests:
-            if request.name not in self.machines:  # adopt, never duplicate
-                number = next(self._ids)
-                self.machines[request.name] = NodeRecord(
-                    cluster=context.name,
-                    name=request.name,
-                    pool=request.pool,
-                    provider=self.name,
-                    roles=request.roles,
-                    cloud_id=f"dummy-{number}",
-                    private_address=f"10.99.0.{number}",
-                    labels={"sloth/cluster": context.name, **request.labels},
-                )
-                self.created.append(request.name)
-            records.append(self.machines[request.name])
+            if request.name in failing:
+                failed.append(request.name)
+                continue
+            with self._lock:
+                machines = self._load()
+                if request.name not in machines:  # adopt, never duplicate
+                    time.sleep(self.delay)
+                    number = len(machines) + 1
+                    machines[request.name] = {
+                        "cluster": context.name, "name": request.name, "pool": request.pool,
+                        "roles": list(request.roles), "cloud_id": f"dummy-{request.name}",
+                        "private_address": f"10.99.{number // 250}.{number % 250 + 1}",
+                    }  # fmt: skip
+                    self._save(machines, created=request.name)
+                records.append(_record(machines[request.name]))
+        if failed:
+            raise ProviderError(
+                f"dummy: creating {', '.join(failed)} failed (failNodes)",
+                provider=self.name,
+                hint="remove them from failNodes",
+            )
         return records
 
     @hookimpl
     def list_nodes(self, context: ClusterContext, provider: str) -> list[NodeRecord] | None:
         if provider != self.name:
             return None
-        return [n for n in self.machines.values() if n.labels.get("sloth/cluster") == context.name]
+        return [r for r in self.machines.values() if r.cluster == context.name]
 
     @hookimpl
     def destroy_nodes(
@@ -85,5 +149,56 @@ class DummyProvider:
     ) -> list[str] | None:
         if provider != self.name:
             return None
+        with self._lock:
+            machines = self._load()
+            removed = [n.name for n in nodes if machines.pop(n.name, None) is not None]
+            self._save(machines)
         _ = context
-        return [n.name for n in nodes if self.machines.pop(n.name, None) is not None]
+        return removed
+
+
+def _record(data: dict[str, Any]) -> NodeRecord:
+    return NodeRecord(
+        cluster=data["cluster"], name=data["name"], pool=data["pool"], provider="dummy",
+        roles=tuple(data["roles"]), cloud_id=data["cloud_id"],
+        private_address=data["private_address"], labels={"sloth/cluster": data["cluster"]},
+    )  # fmt: skip
+
+
+class DummyCluster:
+    """A fake mesh (``type: dummy``) and distro (``distribution: dummy``): they hand out mesh
+    addresses from the state store and record calls, so the engine's later phases can run."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    @hookimpl
+    def register_meshes(self, register: Any) -> None:
+        register(Component(kind="mesh", name="dummy", description="a fake mesh"))
+
+    @hookimpl
+    def register_distros(self, register: Any) -> None:
+        register(Component(kind="distro", name="dummy", description="a fake distro"))
+
+    @hookimpl
+    def configure_mesh(
+        self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
+    ) -> list[NodeRecord] | None:
+        if mesh != "dummy":
+            return None
+        self.calls.append(("mesh", tuple(n.name for n in nodes)))
+        return [
+            attrs.evolve(n, mesh_address=context.state.allocate_address(
+                context.name, "mesh", n.name, "10.100.0.0/16"))
+            for n in nodes
+        ]  # fmt: skip
+
+    @hookimpl
+    def install_distro(
+        self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+    ) -> list[NodeRecord] | None:
+        if distro != "dummy":
+            return None
+        _ = context
+        self.calls.append(("distro", tuple(n.name for n in nodes)))
+        return list(nodes)

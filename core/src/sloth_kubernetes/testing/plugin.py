@@ -22,7 +22,7 @@ import pytest
 
 from ..plugins import PluginManager, create_plugin_manager
 from ..secrets import forget_all
-from .dummy import DummyProvider
+from .dummy import DummyCluster, DummyProvider
 
 # Fixtures of the other test-kit modules, exposed to every test session (plugin authors included):
 # cloud API emulators (emulators/fixtures.py) and a throwaway PostgreSQL (postgres.py).
@@ -76,6 +76,20 @@ def dummy_provider(register_plugin: Callable[[object, str], None]) -> DummyProvi
     provider = DummyProvider()
     register_plugin(provider, "dummy")
     return provider
+
+
+@pytest.fixture
+def dummy_cluster(register_plugin: Callable[[object, str], None]) -> DummyCluster:
+    """The fake ``dummy`` mesh and distro, registered (use with ``DUMMY_CLUSTER`` overrides)."""
+    fakes = DummyCluster()
+    register_plugin(fakes, "dummy-cluster")
+    return fakes
+
+
+#: Overrides for ``config_factory`` that select the fake mesh and distro.
+DUMMY_CLUSTER: dict[str, Any] = {
+    "spec": {"mesh": {"type": "dummy"}, "kubernetes": {"distribution": "dummy"}}
+}
 
 
 @pytest.fixture
@@ -153,8 +167,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 __all__: Sequence[str] = (
     "BASE_CONFIG",
+    "DUMMY_CLUSTER",
     "CliResult",
     "config_factory",
+    "dummy_cluster",
     "dummy_provider",
     "register_plugin",
     "sloth_cli",

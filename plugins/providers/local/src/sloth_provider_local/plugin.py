@@ -1,19 +1,27 @@
-"""Registers the ``local`` provider and the model of ``spec.providers.local``.
+"""The ``local`` provider: registration, the model of ``spec.providers.local``, and the node hooks.
 
-The host machinery (``hosts.create_hosts`` and friends) is complete; ``provision_nodes`` and
-``destroy_nodes`` join it to the engine with the hosts issue, once the state store records the
-operator key and host keys.
+Each node is a lightweight host on this machine (see :mod:`sloth_provider_local.hosts`) on a
+network named after the cluster; hosts outlive the CLI and are found again by name, so a re-run
+adopts them instead of creating duplicates.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import attrs
+from sloth_kubernetes.context import ClusterContext
+from sloth_kubernetes.errors import ProviderError
 from sloth_kubernetes.hookspecs import hookimpl
-from sloth_kubernetes.model.cluster import doc
+from sloth_kubernetes.model.cluster import PluginBlock, doc
+from sloth_kubernetes.model.nodes import NodeRecord, NodeRequest
 from sloth_kubernetes.model.validators import ipv4_network
 from sloth_kubernetes.registry import Component, ConfigBlock
+
+NAME = "local"
 
 
 @attrs.frozen
@@ -36,13 +44,106 @@ def register_providers(register: Any) -> None:
     register(
         Component(
             kind="provider",
-            name="local",
+            name=NAME,
             description="Lightweight Linux hosts in network namespaces on this machine (root)",
-            features=frozenset({"ssh-host-key-at-creation", "private-network"}),
+            features=frozenset({"ssh", "ssh-host-key-at-creation", "private-network"}),
         )
     )
 
 
 @hookimpl
 def register_config_models(register: Any) -> None:
-    register(ConfigBlock("providers", "local", LocalSettings))
+    register(ConfigBlock("providers", NAME, LocalSettings))
+
+
+def _settings(context: ClusterContext) -> LocalSettings:
+    block = context.config.spec.providers.get(NAME)
+    settings = block.settings if isinstance(block, PluginBlock) else None
+    return settings if isinstance(settings, LocalSettings) else LocalSettings()
+
+
+def _network(context: ClusterContext) -> Any:
+    from .hosts import LocalNetwork
+
+    name = context.name
+    if len(name) > 32:  # network names are at most 32 characters; keep them unique
+        name = name[:23] + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return LocalNetwork(name=name, cidr=_settings(context).cidr)
+
+
+def _state_dir(context: ClusterContext) -> Path:
+    return context.plugin_dir(NAME)
+
+
+def _record(
+    context: ClusterContext,
+    host: Any,
+    request: NodeRequest | None = None,
+    previous: NodeRecord | None = None,
+) -> NodeRecord:
+    base = request or previous
+    return NodeRecord(
+        cluster=context.name,
+        name=host.name,
+        pool=base.pool if base else "",
+        provider=NAME,
+        roles=base.roles if base else (),
+        cloud_id=f"local://{_network(context).name}/{host.name}",
+        private_address=host.address,
+        host_key=host.host_public_key,
+        ssh_port=host.port,
+        ssh_user="root",
+        labels={"sloth/cluster": context.name, **(request.labels if request else {})},
+        extra={"mode": host.mode},
+    )
+
+
+@hookimpl
+def provision_nodes(
+    context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
+) -> list[NodeRecord] | None:
+    if provider != NAME:
+        return None
+    from .hosts import create_hosts
+
+    if context.operator is None:
+        raise ProviderError(
+            "no operator key to install on the hosts",
+            provider=NAME,
+            hint="run through `up`, which creates the cluster's operator key",
+        )
+    hosts = create_hosts(
+        _network(context),
+        [r.name for r in requests],
+        authorized_key=context.operator.public_key,
+        state_dir=_state_dir(context),
+        mode=_settings(context).mode,
+        parallel=context.concurrency,
+    )
+    by_name = {r.name: r for r in requests}
+    return [_record(context, host, by_name[host.name]) for host in hosts]
+
+
+@hookimpl
+def list_nodes(context: ClusterContext, provider: str) -> list[NodeRecord] | None:
+    if provider != NAME:
+        return None
+    from .hosts import list_hosts
+
+    return [
+        _record(context, h)
+        for h in list_hosts(_network(context), state_dir=_state_dir(context))
+        if h.alive
+    ]
+
+
+@hookimpl
+def destroy_nodes(
+    context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
+) -> list[str] | None:
+    if provider != NAME:
+        return None
+    from .hosts import destroy_hosts
+
+    destroy_hosts(_network(context), [n.name for n in nodes], state_dir=_state_dir(context))
+    return [n.name for n in nodes]

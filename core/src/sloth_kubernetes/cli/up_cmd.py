@@ -1,0 +1,223 @@
+"""``up``, ``destroy`` and ``status``: the mutating commands and the view of what exists."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import api
+from ..errors import SlothError
+from .common import app_state, manager, yes_option
+from .output import chosen_format, console, emit_data, output_option, table
+from .progress import progress
+
+PHASE_CHOICE = click.Choice(
+    ["provision", "connect", "prepare", "mesh", "distro", "addons", "verify"]
+)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(up)
+    cli.add_command(destroy)
+    cli.add_command(status)
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return click.confirm(question, default=False, err=True)
+
+
+@click.command()
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Cluster config; repeat to overlay.",
+)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Apply exactly this saved plan (refused if the state changed since).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
+@click.option("--until", type=PHASE_CHOICE, help="Stop after this phase.")
+@click.option("--only", type=PHASE_CHOICE, help="Run only this phase.")
+@click.option("--no-progress", is_flag=True, help="Plain progress lines even on a terminal.")
+@click.option("--no-refresh", is_flag=True, help="Trust the state; skip the providers' inventory.")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Concurrent operations per provider.",
+)
+@click.option(
+    "--trust-new-host-keys",
+    is_flag=True,
+    help="Record unknown SSH host keys on first use (audited).",
+)
+@yes_option
+@output_option
+def up(
+    files: tuple[str, ...],
+    plan_file: str | None,
+    dry_run: bool,
+    until: str | None,
+    only: str | None,
+    no_progress: bool,
+    no_refresh: bool,
+    parallel: int,
+    trust_new_host_keys: bool,
+    output: str | None,
+) -> None:
+    """Create the cluster, or bring it back to its spec; resumes an interrupted run."""
+    from ..engine.run import UpOptions, read_plan_file
+
+    state = app_state()
+    saved = None
+    if plan_file:
+        saved = read_plan_file(Path(plan_file).read_text(encoding="utf-8"), plan_file)
+        from ..config.loader import load_config_text
+
+        config = load_config_text(
+            json.dumps(saved["config"]), manager().hooks.catalog(), file=plan_file
+        )
+    elif files:
+        config = api.load(files, manager=manager())
+    else:
+        raise click.UsageError("give the config with -f FILE, or a saved plan with --plan")
+    options = UpOptions(
+        yes=state.yes,
+        dry_run=dry_run,
+        until=until,
+        only=only,
+        refresh=not no_refresh,
+        trust_new_host_keys=trust_new_host_keys,
+        parallel=parallel,
+    )
+    with progress(live=not no_progress, debug=state.debug) as emit:
+        result = api.up(
+            config,
+            options,
+            manager=manager(),
+            state_url=state.state_url,
+            emit=emit,
+            confirm=_confirm,
+            saved_plan=saved,
+        )
+    fmt = chosen_format(output)
+    if fmt != "table":
+        emit_data(result.to_data(), fmt)
+    else:
+        _summary(result)
+    if result.failures:
+        first = result.failures[0]
+        raise SlothError(
+            f"{len(result.failures)} step(s) failed (first: {first.node or 'cluster'} in "
+            f"{first.phase}: {first.message})",
+            hint=first.hint or "fix the cause and run `up` again: it resumes where it stopped",
+        )
+
+
+def _summary(result: Any) -> None:
+    out = console()
+    if not result.plan.has_changes:
+        out.print(f"Cluster [bold]{result.cluster}[/bold] is up to date: no changes.")
+        return
+    if not result.phases:
+        out.print(f"Dry run for [bold]{result.cluster}[/bold]: {result.plan.counts()}")
+        for action in result.plan.actions:
+            out.print(f"  {action.kind} {action.target}  {action.detail}", markup=False)
+        return
+    counts = (
+        ", ".join(f"{len(v)} {k}" for k, v in sorted(result.changed.items()))
+        or "no machines changed"
+    )
+    out.print(
+        f"Cluster [bold]{result.cluster}[/bold]: {counts}; phases run: "
+        f"{', '.join(result.phases)} (run {result.run_id})."
+    )
+    for failure in result.failures:
+        out.print(
+            f"  ✗ {failure.node or 'cluster'} ({failure.phase}): {failure.message}", markup=False
+        )
+        if failure.hint:
+            out.print(f"    hint: {failure.hint}", markup=False)
+    if result.converged:
+        out.print("Converged.")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; change nothing.")
+@click.option("--force", is_flag=True, help="Destroy even if metadata.protect is true.")
+@yes_option
+@output_option
+def destroy(name: str, dry_run: bool, force: bool, output: str | None) -> None:
+    """Remove every machine of cluster NAME, check nothing tagged remains, forget it."""
+    state = app_state()
+    with progress(live=False, debug=state.debug) as emit:
+        result = api.destroy(
+            name,
+            yes=state.yes,
+            dry_run=dry_run,
+            force=force,
+            manager=manager(),
+            state_url=state.state_url,
+            confirm=_confirm,
+            emit=emit,
+        )
+    fmt = chosen_format(output)
+    if fmt != "table":
+        emit_data(result.to_data(), fmt)
+        return
+    verb = "would remove" if result.dry_run else "removed"
+    click.echo(
+        f"{name}: {verb} {len(result.removed)} machine(s): {', '.join(result.removed) or '-'}"
+    )
+
+
+@click.command()
+@click.argument("name", required=False)
+@output_option
+def status(name: str | None, output: str | None) -> None:
+    """Nodes, roles, provider, addresses, per-phase state and the last operation."""
+    clusters = api.status(name, state_url=app_state().state_url)
+    fmt = chosen_format(output)
+    if fmt != "table":
+        emit_data(clusters if name is None else clusters[0], fmt)
+        return
+    if not clusters:
+        click.echo("No clusters in the state. Create one with `up -f FILE`.")
+    for cluster in clusters:
+        last = cluster["lastOperation"]
+        click.echo(
+            f"Cluster {cluster['name']}: "
+            f"{'converged' if cluster['converged'] else 'not converged'}; last: "
+            f"{(last['command'] + ' ' + str(last['outcome'])) if last else 'none'}"
+        )
+        table(
+            None,
+            ["node", "roles", "provider", "public", "private", "mesh", "phases"],
+            [
+                (
+                    n["name"],
+                    ",".join(n["roles"]),
+                    n["provider"],
+                    n["publicAddress"] or "-",
+                    n["privateAddress"] or "-",
+                    n["meshAddress"] or "-",
+                    " ".join(f"{k}:{v}" for k, v in sorted(n["phases"].items())) or "-",
+                )
+                for n in cluster["nodes"]
+            ],
+        )

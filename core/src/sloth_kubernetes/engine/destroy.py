@@ -1,0 +1,103 @@
+"""``destroy``: remove every machine a cluster created, prove nothing tagged remains, forget it."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..context import ClusterContext
+from ..errors import SlothError
+from ..paths import data_dir
+
+if TYPE_CHECKING:
+    from ..model.cluster import ClusterConfig
+    from ..plugins import PluginManager
+
+
+@attrs.frozen
+class DestroyResult:
+    cluster: str
+    removed: tuple[str, ...]
+    dry_run: bool
+
+    def to_data(self) -> dict[str, Any]:
+        return {"cluster": self.cluster, "removed": list(self.removed), "dryRun": self.dry_run}
+
+
+def stored_config(manager: PluginManager, store: Any, name: str) -> ClusterConfig:
+    """The config a cluster was last applied with, validated again (references stay references)."""
+    from ..config.loader import load_config_text
+
+    record = store.get_cluster(name)
+    if record is None:
+        known = ", ".join(store.cluster_names()) or "none"
+        raise SlothError(
+            f"no cluster named {name!r} in the state ({store.describe()})",
+            hint=f"known clusters: {known}; `state list` shows them",
+        )
+    return load_config_text(
+        json.dumps(record.spec), manager.hooks.catalog(), file=f"<state:{name}>"
+    )
+
+
+def destroy(
+    manager: PluginManager,
+    store: Any,
+    name: str,
+    *,
+    yes: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    confirm: Any = None,
+    emit: Any = None,
+) -> DestroyResult:
+    with store.lock(name, "destroy"):
+        config = stored_config(manager, store, name)
+        nodes = store.list_nodes(name)
+        if config.metadata.protect and not force:
+            raise SlothError(
+                f"cluster {name!r} is protected (metadata.protect: true)",
+                hint="set protect: false and run `up`, or pass --force",
+            )
+        if dry_run:
+            return DestroyResult(name, tuple(sorted(n.name for n in nodes)), True)
+        listing = ", ".join(sorted(n.name for n in nodes)) or "no machines"
+        if not yes and (confirm is None or not confirm(f"Destroy cluster {name!r} ({listing})?")):
+            raise SlothError("not confirmed", hint="re-run with --yes to destroy without asking")
+        context = ClusterContext(
+            config=config, state=store, data_dir=data_dir(), emit=emit or (lambda _e: None)
+        )
+        identity = store.identity
+        operation = store.begin_operation(name, "destroy", identity.user, identity.host)
+        removed: list[str] = []
+        outcome = "failed"
+        try:
+            by_provider: dict[str, list[Any]] = defaultdict(list)
+            for node in nodes:
+                by_provider[node.provider].append(node)
+            providers = {p.provider for p in config.spec.node_pools} | set(by_provider)
+            for provider, items in sorted(by_provider.items()):
+                context.event("destroy", f"{provider}: deleting {len(items)} machine(s)")
+                removed += manager.hooks.destroy_nodes(context, provider, items)
+            leftovers = [
+                f"{n.name} ({provider}, {n.cloud_id})"
+                for provider in sorted(providers)
+                for n in manager.hooks.list_nodes(context, provider)
+            ]
+            if leftovers:
+                raise SlothError(
+                    f"machines tagged with cluster {name!r} remain: {', '.join(leftovers)}",
+                    hint="run `destroy` again; if they persist, remove them in the provider's "
+                    "console — the state is kept until nothing remains",
+                )
+            outcome = "succeeded"
+        finally:
+            store.end_operation(operation, outcome, {"removed": removed})
+            store.audit_append(
+                command="destroy", cluster=name, outcome=outcome, resources={"removed": removed}
+            )
+        store.delete_cluster(name)  # last: its history goes with it; the audit log keeps it
+        return DestroyResult(name, tuple(removed), False)

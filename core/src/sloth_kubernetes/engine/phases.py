@@ -1,0 +1,296 @@
+"""The phases of ``up`` after the plan: each works per node, journals every step, and leaves a
+failed node behind without stopping the others' independent work."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..errors import SlothError
+from ..model.cluster import PluginBlock
+from ..model.nodes import NodeRecord, NodeRequest
+from .plan import Plan, _placement, addon_components
+
+if TYPE_CHECKING:
+    from ..context import ClusterContext
+    from ..plugins import PluginManager
+
+
+@attrs.frozen
+class Failure:
+    """A step that failed: shown in the summary with its node and a hint."""
+
+    phase: str
+    node: str
+    message: str
+    hint: str | None = None
+
+
+@attrs.define
+class Run:
+    """The mutable record of one ``up``: nodes as they become known, failures, what changed."""
+
+    context: ClusterContext
+    manager: PluginManager
+    plan: Plan
+    nodes: dict[str, NodeRecord] = attrs.field(factory=dict)
+    failures: list[Failure] = attrs.field(factory=list)
+    changed: dict[str, list[str]] = attrs.field(factory=lambda: defaultdict(list))
+
+    @property
+    def store(self) -> Any:
+        return self.context.state
+
+    def journal(self, phase: str, node: str, step: str, status: str, detail: str = "") -> None:
+        self.store.journal_record(
+            self.context.name, self.context.run_id, phase, node, step, status, detail
+        )
+        self.context.event(phase, detail or step, node=node or None, status=status)
+
+    def fail(self, phase: str, node: str, error: SlothError) -> None:
+        self.failures.append(Failure(phase, node, str(error), error.hint))
+        self.journal(phase, node, phase, "failed", str(error))
+
+    def healthy(self) -> list[NodeRecord]:
+        failed = {f.node for f in self.failures}
+        return [n for name, n in sorted(self.nodes.items()) if name not in failed]
+
+    def save(self, node: NodeRecord) -> NodeRecord:
+        stored: NodeRecord = self.store.put_node(node)
+        self.nodes[node.name] = stored
+        return stored
+
+    def mark(self, phase: str, nodes: Sequence[NodeRecord], status: str = "done") -> None:
+        for node in nodes:
+            self.store.set_node_phase(self.context.name, node.name, phase, status)
+            current = self.nodes.get(node.name, node)
+            self.nodes[node.name] = attrs.evolve(current, phases={**current.phases, phase: status})
+
+
+def _per_provider(tasks: dict[str, Callable[[], None]]) -> None:
+    """Run one task per provider concurrently (each provider parallelises its own batch)."""
+    if not tasks:
+        return
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=len(tasks), thread_name_prefix="sloth-provider"
+    ) as pool:
+        for future in concurrent.futures.as_completed([pool.submit(t) for t in tasks.values()]):
+            future.result()  # a task records its own SlothError; anything else is a bug: raise
+
+
+def provision(run: Run) -> None:
+    """Create, adopt, replace and delete machines as planned; record each as soon as it exists.
+
+    Each provider gets its whole batch in one ``provision_nodes`` call (it bounds its own
+    parallelism by ``context.concurrency``); providers work concurrently. A machine created just
+    before an interruption is adopted by the next run, never created twice: providers find their
+    machines by the cluster and node names they tagged them with.
+    """
+    requests = {r.name: r for r in run.plan.requests}
+    hooks = run.manager.hooks
+    creates: dict[str, list[NodeRequest]] = defaultdict(list)
+    replaced: dict[str, list[NodeRecord]] = defaultdict(list)
+    deletes: dict[str, list[NodeRecord]] = defaultdict(list)
+    for action in run.plan.actions:
+        if action.phase != "provision":
+            continue
+        if action.kind in ("create", "adopt", "replace"):
+            creates[action.provider].append(requests[action.target])
+            if action.kind == "replace" and action.target in run.nodes:
+                old = run.nodes[action.target]
+                replaced[old.provider].append(old)
+        elif action.kind == "delete":
+            node = run.nodes.get(action.target) or NodeRecord(
+                run.context.name, action.target, provider=action.provider
+            )
+            deletes[action.provider].append(node)
+
+    def delete(provider: str, nodes: list[NodeRecord], kind: str) -> None:
+        for node in nodes:
+            run.journal("provision", node.name, kind, "started", f"{provider}: deleting")
+        try:
+            hooks.destroy_nodes(run.context, provider, nodes)
+        except SlothError as error:
+            for node in nodes:
+                run.fail("provision", node.name, error)
+            return
+        for node in nodes:
+            run.store.delete_node(run.context.name, node.name)
+            if kind == "delete":
+                for pool in ("mesh", "client"):
+                    run.store.release_address(run.context.name, pool, node.name)
+                run.nodes.pop(node.name, None)
+                run.changed["deleted"].append(node.name)
+            run.journal("provision", node.name, kind, "done")
+
+    def create(provider: str, batch: list[NodeRequest]) -> None:
+        for request in batch:
+            run.journal("provision", request.name, "create", "started", f"{provider}: creating")
+        try:
+            records = hooks.provision_nodes(run.context, provider, batch)
+        except SlothError as error:
+            for request in batch:
+                run.fail("provision", request.name, error)
+            return
+        by_name = {r.name: r for r in records}
+        for request in batch:
+            record = by_name.get(request.name)
+            if record is None:
+                run.fail(
+                    "provision",
+                    request.name,
+                    SlothError(
+                        f"provider {provider} returned no machine for {request.name}",
+                        hint="a provider bug: report it to the plugin's authors",
+                    ),
+                )
+                continue
+            run.save(
+                attrs.evolve(
+                    record,
+                    cluster=run.context.name,
+                    extra={**record.extra, "placement": _placement(request)},
+                )
+            )
+            kind = "replaced" if request.name in replaced_names else "created"
+            run.changed[kind].append(request.name)
+            run.journal("provision", request.name, "create", "done", record.cloud_id or "")
+
+    replaced_names = {node.name for nodes in replaced.values() for node in nodes}
+    _per_provider({p: partial(delete, p, n, "destroy-old") for p, n in replaced.items()})
+    _per_provider({p: partial(delete, p, n, "delete") for p, n in deletes.items()})
+    _per_provider({p: partial(create, p, b) for p, b in creates.items()})
+
+
+def reachable(run: Run, nodes: Sequence[NodeRecord]) -> list[NodeRecord]:
+    """Nodes whose provider's machines are reached over SSH (feature ``ssh``)."""
+    catalog = run.manager.hooks.catalog()
+    result = []
+    for node in nodes:
+        component = catalog.component("provider", node.provider)
+        if component is not None and "ssh" in component.features:
+            result.append(node)
+    return result
+
+
+def connect(run: Run) -> None:
+    """Open one SSH session to every reachable node (host keys pinned); kept for later phases."""
+    nodes = reachable(run, run.healthy())
+    if not nodes:
+        run.journal("connect", "", "connect", "skipped", "no node is reached over SSH")
+        return
+    from ..remote.session import RemoteSession
+
+    assert run.context.operator is not None
+    session = RemoteSession(
+        nodes,
+        private_key_path=run.context.operator.private_key_path,
+        work_dir=run.context.plugin_dir("remote"),
+        parallel=run.context.concurrency,
+    )
+    run.context.remote = session
+    for node in nodes:
+        run.journal("connect", node.name, "connect", "started")
+    failures = session.connect()
+    for node in nodes:
+        if node.name in failures:
+            run.fail("connect", node.name, failures[node.name])
+        else:
+            run.journal("connect", node.name, "connect", "done")
+
+
+def prepare(run: Run, *, require_cgroups: bool) -> None:
+    """OS baseline, hardening and host firewall on every reachable node."""
+    nodes = reachable(run, run.healthy())
+    if not nodes or run.context.remote is None:
+        run.journal("prepare", "", "prepare", "skipped", "no node is reached over SSH")
+        run.mark("prepare", [n for n in run.healthy() if n not in nodes])
+        return
+    from ..remote.prepare import prepare_nodes
+
+    result = prepare_nodes(
+        run.context.remote, run.context.config, nodes, require_cgroups=require_cgroups
+    )
+    done = []
+    for node in nodes:
+        error = result.errors.get(node.name) if hasattr(result, "errors") else None
+        if error is not None:
+            run.fail("prepare", node.name, error)
+        else:
+            done.append(node)
+            run.journal(
+                "prepare",
+                node.name,
+                "prepare",
+                "done",
+                result.describe(node.name) if hasattr(result, "describe") else "",
+            )
+    others = [n for n in run.healthy() if n not in nodes]
+    run.mark("prepare", done + others)
+
+
+def mesh(run: Run) -> None:
+    block = run.context.config.spec.mesh
+    name = block.name if isinstance(block, PluginBlock) else "wireguard"
+    _cluster_phase(
+        run, "mesh", lambda nodes: run.manager.hooks.configure_mesh(run.context, name, nodes)
+    )
+
+
+def distro(run: Run) -> None:
+    name = run.context.config.spec.kubernetes.distribution
+    _cluster_phase(
+        run, "distro", lambda nodes: run.manager.hooks.install_distro(run.context, name, nodes)
+    )
+
+
+def _cluster_phase(
+    run: Run, phase: str, call: Callable[[list[NodeRecord]], list[NodeRecord]]
+) -> None:
+    """A phase a plugin performs over all healthy nodes at once (it journals its own steps)."""
+    nodes = run.healthy()
+    run.journal(phase, "", phase, "started", f"{len(nodes)} nodes")
+    try:
+        updated = call(nodes)
+    except SlothError as error:
+        run.fail(phase, "", error)
+        return
+    for node in updated:
+        run.save(attrs.evolve(node, cluster=run.context.name))
+    run.mark(phase, updated)
+    run.journal(phase, "", phase, "done")
+
+
+def addons(run: Run) -> None:
+    """CNI, then storage, then add-ons (each answers ``install_addon`` for its own name)."""
+    for kind, name, settings in addon_components(run.context.config):
+        target = f"{kind}/{name}"
+        run.journal("addons", "", target, "started")
+        try:
+            applied = run.manager.hooks.install_addon(run.context, kind, name, settings)
+        except SlothError as error:
+            run.fail("addons", "", error)
+            continue
+        run.changed["addons"].append(target)
+        run.journal("addons", "", target, "done", f"{len(applied)} objects")
+
+
+def verify(run: Run) -> None:
+    """Every healthy node has completed every per-node phase."""
+    for node in run.healthy():
+        missing = [p for p in ("prepare", "mesh", "distro") if node.phases.get(p) != "done"]
+        if missing:
+            run.failures.append(
+                Failure(
+                    "verify",
+                    node.name,
+                    f"phases not done: {missing}",
+                    "re-run `up`; it resumes where it stopped",
+                )
+            )
+    run.journal("verify", "", "verify", "done" if not run.failures else "failed")

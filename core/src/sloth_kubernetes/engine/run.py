@@ -1,0 +1,256 @@
+"""``up`` and ``destroy``: lock, plan, confirm, run the phases, record everything.
+
+Every step is journaled; an interrupted run (Ctrl-C, ``kill -9``, a failed node) resumes on the
+next ``up`` because the plan is computed from what was recorded and what the providers report:
+machines that exist are adopted, finished phases are not redone, a converged cluster is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..config.dump import effective_config
+from ..context import ClusterContext
+from ..errors import SlothError, UsageError
+from ..model.cluster import ClusterConfig
+from ..paths import data_dir
+from . import phases
+from .operator import operator_key
+from .phases import Failure
+from .plan import PHASES, Action, Plan, build_plan
+
+if TYPE_CHECKING:
+    from ..plugins import PluginManager
+
+Confirm = Callable[[str], bool]
+Emit = Callable[[dict[str, Any]], None]
+
+
+@attrs.frozen
+class UpOptions:
+    """``until``/``only`` name a phase; ``refresh`` asks providers for their live inventory."""
+
+    yes: bool = False
+    dry_run: bool = False
+    until: str | None = None
+    only: str | None = None
+    refresh: bool = True
+    trust_new_host_keys: bool = False
+    parallel: int = 16
+
+
+@attrs.frozen
+class UpResult:
+    cluster: str
+    run_id: str
+    plan: Plan
+    phases: tuple[str, ...]
+    failures: tuple[Failure, ...]
+    changed: dict[str, list[str]]
+    converged: bool
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "runId": self.run_id,
+            "phases": list(self.phases),
+            "converged": self.converged,
+            "changed": self.changed,
+            "failures": [attrs.asdict(f) for f in self.failures],
+            "plan": self.plan.to_data(),
+        }
+
+
+def recorded_state(store: Any, cluster: str) -> tuple[str, list[Any]]:
+    record = store.get_cluster(cluster)
+    return (record.spec_hash if record else ""), store.list_nodes(cluster)
+
+
+def live_inventory(
+    manager: PluginManager, context: ClusterContext, providers: Sequence[str]
+) -> dict[str, list[Any]]:
+    return {p: manager.hooks.list_nodes(context, p) for p in sorted(set(providers))}
+
+
+def make_plan(
+    manager: PluginManager, store: Any, config: ClusterConfig, *, refresh: bool = True
+) -> Plan:
+    recorded_hash, recorded = recorded_state(store, config.name)
+    live = None
+    if refresh:
+        context = ClusterContext(config=config, state=store, data_dir=data_dir())
+        providers = [p.provider for p in config.spec.node_pools] + [n.provider for n in recorded]
+        live = live_inventory(manager, context, providers)
+    return build_plan(config, recorded=recorded, live=live, recorded_hash=recorded_hash)
+
+
+def _phases_to_run(options: UpOptions) -> list[str]:
+    for name in (options.until, options.only):
+        if name is not None and name not in PHASES:
+            raise UsageError(f"unknown phase {name!r}", hint=f"phases: {', '.join(PHASES)}")
+    if options.only:
+        return [options.only]
+    if options.until:
+        return list(PHASES[: PHASES.index(options.until) + 1])
+    return list(PHASES)
+
+
+def _confirm_destructive(plan: Plan, options: UpOptions, confirm: Confirm | None) -> None:
+    destructive = plan.destructive
+    if not destructive or options.yes:
+        return
+    listing = ", ".join(f"{a.kind} {a.target}" for a in destructive)
+    if confirm is None or not confirm(f"This will {listing}. Continue?"):
+        raise SlothError(
+            f"not confirmed: {listing}",
+            hint="re-run with --yes to apply destructive changes without asking",
+        )
+
+
+def up(
+    manager: PluginManager,
+    store: Any,
+    config: ClusterConfig,
+    options: UpOptions,
+    *,
+    emit: Emit,
+    confirm: Confirm | None = None,
+    saved_plan: dict[str, Any] | None = None,
+) -> UpResult:
+    """Bring the cluster to ``config``; see the module docstring."""
+    steps = _phases_to_run(options)
+    with store.lock(config.name, "up"):
+        plan = make_plan(manager, store, config, refresh=options.refresh)
+        if saved_plan is not None and saved_plan.get("fingerprint") != plan.fingerprint:
+            raise SlothError(
+                "the state changed since this plan was made",
+                hint="run `plan --out FILE` again and review the new plan",
+            )
+        run_id = uuid.uuid4().hex[:12]
+        if options.dry_run or not plan.has_changes:
+            return UpResult(config.name, run_id, plan, (), (), {}, not plan.has_changes)
+        _confirm_destructive(plan, options, confirm)
+        return _apply(manager, store, config, plan, options, steps, run_id, emit)
+
+
+def _apply(
+    manager: PluginManager,
+    store: Any,
+    config: ClusterConfig,
+    plan: Plan,
+    options: UpOptions,
+    steps: list[str],
+    run_id: str,
+    emit: Emit,
+) -> UpResult:
+    identity = store.identity
+    operation = store.begin_operation(config.name, "up", identity.user, identity.host)
+    applied_spec = effective_config(config)
+    previous = store.get_cluster(config.name)
+    store.put_cluster(_cluster_record(config, applied_spec, "pending", previous))
+    outcome = "failed"
+    run: phases.Run | None = None
+    try:
+        with operator_key(store, config.name) as key:
+            context = ClusterContext(
+                config=config, state=store, emit=emit, run_id=run_id, data_dir=data_dir(),
+                operator=key, trust_new_host_keys=options.trust_new_host_keys,
+                concurrency=options.parallel,
+            )  # fmt: skip
+            run = phases.Run(context, manager, plan)
+            run.nodes = {n.name: n for n in store.list_nodes(config.name)}
+            try:
+                _run_steps(run, steps, forced=options.only is not None)
+            finally:
+                if context.remote is not None:
+                    context.remote.close()
+        converged = not run.failures and steps[-1] == "verify" and steps[0] == "provision"
+        if converged:
+            store.put_cluster(_cluster_record(config, applied_spec, plan.spec_hash, previous))
+        outcome = "succeeded" if not run.failures else "failed"
+        return UpResult(config.name, run_id, plan, tuple(steps), tuple(run.failures),
+                        dict(run.changed), converged)  # fmt: skip
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        raise
+    finally:
+        changed = dict(run.changed) if run is not None else {}
+        failures = [attrs.asdict(f) for f in run.failures] if run is not None else []
+        store.end_operation(
+            operation, outcome, {"runId": run_id, "changed": changed, "failures": failures}
+        )
+        store.audit_append(
+            command="up",
+            cluster=config.name,
+            outcome=outcome,
+            resources={"runId": run_id, **changed},
+        )
+
+
+def _cluster_record(
+    config: ClusterConfig, spec: dict[str, Any], spec_hash: str, previous: Any
+) -> Any:
+    from ..state import ClusterRecord
+
+    # Only a converged run records the spec's hash: anything else keeps the plan's phase actions.
+    marker = spec_hash if spec_hash != "pending" else "pending"
+    _ = previous
+    return ClusterRecord(
+        name=config.name, spec=spec, spec_hash=marker, protect=config.metadata.protect
+    )
+
+
+def _run_steps(run: phases.Run, steps: list[str], *, forced: bool) -> None:
+    """Run ``steps`` in order; a phase with nothing pending is skipped unless asked for by name."""
+    plan = run.plan
+    connected = False
+    for step in steps:
+        if step == "provision":
+            if plan.phase_pending("provision"):
+                phases.provision(run)
+            continue
+        if step == "verify":
+            phases.verify(run)
+            continue
+        if not (forced or plan.phase_pending(step) or step == "connect"):
+            run.journal(step, "", step, "skipped", "nothing to do")
+            continue
+        if not connected:
+            phases.connect(run)
+            connected = True
+        if step == "prepare":
+            phases.prepare(run, require_cgroups="distro" in steps)
+        elif step == "mesh":
+            phases.mesh(run)
+        elif step == "distro":
+            phases.distro(run)
+        elif step == "addons":
+            phases.addons(run)
+
+
+def plan_file_data(plan: Plan, config: ClusterConfig) -> dict[str, Any]:
+    """What ``plan --out FILE`` writes: the plan and the config it was made from (no secrets)."""
+    return {"version": 1, **plan.to_data(), "config": effective_config(config)}
+
+
+def read_plan_file(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(
+            f"{source} is not a saved plan: {error}",
+            hint="write one with `plan -f FILE --out PLAN`",
+        ) from None
+    if not isinstance(data, dict) or data.get("version") != 1 or "config" not in data:
+        raise UsageError(
+            f"{source} is not a saved plan", hint="write one with `plan -f FILE --out PLAN`"
+        )
+    return data
+
+
+__all__ = ["Action", "UpOptions", "UpResult", "make_plan", "up"]
