@@ -21,7 +21,7 @@ def audit() -> None:
     """The audit log: who did what to which cluster, hash-chained (docs/state.md)."""
 
 
-@audit.command("log")
+@audit.command("log", short_help="Audit entries, of one cluster or all.")
 @click.argument("name", required=False)
 @limit_option
 @output_option
@@ -51,7 +51,7 @@ def log_(name: str | None, limit: int, output: str | None) -> None:
     )  # fmt: skip
 
 
-@audit.command()
+@audit.command(short_help="Check the hash chain (exit 1 if broken).")
 @output_option
 def verify(output: str | None) -> None:
     """Check the hash chain: exit 0 when intact, 1 listing every modified or removed entry."""

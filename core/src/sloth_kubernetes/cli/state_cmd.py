@@ -74,7 +74,7 @@ def state() -> None:
     """The state store: what sloth-kubernetes knows about your clusters (docs/state.md)."""
 
 
-@state.command("list")
+@state.command("list", short_help="Clusters, their last operation and lock.")
 @output_option
 def list_(output: str | None) -> None:
     """List clusters: nodes, last operation and its outcome, last update, lock holder."""
@@ -100,7 +100,7 @@ def list_(output: str | None) -> None:
     table(None, ["cluster", "nodes", "last operation", "outcome", "updated", "locked by"], rows)
 
 
-@state.command()
+@state.command(short_help="One cluster: nodes, secret names, allocations.")
 @click.argument("name")
 @output_option
 def show(name: str, output: str | None) -> None:
@@ -160,7 +160,7 @@ def show(name: str, output: str | None) -> None:
         out.print(f"manifests: {len(data['manifests'])} recorded", markup=False)
 
 
-@state.command()
+@state.command(short_help="Operations and the last run's journal.")
 @click.argument("name")
 @limit_option
 @output_option
@@ -199,7 +199,7 @@ def history(name: str, limit: int, output: str | None) -> None:
     )
 
 
-@state.command()
+@state.command(short_help="Write a cluster to a file (secrets encrypted).")
 @click.argument("name")
 @click.option(
     "-o",
@@ -224,7 +224,7 @@ def export(name: str, path: Path, force: bool) -> None:
     )
 
 
-@state.command("import")
+@state.command("import", short_help="Load a cluster from an export file.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Replace the cluster if the state already has it.")
 def import_(file: Path, replace: bool) -> None:
@@ -257,7 +257,7 @@ def _passphrase_from(variable: str) -> str:
     return value
 
 
-@state.command()
+@state.command(short_help="Copy the whole store to another (empty) one.")
 @click.option("--to", "target_url", required=True, metavar="URL", help="The empty target store.")
 @click.option(
     "--passphrase-env",
@@ -283,7 +283,7 @@ def migrate(target_url: str, passphrase_env: str | None) -> None:
     click.echo(f"Use it with --state {moved.target} (or SLOTH_STATE).")
 
 
-@state.command()
+@state.command(short_help="Break a cluster's lock (--force).")
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Break the lock whoever holds it.")
 def unlock(name: str, force: bool) -> None:
@@ -299,7 +299,7 @@ def unlock(name: str, force: bool) -> None:
         click.echo(f"removed the lock of cluster {name!r} held by {held.describe()}")
 
 
-@state.command()
+@state.command(short_help="Re-encrypt every secret with a new key.")
 @click.option(
     "--passphrase-env",
     metavar="VAR",
