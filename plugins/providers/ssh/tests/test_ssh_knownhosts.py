@@ -38,9 +38,15 @@ def test_lookup_plain_port_wildcard_negation_and_hashed(tmp_path, keys):
         f"10.0.0.* ,!10.0.0.7 {keys['c']}\n".replace(" ,", ",")
         + f"hashed.example {keys['rsa']}\n"
     )
-    subprocess.run(["ssh-keygen", "-H", "-f", str(known)], check=True, capture_output=True)
-    lines = known.read_text().splitlines()
-    assert not any("hashed.example" in line for line in lines)  # really hashed now
+    for hashed in (False, True):
+        if hashed:
+            subprocess.run(["ssh-keygen", "-H", "-f", str(known)], check=True, capture_output=True)
+        lines = known.read_text().splitlines()
+        assert any("hashed.example" in line for line in lines) is not hashed
+        _check_lookups(lines, keys)
+
+
+def _check_lookups(lines: list[str], keys: dict[str, str]) -> None:
     assert [k.key for k in lookup(lines, "192.0.2.1", 22)] == [keys["a"]]
     assert [k.key for k in lookup(lines, "192.0.2.2", 2222)] == [keys["b"]]
     assert lookup(lines, "192.0.2.2", 22) == []
@@ -60,7 +66,7 @@ def test_state_and_known_hosts_disagreeing_names_both_fingerprints(tmp_path, key
     target = Target("node1", "192.0.2.1", 22, "root", None)
     known = tmp_path / "known_hosts"
     lines = [f"192.0.2.1 {keys['a']}"]
-    assert choose(target, known, keys["a"], lines).source == "state"
+    assert choose(target, known, keys["a"], lines).source == "the state store"
     with pytest.raises(HostKeyMismatch) as caught:
         choose(target, known, keys["b"], lines)
     message = str(caught.value)

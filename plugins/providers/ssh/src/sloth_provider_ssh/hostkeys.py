@@ -27,7 +27,7 @@ class Pin:
     """The key pinned for one target, and where it came from (for messages and the audit log)."""
 
     key: str
-    source: str  # "state", "known_hosts FILE:LINE" or "trusted on first use"
+    source: str  # "the state store", "known_hosts (FILE line N)", "the key trusted on first use"
     new: bool = False  # trusted on first use in this run: audit it once verified
 
 
@@ -68,7 +68,7 @@ def choose(
             raise mismatch(
                 target, recorded, "the state store", other.key, f"{where} line {other.line})"
             )
-        return Pin(recorded, "state")
+        return Pin(recorded, "the state store")
     key = pinned_key(known)
     if key is None:
         return None

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -74,13 +74,18 @@ def _hashed_match(entry: str, name: str) -> bool:
         return False
 
 
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """ssh's patterns know only ``*`` and ``?``; brackets (``[host]:port``) are literal."""
+    return re.compile(re.escape(pattern.lower()).replace(r"\*", ".*").replace(r"\?", "."))
+
+
 def _patterns_match(patterns: str, name: str) -> bool:
     if patterns.startswith("|"):
         return _hashed_match(patterns, name)
     matched = False
     for pattern in patterns.split(","):
         negated = pattern.startswith("!")
-        if fnmatch.fnmatchcase(name.lower(), pattern.lstrip("!").lower()):
+        if _wildcard(pattern.lstrip("!")).fullmatch(name.lower()):
             if negated:
                 return False
             matched = True
