@@ -38,9 +38,9 @@ class Permission:
 # sshd: sshd keeps the FIRST value it reads, and the drop-in directory is included at the top of
 # sshd_config, so 00-sloth.conf wins over later drop-ins (e.g. cloud-init's 50-cloud-init.conf).
 BASELINE_SSHD: tuple[SshdOption, ...] = (
-    SshdOption("PasswordAuthentication", "no", "CIS Debian 12 5.1.x (key only; no passwords)"),
+    SshdOption("PasswordAuthentication", "no", "key-only SSH (project rule; no CIS item)"),
     SshdOption(
-        "KbdInteractiveAuthentication", "no", "CIS Debian 12 5.1.x (no keyboard-interactive)"
+        "KbdInteractiveAuthentication", "no", "key-only SSH (project rule; no CIS item)"
     ),
     SshdOption("PermitRootLogin", "prohibit-password", "CIS Debian 12 5.1.20 (root by key only)"),
     SshdOption("PermitEmptyPasswords", "no", "CIS Debian 12 5.1.19"),
