@@ -100,7 +100,8 @@ def test_kill_at_random_points_then_resume(tmp_path):
             # after creating and recording it (the resumed run then has nothing to redo).
             provisioned = {e.node for e in journal if e.phase == "provision"}
             assert provisioned >= set(creations)
-            assert {e.run_id for e in journal} >= {json.loads(resumed.stdout)["runId"]}
+            if result["plan"]["actions"]:
+                assert result["runId"] in {e.run_id for e in journal}
             cluster = store.get_cluster("kill")
             assert cluster is not None
             assert not cluster.spec_hash.startswith("pending")
