@@ -225,3 +225,31 @@ spec:
   kubernetes:
     distribution: {answers.distribution}
 """
+
+
+#: Functions of :mod:`sloth_kubernetes.api_state` and :mod:`sloth_kubernetes.api_nodes`, re-exported
+#: here lazily: importing them pulls in the state store and SSH layers, which ``--help`` skips.
+_LAZY = {
+    "api_state": (
+        "list_clusters",
+        "show_cluster",
+        "cluster_history",
+        "export_cluster",
+        "import_cluster",
+        "migrate_state",
+        "unlock_cluster",
+        "rekey_state",
+        "key_status",
+        "audit_log",
+        "audit_verify",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    for module, names in _LAZY.items():
+        if name in names:
+            return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+    raise AttributeError(name)
