@@ -115,12 +115,10 @@ class PluginManager:
         """Load installed plugins, honouring SLOTH_LOAD_PLUGINS / SLOTH_DISABLE_PLUGINS."""
         only = _env_list("SLOTH_LOAD_PLUGINS")
         disabled = set(_env_list("SLOTH_DISABLE_PLUGINS") or [])
-        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if (only is not None and entry_point.name not in only) or entry_point.name in disabled:
+        for name, value, distribution, version in discover_entry_points():
+            if (only is not None and name not in only) or name in disabled:
                 continue
-            dist = entry_point.dist
-            distribution = dist.name if dist else entry_point.module
-            version = dist.version if dist else ""
+            entry_point = importlib.metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)
             try:
                 plugin = entry_point.load()
             except Exception as error:
@@ -153,6 +151,58 @@ class PluginManager:
                 PluginInfo(name, distribution, version, tuple(kinds) or ("core",), tuple(hooks))
             )
         return sorted(infos, key=lambda i: i.name)
+
+
+def _path_signature() -> str:
+    """Changes whenever a package is installed or removed on ``sys.path``."""
+    import hashlib
+
+    parts = []
+    for entry in sys.path:
+        try:
+            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            parts.append(f"{entry}:-")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def discover_entry_points() -> list[tuple[str, str, str, str]]:
+    """(name, value, distribution, version) of every plugin entry point.
+
+    Scanning every installed distribution's metadata takes longer than the rest of ``--help``, so
+    the result is cached (``$XDG_CACHE_HOME/sloth-kubernetes``) under a signature of ``sys.path``
+    that changes whenever a package is installed or removed.
+    """
+    import json
+
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    cache = os.path.join(cache_home, "sloth-kubernetes", "entry-points.json")
+    signature = _path_signature()
+    try:
+        with open(cache, encoding="utf-8") as handle:
+            cached = json.load(handle)
+        if cached.get("signature") == signature:
+            return [tuple(item) for item in cached["entry_points"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    found = []
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry_point.dist
+        found.append((
+            entry_point.name,
+            entry_point.value,
+            dist.name if dist else entry_point.module,
+            dist.version if dist else "",
+        ))  # fmt: skip
+    try:
+        os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
+        temporary = f"{cache}.{os.getpid()}"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump({"signature": signature, "entry_points": found}, handle)
+        os.replace(temporary, cache)
+    except OSError:
+        pass  # a read-only home only costs speed
+    return found
 
 
 def create_plugin_manager(*, entry_points: bool = True) -> PluginManager:
