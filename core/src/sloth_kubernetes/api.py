@@ -227,8 +227,9 @@ spec:
 """
 
 
-#: Functions of :mod:`sloth_kubernetes.api_state` and :mod:`sloth_kubernetes.api_nodes`, re-exported
-#: here lazily: importing them pulls in the state store and SSH layers, which ``--help`` skips.
+#: Functions of :mod:`sloth_kubernetes.api_state` and :mod:`sloth_kubernetes.api_nodes`,
+#: re-exported here lazily: importing them pulls in the state store and SSH layers, which
+#: ``--help`` does not need.
 _LAZY = {
     "api_state": (
         "list_clusters",
@@ -243,6 +244,7 @@ _LAZY = {
         "audit_log",
         "audit_verify",
     ),
+    "api_nodes": ("list_nodes", "node_summary", "select_nodes", "ssh", "exec_command"),
 }
 
 

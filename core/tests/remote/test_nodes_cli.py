@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from conftest import record_for
-from sloth_kubernetes.cli import main as cli_main
 from sloth_kubernetes.engine.operator import PRIVATE_KEY_SECRET, PUBLIC_NAME
 from sloth_kubernetes.state import open_store
 from sloth_kubernetes.state.records import ClusterRecord
@@ -24,8 +23,6 @@ Cli = Callable[..., Any]
 
 @pytest.fixture(autouse=True)
 def _nodes_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    if "nodes_cmd" not in cli_main.COMMAND_MODULES:  # until main.py lists it
-        monkeypatch.setattr(cli_main, "COMMAND_MODULES", (*cli_main.COMMAND_MODULES, "nodes_cmd"))
     monkeypatch.setenv("SLOTH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("SLOTH_STATE", raising=False)
     monkeypatch.delenv("SLOTH_STATE_PASSPHRASE", raising=False)

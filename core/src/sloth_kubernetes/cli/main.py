@@ -21,7 +21,15 @@ from ..secrets import redact
 from .output import OUTPUT_FORMATS, AppState
 
 #: Built-in command modules; each defines ``register(cli)``.
-COMMAND_MODULES = ("info", "config_cmd", "plan_cmd", "up_cmd", "state_cmd", "audit_cmd")
+COMMAND_MODULES = (
+    "info",
+    "config_cmd",
+    "plan_cmd",
+    "up_cmd",
+    "nodes_cmd",
+    "state_cmd",
+    "audit_cmd",
+)
 
 
 def build_cli(manager: Any = None) -> click.Group:
