@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 DEBS_STAMP := .cache/debs.installed
 PLUGINS := $(wildcard plugins/*/*/pyproject.toml)
 DEBIAN_PACKAGES := openssh-server openssh-client iproute2 iputils-ping tini wireguard-tools \
-	wireguard-go nftables postgresql debootstrap systemd-container
+	wireguard-go nftables postgresql debootstrap systemd-container conntrack iptables socat curl \
+	netcat-openbsd
 PIP_DEV := pytest pytest-timeout hypothesis ruff mypy 'moto[server]'
 
 .PHONY: help install debs prism demo test lint typecheck unit bench docs clean

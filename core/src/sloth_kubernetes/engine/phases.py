@@ -205,33 +205,40 @@ def connect(run: Run) -> None:
 
 
 def prepare(run: Run, *, require_cgroups: bool) -> None:
-    """OS baseline, hardening and host firewall on every reachable node."""
+    """OS baseline, hardening and host firewall on every reachable node (docs/prepare.md)."""
     nodes = reachable(run, run.healthy())
+    others = [n for n in run.healthy() if n not in nodes]
+    if others:  # machines no one can log into (test fakes): nothing to prepare
+        run.mark("prepare", others)
     if not nodes or run.context.remote is None:
         run.journal("prepare", "", "prepare", "skipped", "no node is reached over SSH")
-        run.mark("prepare", [n for n in run.healthy() if n not in nodes])
         return
     from ..remote.prepare import prepare_nodes
 
+    for node in nodes:
+        run.journal("prepare", node.name, "prepare", "started")
     result = prepare_nodes(
         run.context.remote, run.context.config, nodes, require_cgroups=require_cgroups
     )
     done = []
     for node in nodes:
-        error = result.errors.get(node.name) if hasattr(result, "errors") else None
-        if error is not None:
-            run.fail("prepare", node.name, error)
-        else:
-            done.append(node)
-            run.journal(
+        outcome = result.nodes.get(node.name)
+        if outcome is None or outcome.error is not None:
+            run.fail(
                 "prepare",
                 node.name,
-                "prepare",
-                "done",
-                result.describe(node.name) if hasattr(result, "describe") else "",
+                outcome.error
+                if outcome and outcome.error
+                else SlothError(f"{node.name}: prepare did not run", hint="see the log"),
             )
-    others = [n for n in run.healthy() if n not in nodes]
-    run.mark("prepare", done + others)
+            continue
+        done.append(node)
+        changed = ", ".join(outcome.changed) or "no changes"
+        machine = f"; managed by the machine: {len(outcome.machine)}" if outcome.machine else ""
+        run.journal("prepare", node.name, "prepare", "done", changed + machine)
+        if outcome.changed:
+            run.changed["prepared"].append(node.name)
+    run.mark("prepare", done)
 
 
 def mesh(run: Run) -> None:

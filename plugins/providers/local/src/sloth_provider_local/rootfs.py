@@ -23,6 +23,8 @@ from ._system import PROVIDER, require_tools
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "nftables",
     "wireguard-tools", "iputils-ping", "procps", "ca-certificates",
+    # what the prepare phase installs on a Kubernetes node (hosts have no internet to fetch them)
+    "conntrack", "curl", "iptables", "kmod", "socat", "systemd-timesyncd",
 )  # fmt: skip
 OPTIONAL_PACKAGES = ("wireguard-go",)  # a universe-less mirror may not carry it
 DEFAULT_MIRROR = ("http://deb.debian.org/debian", "bookworm")
