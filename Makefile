@@ -53,7 +53,7 @@ prism: $(PRISM)
 demo: install debs
 	$(BIN)/sloth-kubernetes config validate -f examples/local.yaml
 	$(BIN)/sloth-kubernetes plan -f examples/local.yaml
-	$(BIN)/sloth-kubernetes up -f examples/local.yaml --yes --until provision
+	$(BIN)/sloth-kubernetes up -f examples/local.yaml --yes --until prepare
 	$(BIN)/sloth-kubernetes status demo
 
 lint: install
