@@ -84,6 +84,19 @@ def test_provision_list_and_destroy_with_pinned_known_hosts(
     left = a.run("ls -d /etc/sloth-kubernetes /var/lib/sloth-kubernetes /etc/keep-me", check=False)
     assert left.stdout.split() == ["/etc/keep-me"]  # ours removed, the machine's files kept
     assert a.run("hostname").stdout.strip() == a.name  # and the machine is left running
+    # The engine checks for leftovers with list_nodes: a cleaned-up machine is no longer listed.
+    assert [r.name for r in ssh_manager.hooks.list_nodes(ctx, "ssh")] == ["bare-agents-1"]
+
+
+def test_a_machine_of_another_cluster_is_refused(local_hosts, ssh_config, ssh_manager, store):
+    (a,) = local_hosts(1)
+    _, config = ssh_config({"hosts": [_host(a)], "knownHosts": str(a.known_hosts)}, _pools(a.name))
+    _provision(ssh_manager, config, store)
+    assert a.run("cat /etc/sloth-kubernetes/cluster").stdout.strip() == "bare"
+    a.run("echo prod > /etc/sloth-kubernetes/cluster")
+    with pytest.raises(ProviderError) as caught:
+        _provision(ssh_manager, config, store)
+    assert "already belongs to cluster prod" in str(caught.value)
 
 
 def test_unknown_host_key_is_refused_unless_trusted_then_audited(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sloth_kubernetes.context import ClusterContext
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.errors import ConfigError, ProviderError
 from sloth_kubernetes.model.nodes import NodeRecord, NodeRequest
 
 from . import connect, hostkeys
@@ -28,6 +28,8 @@ from .resolve import PROVIDER, Resolved, Target, resolve
 #: a future per-node uninstall hook).
 OWN_PATHS = ("/etc/sloth-kubernetes", "/var/lib/sloth-kubernetes", "/var/log/sloth-kubernetes")
 OPERATOR_KEY_MARK = "sloth-kubernetes:"
+#: The cluster a machine belongs to, written at provisioning: the ssh provider's "cloud tag".
+MARKER = f"{OWN_PATHS[0]}/cluster"
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -169,6 +171,7 @@ def provision(context: ClusterContext, requests: Sequence[NodeRequest]) -> list[
             pins, chosen = settle_pins(context, resolved, targets, Path(workdir))
             check_reachable(context, targets, pins, chosen, timeout)
             _audit_trusted(context, targets, requests, chosen)
+            _claim(context, targets, pins, timeout)
             if resolved.settings.install_operator_key:
                 _install_operator_key(context, targets, pins, timeout)
     return [
@@ -220,6 +223,44 @@ def _audit_trusted(
             "provision",
             f"trusted host key {resources['fingerprint']} of {target.describe()} on first use",
             node=nodes.get(target.alias),
+        )
+
+
+def _sudo(user: str) -> str:
+    return "" if user == "root" else "sudo -n "
+
+
+def _claim(context: ClusterContext, targets: Sequence[Target], pins: Pins, timeout: int) -> None:
+    """Write the cluster marker (our "tag"), refusing a machine that belongs to another cluster."""
+    name = shlex.quote(context.name)
+
+    def claim(target: Target) -> Outcome:
+        sudo = _sudo(target.user)
+        script = (
+            f'if [ -f {MARKER} ] && [ "$({sudo}cat {MARKER})" != {name} ]; then '
+            f'echo "cluster $({sudo}cat {MARKER})"; exit 3; fi; '
+            f"{sudo}mkdir -p {OWN_PATHS[0]} && "
+            f"printf '%s\\n' {name} | {sudo}tee {MARKER} >/dev/null"
+        )
+        return connect.run(target, pins, script, timeout=timeout)
+
+    outcomes = _parallel(context, targets, claim)
+    for target, outcome in zip(targets, outcomes, strict=True):
+        if outcome.problem is None:
+            continue
+        if outcome.exit_status == 3:
+            raise ProviderError(
+                f"{target.describe()} already belongs to {outcome.output.strip()} "
+                f"({MARKER} on the machine)",
+                hint="destroy that cluster first, or select another host; a machine can be a "
+                "node of one cluster only",
+                provider=PROVIDER,
+            )
+        raise ProviderError(
+            f"could not write {MARKER} on {target.describe()} (exit status "
+            f"{outcome.exit_status}): {outcome.output[-300:]}",
+            hint="a non-root user needs passwordless sudo (`sudo -n`)",
+            provider=PROVIDER,
         )
 
 
@@ -334,23 +375,31 @@ def recorded_pins(records: Sequence[NodeRecord], workdir: Path) -> Pins:
 
 
 def list_reachable(context: ClusterContext) -> list[NodeRecord]:
-    """Recorded nodes whose host is still configured and answers with its recorded key."""
-    configured = {t.cloud_id for t in resolve(context.config).targets.values()}
-    records = [r for r in _recorded(context).values() if r.cloud_id in configured and r.host_key]
+    """Recorded nodes whose host is configured, answers with its recorded key, and is marked as
+    belonging to this cluster (a destroyed node has lost its marker, so it is no longer listed)."""
+    records = [r for r in _recorded(context).values() if r.host_key]
+    try:
+        configured = {t.cloud_id for t in resolve(context.config).targets.values()}
+        records = [r for r in records if r.cloud_id in configured]
+    except ConfigError:
+        pass  # e.g. an inventory file gone: the records still say where the machines are
+    marker = f"cat {MARKER} 2>/dev/null || true"
     with tempfile.TemporaryDirectory(prefix="sloth-ssh-") as workdir:
         pins = recorded_pins(records, Path(workdir))
-        outcomes = _parallel(context, records, lambda r: connect.run(target_of(r), pins, "true"))
+        outcomes = _parallel(
+            context, records, lambda r: connect.run(target_of(r), pins, _sudo(r.ssh_user) + marker)
+        )
     alive = []
     for record, outcome in zip(records, outcomes, strict=True):
-        if outcome.problem is None:
-            alive.append(record)
-        else:
+        if outcome.problem is not None:
             context.event(
                 "inventory",
                 f"{record.name} is not reachable as recorded ({outcome.problem})",
                 node=record.name,
                 status="failed",
             )
+        elif outcome.output.strip() == context.name:
+            alive.append(record)
     return alive
 
 
@@ -361,8 +410,7 @@ def uninstall_commands(context: ClusterContext, record: NodeRecord) -> list[str]
     mesh, add-ons) are inserted before ours. Until then this removes :data:`OWN_PATHS` and the
     operator key line, nothing else.
     """
-    sudo = "" if record.ssh_user == "root" else "sudo -n "
-    commands = [f"{sudo}rm -rf -- {' '.join(OWN_PATHS)}"]
+    commands = [f"{_sudo(record.ssh_user)}rm -rf -- {' '.join(OWN_PATHS)}"]
     if record.extra.get("operator_key_installed"):
         mark = shlex.quote(f" {OPERATOR_KEY_MARK}{context.name}$")
         commands.append(
