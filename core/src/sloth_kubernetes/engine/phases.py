@@ -14,7 +14,7 @@ import attrs
 from ..errors import SlothError
 from ..model.cluster import PluginBlock
 from ..model.nodes import NodeRecord, NodeRequest
-from .plan import Plan, _placement, addon_components
+from .plan import PHASE_SPEC, Plan, _placement, addon_components
 
 if TYPE_CHECKING:
     from ..context import ClusterContext
@@ -66,10 +66,17 @@ class Run:
         return stored
 
     def mark(self, phase: str, nodes: Sequence[NodeRecord], status: str = "done") -> None:
+        """Record ``phase`` as ``status`` on ``nodes``, with the spec it was done for."""
         for node in nodes:
-            self.store.set_node_phase(self.context.name, node.name, phase, status)
             current = self.nodes.get(node.name, node)
-            self.nodes[node.name] = attrs.evolve(current, phases={**current.phases, phase: status})
+            done_for = {**current.extra.get(PHASE_SPEC, {}), phase: self.plan.spec_hash}
+            self.save(
+                attrs.evolve(
+                    current,
+                    phases={**current.phases, phase: status},
+                    extra={**current.extra, PHASE_SPEC: done_for},
+                )
+            )
 
 
 def _per_provider(tasks: dict[str, Callable[[], None]]) -> None:

@@ -27,6 +27,8 @@ PHASES = ("provision", "connect", "prepare", "mesh", "distro", "addons", "verify
 #: Phases whose completion is recorded per node (``NodeRecord.phases``).
 NODE_PHASES = ("prepare", "mesh", "distro")
 DESTRUCTIVE = frozenset({"delete", "replace"})
+#: ``NodeRecord.extra`` key: phase → hash of the spec the phase was last completed for.
+PHASE_SPEC = "phaseSpec"
 
 
 @attrs.frozen
@@ -199,16 +201,20 @@ def build_plan(
         actions.append(Action("provision", "delete", name, f"{node.provider}", node.provider))
 
     current = spec_hash(config)
-    changed_nodes = any(a.phase == "provision" for a in actions)
+    touched = {a.target for a in actions if a.phase == "provision"}  # new or replaced machines
+    changed_nodes = bool(touched)
     stale_spec = recorded_hash != current
     for phase in NODE_PHASES:
+        # prepare is per node; the mesh and the distro span nodes, so membership changes redo them
+        membership = changed_nodes and phase != "prepare"
         pending = [
             r.name
             for r in requests
-            if changed_nodes
-            or stale_spec
+            if membership
+            or r.name in touched
             or by_name.get(r.name) is None
             or by_name[r.name].phases.get(phase) != "done"
+            or by_name[r.name].extra.get(PHASE_SPEC, {}).get(phase) != current
         ]
         if pending:
             actions.append(
