@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -24,17 +25,22 @@ def manager() -> Any:
     return state.manager
 
 
-def config_files_option(func: Any) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def files_option(*, required: bool, help: str) -> Callable[[F], F]:
+    """``-f/--file FILE``, repeatable: later files overlay earlier ones."""
     return click.option(
-        "-f",
-        "--file",
-        "files",
-        multiple=True,
-        required=True,
-        metavar="FILE",
-        type=click.Path(dir_okay=False),
-        help="Cluster config; repeat to overlay (later files win).",
-    )(func)
+        "-f", "--file", "files", multiple=True, required=required, metavar="FILE",
+        type=click.Path(dir_okay=False), help=help,
+    )  # fmt: skip
+
+
+def config_files_option(func: F) -> F:
+    """The required ``-f FILE`` of commands that work on a cluster config."""
+    return files_option(required=True, help="Cluster config; repeat to overlay (later files win).")(
+        func
+    )
 
 
 def yes_option(func: Any) -> Any:

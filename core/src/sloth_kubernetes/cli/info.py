@@ -9,7 +9,7 @@ import click
 
 from .. import __version__, api
 from ..errors import SlothError
-from .common import app_state, manager
+from .common import app_state, files_option, manager
 from .output import chosen_format, console, emit_data, output_option, table
 
 
@@ -75,15 +75,7 @@ def plugins(output: str | None) -> None:
 
 
 @click.command()
-@click.option(
-    "-f",
-    "--file",
-    "files",
-    multiple=True,
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Also check this config's credentials.",
-)
+@files_option(required=False, help="Also check this config's credentials.")
 @output_option
 def doctor(files: tuple[str, ...], output: str | None) -> None:
     """Check the local environment: Python, ssh, plugins, credentials, state store.

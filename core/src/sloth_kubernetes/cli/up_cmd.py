@@ -11,7 +11,7 @@ import click
 
 from .. import api
 from ..errors import SlothError
-from .common import app_state, manager, yes_option
+from .common import app_state, files_option, manager, yes_option
 from .output import chosen_format, console, emit_data, output_option, table
 from .progress import progress
 
@@ -33,15 +33,7 @@ def _confirm(question: str) -> bool:
 
 
 @click.command()
-@click.option(
-    "-f",
-    "--file",
-    "files",
-    multiple=True,
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Cluster config; repeat to overlay.",
-)
+@files_option(required=False, help="Cluster config; repeat to overlay.")
 @click.option(
     "--plan",
     "plan_file",
