@@ -197,3 +197,16 @@ def test_no_hosts_at_all_is_an_error(ssh_config):
     with pytest.raises(ConfigError) as caught:
         ssh_config({}, [SERVER])
     assert "no hosts" in _issue(caught.value, "spec.providers.ssh.hosts")
+
+
+def test_chained_bastions_are_refused(ssh_config):
+    hosts = [
+        {"name": "outer", "address": "198.51.100.1"},
+        {"name": "inner", "address": "10.0.0.1", "bastion": "outer"},
+        {"name": "n1", "address": "10.1.0.1", "bastion": "inner"},
+    ]
+    pools = [{**SERVER, "options": {"hosts": ["n1"]}}]
+    _, config = ssh_config({"hosts": hosts}, pools)
+    with pytest.raises(ConfigError) as caught:
+        resolve(config)
+    assert "itself behind a bastion" in _issue(caught.value, "spec.providers.ssh.hosts[2].bastion")

@@ -121,7 +121,7 @@ def resolve(config: ClusterConfig) -> Resolved:
     for host, origin in hosts:
         target = bare[host.name]
         if host.bastion is not None:
-            bastion = _bastion(host, origin, bare, base, problems)
+            bastion = _bastion(host, origin, [h for h, _ in hosts], bare, base, problems)
             target = attrs.evolve(target, bastion=bastion)
         targets[host.name] = target
     known_hosts = _known_hosts(settings, base, problems)
@@ -144,6 +144,7 @@ def _target(host: SshHost, origin: tuple[Any, ...] | str, base: Path) -> Target:
 def _bastion(
     host: SshHost,
     origin: tuple[Any, ...] | str,
+    hosts: list[SshHost],
     bare: dict[str, Target],
     base: Path,
     problems: list[Problem],
@@ -168,6 +169,16 @@ def _bastion(
         return None
     if bastion.name == host.name:
         problems.append(Problem(path, f"host {host.name!r} is its own bastion{where}"))
+        return None
+    if any(h.name == bastion.name and h.bastion is not None for h in hosts):
+        problems.append(
+            Problem(
+                path,
+                f"bastion {bastion.name!r} is itself behind a bastion{where}; chains of jump "
+                "hosts are not supported",
+                "name the outermost jump host as the bastion of every host behind it",
+            )
+        )
         return None
     return bastion
 
