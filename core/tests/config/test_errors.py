@@ -161,3 +161,25 @@ def test_distro_block_for_another_distribution_is_an_error(
     (issue,) = issues_of(config_factory(text=bad), sloth_manager)
     assert issue.path == "spec.kubernetes.k3s.dataDirr"
     assert "did you mean 'dataDir'" in issue.hint
+
+
+def test_optional_lists_and_mappings_are_checked_item_by_item():
+    import attrs
+    from sloth_kubernetes.config.convert import make_converter, problems_from
+
+    @attrs.frozen
+    class Block:
+        names: list[str] | None = None
+        sizes: dict[str, int] | None = None
+
+    converter = make_converter()
+    assert converter.structure({"names": ["a"], "sizes": {"x": 1}}, Block) == Block(["a"], {"x": 1})
+    for value, path, message in (
+        ({"names": "a"}, ("names",), "expected a list, got a string 'a'"),
+        ({"names": [1]}, ("names", 0), "expected a string, got an integer 1"),
+        ({"sizes": {"x": "big"}}, ("sizes", "x"), "expected an integer, got a string 'big'"),
+    ):
+        with pytest.raises(Exception) as caught:  # noqa: PT011 -- cattrs' group; checked below
+            converter.structure(value, Block)
+        (problem,) = problems_from(caught.value)
+        assert (problem.path, problem.message) == (path, message)

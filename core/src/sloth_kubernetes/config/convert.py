@@ -211,8 +211,12 @@ def _union(converter: cattrs.Converter, value: Any, tp: Any) -> Any:
     for member in members:
         if member is type(None):
             continue
-        if (attrs.has(member) and isinstance(value, Mapping)) or (
-            member in (str, int, float, bool) and isinstance(value, member)
+        origin = get_origin(member)
+        if (
+            (attrs.has(member) and isinstance(value, Mapping))
+            or (member in (str, int, float, bool) and isinstance(value, member))
+            or (origin in _SEQUENCES and isinstance(value, list))
+            or (origin in _MAPPINGS and isinstance(value, Mapping))
         ):
             return converter.structure(value, member)
     raise _expect(_union_text(members), value)
@@ -223,7 +227,13 @@ def _union_text(members: Sequence[Any]) -> str:
     for member in members:
         if member is type(None):
             continue
-        names.append("a mapping" if attrs.has(member) else describe(member()).split(" ")[1])
+        origin = get_origin(member)
+        if attrs.has(member) or origin in _MAPPINGS:
+            names.append("a mapping")
+        elif origin in _SEQUENCES:
+            names.append("a list")
+        else:
+            names.append(describe(member()).split(" ")[1])
     return " or ".join(names)
 
 

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
-
-try:
-    import sloth_provider_ssh  # noqa: F401
-except ImportError:  # not installed yet (e.g. before `make install`): test the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 from sloth_kubernetes.config.loader import load_config
 from sloth_kubernetes.model.cluster import ClusterConfig
 from sloth_kubernetes.plugins import PluginManager
