@@ -171,3 +171,27 @@ def test_until_stops_after_the_phase_and_the_next_up_continues(sloth_cli, cluste
     assert status["converged"] is False
     assert sloth_cli(*state, "up", "-f", str(path), "--yes").exit_code == 0
     assert [c[0] for c in dummy_cluster.calls] == ["mesh", "distro"]
+
+
+def test_concurrency_is_bounded_per_provider_and_in_all(
+    sloth_cli, config_factory, dummy_provider, dummy_cluster, register_plugin, tmp_path
+):
+    from sloth_kubernetes.testing.dummy import DummyProvider
+
+    second = DummyProvider(name="dummy2")
+    register_plugin(second, "dummy2")
+    state = ["--state", f"sqlite:///{tmp_path}/state.db"]
+    path = config_factory({**DUMMY_CLUSTER, "spec": {**DUMMY_CLUSTER["spec"],
+        "providers": {"dummy": {}, "dummy2": {}},
+        "nodePools": [{"name": "a", "provider": "dummy", "count": 1, "roles": ["server"]},
+                      {"name": "b", "provider": "dummy2", "count": 2}]}})  # fmt: skip
+    result = sloth_cli(
+        *state, "up", "-f", str(path), "--yes", "--parallel", "8", "--max-parallel", "6"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert dummy_provider.seen_concurrency == [3]
+    assert second.seen_concurrency == [3]
+    assert sorted(second.machines) == ["test-b-1", "test-b-2"]
+    smaller = config_factory({**DUMMY_CLUSTER, "metadata": {"name": "other"}})
+    assert sloth_cli(*state, "up", "-f", str(smaller), "--yes", "--parallel", "2").exit_code == 0
+    assert dummy_provider.seen_concurrency[-1] == 2

@@ -50,7 +50,14 @@ def _confirm(question: str) -> bool:
     type=click.IntRange(1, 256),
     default=16,
     show_default=True,
-    help="Concurrent operations per provider.",
+    help="Concurrent machine operations per provider.",
+)
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(1, 1024),
+    default=64,
+    show_default=True,
+    help="Concurrent operations in all: providers together, and SSH sessions.",
 )
 @click.option(
     "--trust-new-host-keys",
@@ -68,6 +75,7 @@ def up(
     no_progress: bool,
     no_refresh: bool,
     parallel: int,
+    max_parallel: int,
     trust_new_host_keys: bool,
     output: str | None,
 ) -> None:
@@ -95,6 +103,7 @@ def up(
         refresh=not no_refresh,
         trust_new_host_keys=trust_new_host_keys,
         parallel=parallel,
+        max_parallel=max_parallel,
     )
     with progress(live=not no_progress, debug=state.debug) as emit:
         result = api.up(

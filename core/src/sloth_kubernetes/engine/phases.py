@@ -38,6 +38,7 @@ class Run:
     context: ClusterContext
     manager: PluginManager
     plan: Plan
+    max_parallel: int = 64  # the global bound: all providers together, and SSH sessions
     nodes: dict[str, NodeRecord] = attrs.field(factory=dict)
     failures: list[Failure] = attrs.field(factory=list)
     changed: dict[str, list[str]] = attrs.field(factory=lambda: defaultdict(list))
@@ -77,6 +78,13 @@ class Run:
                     extra={**current.extra, PHASE_SPEC: done_for},
                 )
             )
+
+
+def share_of(run: Run, providers: int) -> ClusterContext:
+    """The context one provider works with: its concurrency is ``--parallel``, but providers
+    working at the same time share the global bound ``--max-parallel``."""
+    share = max(1, run.max_parallel // max(1, providers))
+    return attrs.evolve(run.context, concurrency=min(run.context.concurrency, share))
 
 
 def _per_provider(tasks: dict[str, Callable[[], None]]) -> None:
@@ -121,7 +129,7 @@ def provision(run: Run) -> None:
         for node in nodes:
             run.journal("provision", node.name, kind, "started", f"{provider}: deleting")
         try:
-            hooks.destroy_nodes(run.context, provider, nodes)
+            hooks.destroy_nodes(share_of(run, len(deletes) or 1), provider, nodes)
         except SlothError as error:
             for node in nodes:
                 run.fail("provision", node.name, error)
@@ -139,7 +147,7 @@ def provision(run: Run) -> None:
         for request in batch:
             run.journal("provision", request.name, "create", "started", f"{provider}: creating")
         try:
-            records = hooks.provision_nodes(run.context, provider, batch)
+            records = hooks.provision_nodes(share_of(run, len(creates)), provider, batch)
         except SlothError as error:
             for request in batch:
                 run.fail("provision", request.name, error)
@@ -198,7 +206,7 @@ def connect(run: Run) -> None:
         nodes,
         private_key_path=run.context.operator.private_key_path,
         work_dir=run.context.plugin_dir("remote"),
-        parallel=run.context.concurrency,
+        parallel=run.max_parallel,
     )
     run.context.remote = session
     for node in nodes:

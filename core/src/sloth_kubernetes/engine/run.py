@@ -41,7 +41,8 @@ class UpOptions:
     only: str | None = None
     refresh: bool = True
     trust_new_host_keys: bool = False
-    parallel: int = 16
+    parallel: int = 16  # per provider
+    max_parallel: int = 64  # all providers together, and SSH sessions
 
 
 @attrs.frozen
@@ -162,7 +163,7 @@ def _apply(
                 operator=key, trust_new_host_keys=options.trust_new_host_keys,
                 concurrency=options.parallel,
             )  # fmt: skip
-            run = phases.Run(context, manager, plan)
+            run = phases.Run(context, manager, plan, max_parallel=options.max_parallel)
             run.nodes = {n.name: n for n in store.list_nodes(config.name)}
             try:
                 _run_steps(run, steps, forced=options.only is not None)

@@ -39,9 +39,11 @@ class DummySettings:
 class DummyProvider:
     """Register an instance with ``register_plugin(DummyProvider(), "dummy")``."""
 
-    name = "dummy"
-
-    def __init__(self, cloud_file: Path | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self, cloud_file: Path | None = None, delay: float = 0.0, name: str = "dummy"
+    ) -> None:
+        self.name = name
+        self.seen_concurrency: list[int] = []  # context.concurrency of each call
         self.cloud_file = cloud_file
         self.delay = delay
         self._lock = threading.Lock()
@@ -109,6 +111,7 @@ class DummyProvider:
     ) -> list[NodeRecord] | None:
         if provider != self.name:
             return None
+        self.seen_concurrency.append(context.concurrency)
         block = context.config.spec.providers.get(self.name)
         settings = block.settings if isinstance(block, PluginBlock) else None
         failing = set(settings.fail_nodes) if isinstance(settings, DummySettings) else set()
@@ -124,6 +127,7 @@ class DummyProvider:
                     number = len(machines) + 1
                     machines[request.name] = {
                         "cluster": context.name, "name": request.name, "pool": request.pool,
+                        "provider": self.name,
                         "roles": list(request.roles), "cloud_id": f"dummy-{request.name}",
                         "private_address": f"10.99.{number // 250}.{number % 250 + 1}",
                     }  # fmt: skip
@@ -159,7 +163,7 @@ class DummyProvider:
 
 def _record(data: dict[str, Any]) -> NodeRecord:
     return NodeRecord(
-        cluster=data["cluster"], name=data["name"], pool=data["pool"], provider="dummy",
+        cluster=data["cluster"], name=data["name"], pool=data["pool"], provider=data["provider"],
         roles=tuple(data["roles"]), cloud_id=data["cloud_id"],
         private_address=data["private_address"], labels={"sloth/cluster": data["cluster"]},
     )  # fmt: skip
