@@ -230,4 +230,78 @@ def test_hook_doctor_checks(sloth_manager, register_plugin):
     assert {"python", "ssh client", "extra"} <= set(names)
 
 
+class MeshDay2:
+    """Answers the mesh day-2 hooks for ``testmesh`` only (dispatch)."""
+
+    def __init__(self):
+        from sloth_kubernetes.api_mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
+        from sloth_kubernetes.secrets import Secret
+
+        self.peer = VpnPeer("laptop", "10.101.0.1", "key=")
+        self.status = [MeshNodeStatus("n1", "10.100.0.1", True, "userspace", ())]
+        self.check = MeshCheckResult(("n1",), {"n1": {}}, {}, ())
+        self.join = VpnJoin(self.peer, Secret("[Interface]"))
+        self.calls = []
+
+    @hookimpl
+    def register_meshes(self, register):
+        register(Component("mesh", "testmesh", "answers day-2 hooks"))
+
+    @hookimpl
+    def mesh_status(self, context, mesh, nodes):
+        return self.status if mesh == "testmesh" else None
+
+    @hookimpl
+    def mesh_check(self, context, mesh, nodes, repair):
+        if mesh != "testmesh":
+            return None
+        self.calls.append(("check", repair))
+        return self.check
+
+    @hookimpl
+    def vpn_join(self, context, mesh, nodes, peer):
+        return self.join if mesh == "testmesh" and peer == "laptop" else None
+
+    @hookimpl
+    def vpn_leave(self, context, mesh, nodes, peer):
+        return self.peer if mesh == "testmesh" and peer == "laptop" else None
+
+    @hookimpl
+    def vpn_list(self, context, mesh):
+        return [self.peer] if mesh == "testmesh" else None
+
+
+@pytest.fixture
+def mesh_day2(register_plugin):
+    plugin = MeshDay2()
+    register_plugin(plugin, "mesh-day2")
+    return plugin
+
+
+def test_hook_mesh_status(sloth_manager, context, mesh_day2):
+    assert sloth_manager.hooks.mesh_status(context, "testmesh", []) == mesh_day2.status
+    with pytest.raises(PluginError, match="no mesh plugin named 'nope'"):
+        sloth_manager.hooks.mesh_status(context, "nope", [])
+
+
+def test_hook_mesh_check(sloth_manager, context, mesh_day2):
+    assert sloth_manager.hooks.mesh_check(context, "testmesh", [], True).ok
+    assert mesh_day2.calls == [("check", True)]
+
+
+def test_hook_vpn_join(sloth_manager, context, mesh_day2):
+    joined = sloth_manager.hooks.vpn_join(context, "testmesh", [], "laptop")
+    assert joined.peer.address == "10.101.0.1"
+    assert "[Interface]" not in repr(joined.config)  # the config is a masked Secret
+
+
+def test_hook_vpn_leave(sloth_manager, context, mesh_day2):
+    assert sloth_manager.hooks.vpn_leave(context, "testmesh", [], "laptop").name == "laptop"
+    with pytest.raises(PluginError, match="did not handle"):
+        sloth_manager.hooks.vpn_leave(context, "testmesh", [], "phone")
+
+
+def test_hook_vpn_list(sloth_manager, context, mesh_day2):
+    assert [p.name for p in sloth_manager.hooks.vpn_list(context, "testmesh")] == ["laptop"]
+
 _ = ConfigBlock

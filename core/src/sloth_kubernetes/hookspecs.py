@@ -23,6 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from .api_mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.nodes import NodeRecord, NodeRequest
     from .registry import Register
@@ -112,3 +113,39 @@ def destroy_nodes(
 @hookspec
 def doctor_checks(context: DoctorContext) -> Sequence[DoctorCheck]:  # type: ignore[empty-body]
     """Broadcast. Return checks of the local environment for ``doctor``."""
+
+
+# --- mesh day-2 (dispatch to the cluster's mesh) --------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def mesh_status(
+    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
+) -> Sequence[MeshNodeStatus] | None:
+    """Dispatch. Read mesh ``mesh`` live on ``nodes`` (``context.remote``): peers, handshakes."""
+
+
+@hookspec(firstresult=True)
+def mesh_check(
+    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], repair: bool
+) -> MeshCheckResult | None:
+    """Dispatch. Reachability matrix of mesh ``mesh`` over ``nodes``; ``repair`` fixes first."""
+
+
+@hookspec(firstresult=True)
+def vpn_join(
+    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], peer: str
+) -> VpnJoin | None:
+    """Dispatch. Add operator device ``peer`` to mesh ``mesh``; return its config as a Secret."""
+
+
+@hookspec(firstresult=True)
+def vpn_leave(
+    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], peer: str
+) -> VpnPeer | None:
+    """Dispatch. Remove operator device ``peer`` from mesh ``mesh`` on every node."""
+
+
+@hookspec(firstresult=True)
+def vpn_list(context: ClusterContext, mesh: str) -> Sequence[VpnPeer] | None:
+    """Dispatch. The operator devices that joined mesh ``mesh`` (from the state store)."""

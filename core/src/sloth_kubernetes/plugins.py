@@ -28,6 +28,7 @@ from .registry import Catalog, Component, ComponentKind, ConfigBlock
 if TYPE_CHECKING:
     import click
 
+    from .api_mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.nodes import NodeRecord, NodeRequest
 
@@ -384,6 +385,52 @@ class Hooks:
                 addon,
                 lambda: self._hook.install_addon(context=context, addon=addon, settings=settings),
             )
+        )
+
+    def mesh_status(
+        self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
+    ) -> list[MeshNodeStatus]:
+        return list(
+            self._dispatch(
+                "mesh",
+                mesh,
+                lambda: self._hook.mesh_status(context=context, mesh=mesh, nodes=nodes),
+            )
+        )
+
+    def mesh_check(
+        self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], repair: bool
+    ) -> MeshCheckResult:
+        result: MeshCheckResult = self._dispatch(
+            "mesh",
+            mesh,
+            lambda: self._hook.mesh_check(context=context, mesh=mesh, nodes=nodes, repair=repair),
+        )
+        return result
+
+    def vpn_join(
+        self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], peer: str
+    ) -> VpnJoin:
+        result: VpnJoin = self._dispatch(
+            "mesh",
+            mesh,
+            lambda: self._hook.vpn_join(context=context, mesh=mesh, nodes=nodes, peer=peer),
+        )
+        return result
+
+    def vpn_leave(
+        self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], peer: str
+    ) -> VpnPeer:
+        result: VpnPeer = self._dispatch(
+            "mesh",
+            mesh,
+            lambda: self._hook.vpn_leave(context=context, mesh=mesh, nodes=nodes, peer=peer),
+        )
+        return result
+
+    def vpn_list(self, context: ClusterContext, mesh: str) -> list[VpnPeer]:
+        return list(
+            self._dispatch("mesh", mesh, lambda: self._hook.vpn_list(context=context, mesh=mesh))
         )
 
     # broadcast ----------------------------------------------------------------------------------

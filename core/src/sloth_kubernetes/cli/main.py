@@ -29,6 +29,8 @@ COMMAND_MODULES = (
     "nodes_cmd",
     "state_cmd",
     "audit_cmd",
+    "mesh_cmd",
+    "vpn_cmd",
 )
 
 

@@ -149,3 +149,67 @@ def remove_interface(interface: str) -> str:
     """Delete the interface (kernel) or stop wireguard-go (deleting its link makes it exit)."""
     iface = shlex.quote(_checked(interface))
     return f"ip link del dev {iface} 2>/dev/null || true"
+
+
+#: Marks the start of the ``wg show dump`` part of :func:`probe` output.
+DUMP_MARKER = "--- dump ---"
+
+
+def probe(interface: str, *, userspace_binary: str = "wireguard-go") -> str:
+    """One read-mostly script for every node: ensure the key (the only write), then print
+    ``key=value`` facts — ``public_key``, ``init`` (PID 1's name), ``implementation`` (``kernel``,
+    ``userspace`` or ``none``), ``running`` (0/1) — and, when the interface exists, its dump
+    (private key blanked) after :data:`DUMP_MARKER`."""
+    iface = shlex.quote(_checked(interface))
+    socket = shlex.quote(f"{SOCKET_DIR}/{interface}.sock")
+    binary = shlex.quote(userspace_binary)
+    return f"""set -u
+command -v wg >/dev/null 2>&1 || {{ echo "missing=wg"; exit 0; }}
+public=$({ensure_key(interface)}) || exit $?
+echo "public_key=$public"
+echo "init=$(cat /proc/1/comm 2>/dev/null || echo unknown)"
+if ip link show dev {iface} >/dev/null 2>&1; then
+  if [ -S {socket} ]; then echo implementation=userspace; else echo implementation=kernel; fi
+  echo running=1
+  echo {shlex.quote(DUMP_MARKER)}
+  {show_dump(interface)}
+else
+  if ip link add dev sloth-wgprobe type wireguard 2>/dev/null; then
+    ip link del dev sloth-wgprobe; echo implementation=kernel
+  elif command -v {binary} >/dev/null 2>&1 && [ -c /dev/net/tun ]; then
+    echo implementation=userspace
+  else
+    echo implementation=none
+  fi
+  echo running=0
+fi
+"""
+
+
+def write_file(path: str, content: str, mode: str = "600") -> str:
+    """Write ``content`` (no secrets: it travels in the command) to ``path`` atomically, only
+    when it differs; prints ``changed <path>`` when it did."""
+    if "\nSLOTH_EOF\n" in f"\n{content}":
+        raise ValueError("content contains the heredoc terminator")
+    target = shlex.quote(path)
+    body = content if content.endswith("\n") else content + "\n"
+    return (
+        f"mkdir -p $(dirname {target}) && "
+        f"cat > {target}.new <<'SLOTH_EOF'\n{body}SLOTH_EOF\n"
+        f"chmod {mode} {target}.new && "
+        f"if cmp -s {target}.new {target}; then rm -f {target}.new; "
+        f"else mv -f {target}.new {target} && echo changed {target}; fi"
+    )
+
+
+def ping_matrix(targets: Sequence[tuple[str, str]], *, deadline: int = 2) -> str:
+    """Ping every ``(name, address)`` in parallel from the node; prints ``name ok|fail`` per
+    target. Each ping stops at the first reply or after ``deadline`` seconds."""
+    items = " ".join(shlex.quote(f"{name}={address}") for name, address in targets)
+    return (
+        f"for target in {items}; do "
+        "( name=${target%%=*}; address=${target#*=}; "
+        f'if ping -n -q -c 1 -i 0.2 -w {int(deadline)} "$address" >/dev/null 2>&1; '
+        'then echo "$name ok"; else echo "$name fail"; fi ) & '
+        "done; wait"
+    )

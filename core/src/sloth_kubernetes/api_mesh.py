@@ -1,0 +1,338 @@
+"""Library functions behind ``mesh status|check`` and ``vpn join|leave|list``, and the result
+types mesh plugins return from the ``mesh_status``, ``mesh_check`` and ``vpn_*`` hooks.
+
+The core stays generic: it loads the cluster as last applied (the spec recorded by ``up``), opens
+one pinned SSH session to its nodes with the operator key, and dispatches to the mesh plugin the
+spec selects. See docs/mesh.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import SlothError, StateError, UsageError
+from .secrets import Secret
+
+if TYPE_CHECKING:
+    from .context import ClusterContext
+    from .model import NodeRecord
+    from .plugins import PluginManager
+
+
+@attrs.frozen
+class MeshPeerStatus:
+    """One peer as a node sees it (``wg show dump`` or the mesh's equivalent)."""
+
+    name: str  # node name, ``operator:<device>``, or ``unknown:<key prefix>``
+    public_key: str
+    endpoint: str | None
+    allowed_ips: tuple[str, ...]
+    latest_handshake: int  # unix seconds; 0 = never
+    transfer_rx: int
+    transfer_tx: int
+
+
+@attrs.frozen
+class MeshNodeStatus:
+    """One node: its mesh address, whether its mesh runs, how (or why not), and its peers."""
+
+    node: str
+    address: str | None
+    running: bool
+    detail: str
+    peers: tuple[MeshPeerStatus, ...]
+
+
+@attrs.frozen
+class MeshCheckResult:
+    """The reachability matrix: ``matrix[source][target]`` is True, False or None (not
+    measured); ``down`` names dead nodes with why; ``broken_links`` the failing pairs between
+    working nodes; ``repaired`` what ``--repair`` did."""
+
+    nodes: tuple[str, ...]
+    matrix: dict[str, dict[str, bool | None]]
+    down: dict[str, str]
+    broken_links: tuple[tuple[str, str], ...]
+    repaired: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.down and not self.broken_links
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "nodes": list(self.nodes),
+            "matrix": self.matrix,
+            "down": self.down,
+            "brokenLinks": [list(pair) for pair in self.broken_links],
+            "repaired": list(self.repaired),
+        }
+
+
+@attrs.frozen
+class VpnPeer:
+    """An operator device that joined the mesh."""
+
+    name: str
+    address: str
+    public_key: str
+    created: str = ""
+
+
+@attrs.frozen
+class VpnJoin:
+    """What ``vpn join`` made: the device, its config (holding its private key) and the nodes
+    that could not be updated now (they are on the next ``up``)."""
+
+    peer: VpnPeer
+    config: Secret
+    pending_nodes: tuple[str, ...] = ()
+
+
+def _store(state_url: str | None) -> Any:
+    from .state import open_store
+
+    return open_store(state_url)
+
+
+def _applied_config(store: Any, manager: PluginManager, cluster: str) -> Any:
+    """The cluster's config as last applied by ``up`` (recorded in the state store)."""
+    from .config.loader import load_config_text
+
+    record = store.get_cluster(cluster)
+    if record is None or not record.spec:
+        known = ", ".join(store.cluster_names()) or "none"
+        raise StateError(
+            f"no cluster named {cluster!r} in {store.describe()}",
+            hint=f"known clusters: {known}",
+        )
+    return load_config_text(json.dumps(record.spec), manager.hooks.catalog(), f"state:{cluster}")
+
+
+def mesh_name(config: Any) -> str:
+    from .model.cluster import PluginBlock
+
+    block = config.spec.mesh
+    return block.name if isinstance(block, PluginBlock) else "wireguard"
+
+
+@contextmanager
+def mesh_context(
+    cluster: str,
+    *,
+    state_url: str | None = None,
+    manager: PluginManager | None = None,
+    lock: str | None = None,
+    parallel: int = 20,
+) -> Iterator[tuple[PluginManager, ClusterContext, str, list[NodeRecord]]]:
+    """The cluster's applied config, nodes and a connected SSH session in ``context.remote``.
+
+    Nodes that cannot be reached are in ``context.remote.failures``; hooks report them. With
+    ``lock`` the cluster's lock is held (mutating commands)."""
+    from .api_nodes import _cluster_nodes
+    from .context import ClusterContext
+    from .engine.operator import PRIVATE_KEY_SECRET, operator_key
+    from .paths import data_dir
+    from .plugins import create_plugin_manager
+    from .remote import RemoteSession
+
+    manager = manager or create_plugin_manager()
+    with _store(state_url) as store:
+        config = _applied_config(store, manager, cluster)
+        nodes = _cluster_nodes(store, cluster)
+        if store.get_secret(cluster, PRIVATE_KEY_SECRET) is None:
+            raise StateError(
+                f"cluster {cluster!r} has no operator SSH key in the state store",
+                hint="the key is created by `up`",
+            )
+        holder = store.lock(cluster, lock) if lock else None
+        try:
+            with operator_key(store, cluster) as key:
+                reachable = [n for n in nodes if n.address and n.host_key]
+                with RemoteSession(
+                    reachable,
+                    private_key_path=key.private_key_path,
+                    work_dir=key.private_key_path.parent,
+                    parallel=parallel,
+                ) as session:
+                    session.connect()
+                    context = ClusterContext(
+                        config=config, state=store, data_dir=data_dir(), operator=key,
+                        remote=session, concurrency=parallel,
+                    )  # fmt: skip
+                    yield manager, context, mesh_name(config), nodes
+        finally:
+            if holder is not None:
+                holder.release()
+
+
+def mesh_status(
+    cluster: str, *, state_url: str | None = None, manager: PluginManager | None = None
+) -> list[MeshNodeStatus]:
+    """Per node: peers, endpoints, last handshakes and bytes, read live from the nodes."""
+    with mesh_context(cluster, state_url=state_url, manager=manager) as (
+        plugins, context, mesh, nodes,
+    ):  # fmt: skip
+        return plugins.hooks.mesh_status(context, mesh, nodes)
+
+
+def mesh_check(
+    cluster: str,
+    *,
+    state_url: str | None = None,
+    repair: bool = False,
+    manager: PluginManager | None = None,
+) -> MeshCheckResult:
+    """The NxN reachability matrix over mesh addresses; ``repair`` re-applies the mesh first
+    (restarts, nudges, gateway failover) and is recorded in the audit log."""
+    lock = "mesh check --repair" if repair else None
+    with mesh_context(cluster, state_url=state_url, lock=lock, manager=manager) as (
+        plugins, context, mesh, nodes,
+    ):  # fmt: skip
+        result: MeshCheckResult = plugins.hooks.mesh_check(context, mesh, nodes, repair)
+        if repair:
+            context.state.audit_append(
+                command="mesh check --repair",
+                cluster=cluster,
+                outcome="succeeded" if result.ok else "failed",
+                resources={"down": sorted(result.down), "repaired": list(result.repaired)},
+            )
+        return result
+
+
+def write_private_file(path: Path, content: Secret, *, overwrite: bool = False) -> None:
+    """Create ``path`` with mode 0600 from the start (never briefly readable by others)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise UsageError(
+            f"{path} exists; not overwriting it", hint="choose another --out or remove the file"
+        ) from None
+    except OSError as error:
+        raise SlothError(f"cannot write {path}: {error.strerror}") from None
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(content.reveal())
+
+
+def vpn_join(
+    cluster: str,
+    peer: str,
+    *,
+    out: Path | None = None,
+    state_url: str | None = None,
+    manager: PluginManager | None = None,
+) -> tuple[VpnJoin, Path]:
+    """Add operator device ``peer``; its config (with its private key) goes only to ``out``
+    (default ``./<cluster>-<peer>.conf``), created 0600."""
+    target = out or Path(f"{cluster}-{peer}.conf")
+    if target.exists():
+        raise UsageError(
+            f"{target} exists; not overwriting it", hint="choose another --out or remove the file"
+        )
+    with mesh_context(cluster, state_url=state_url, lock="vpn join", manager=manager) as (
+        plugins, context, mesh, nodes,
+    ):  # fmt: skip
+        joined = plugins.hooks.vpn_join(context, mesh, nodes, peer)
+        write_private_file(target, joined.config)
+        context.state.audit_append(
+            command="vpn join",
+            cluster=cluster,
+            outcome="succeeded",
+            resources={"peer": peer, "address": joined.peer.address},
+        )
+        return joined, target
+
+
+def vpn_leave(
+    cluster: str, peer: str, *, state_url: str | None = None, manager: PluginManager | None = None
+) -> VpnPeer:
+    """Remove operator device ``peer`` from every node and release its address."""
+    with mesh_context(cluster, state_url=state_url, lock="vpn leave", manager=manager) as (
+        plugins, context, mesh, nodes,
+    ):  # fmt: skip
+        gone: VpnPeer = plugins.hooks.vpn_leave(context, mesh, nodes, peer)
+        context.state.audit_append(
+            command="vpn leave", cluster=cluster, outcome="succeeded", resources={"peer": peer}
+        )
+        return gone
+
+
+def vpn_list(
+    cluster: str, *, state_url: str | None = None, manager: PluginManager | None = None
+) -> list[VpnPeer]:
+    """The operator devices that joined the cluster's mesh (from the state store)."""
+    from .context import ClusterContext
+    from .plugins import create_plugin_manager
+
+    manager = manager or create_plugin_manager()
+    with _store(state_url) as store:
+        config = _applied_config(store, manager, cluster)
+        context = ClusterContext(config=config, state=store)
+        return manager.hooks.vpn_list(context, mesh_name(config))
+
+
+def qr_text(content: Secret) -> str:
+    """The config as a QR code drawn with text blocks (for a phone's WireGuard app)."""
+    try:
+        import segno
+    except ImportError:
+        raise SlothError(
+            "--qr needs the `segno` package", hint="pip install 'sloth-kubernetes[qr]' (or segno)"
+        ) from None
+    import io
+
+    buffer = io.StringIO()
+    segno.make(content.reveal(), error="l").terminal(out=buffer, compact=True)
+    return buffer.getvalue()
+
+
+def status_rows(statuses: Sequence[MeshNodeStatus], now: float) -> list[list[str]]:
+    """Table rows: one per peer of each node (or one line for a node that is not running)."""
+    rows = []
+    for status in statuses:
+        if not status.running or not status.peers:
+            rows.append([status.node, status.address or "-", status.detail, "-", "-", "-", "-"])
+            continue
+        for peer in status.peers:
+            rows.append(
+                [
+                    status.node,
+                    status.address or "-",
+                    peer.name,
+                    peer.endpoint or "-",
+                    _age(peer.latest_handshake, now),
+                    _bytes(peer.transfer_rx),
+                    _bytes(peer.transfer_tx),
+                ]
+            )
+    return rows
+
+
+def _age(timestamp: int, now: float) -> str:
+    if not timestamp:
+        return "never"
+    seconds = max(0, int(now - timestamp))
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60}m ago"
+    return f"{seconds // 3600}h ago"
+
+
+def _bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"

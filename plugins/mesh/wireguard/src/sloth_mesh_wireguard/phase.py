@@ -1,0 +1,397 @@
+"""The mesh phase on real nodes: probe, plan, push only what changed, verify, record.
+
+1. **Addresses** from the state store (pool ``mesh``): stable across re-runs and replacements.
+2. **Probe** every node with one SSH command: the key is generated there if missing (only the
+   public key is printed), PID 1 and kernel-module support are read, and the live peer list is
+   dumped when the interface exists.
+3. **Plan** with :func:`topology.build_mesh` from the probed keys, plus recorded nodes that are
+   not part of this run (SSH-unreachable: kept as peers, never chosen as gateways) and the
+   operator devices from ``vpn join``.
+4. **Push**, one command per node in parallel: the control script, settings and peer files are
+   written only when they differ; a running interface gets exactly the ``wg set`` changes
+   :func:`render.diff_peers` computes (no restart, other sessions untouched); a stopped one is
+   started through its supervisor (systemd unit, or the detached supervisor) which loads the files.
+5. **Verify**: a ping matrix over mesh addresses from every node at once; pairs that fail get
+   their handshake state checked and, when stuck, nudged (peer removed and re-added on both
+   ends), until :data:`SETTLE_SECONDS`; anything still broken fails the phase naming the pairs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from sloth_kubernetes.context import ClusterContext
+from sloth_kubernetes.errors import RemoteError
+from sloth_kubernetes.model.nodes import NodeRecord
+
+from . import commands, node_script, verify
+from .members import (
+    ADDRESS_POOL,
+    EXTRA_KEY,
+    OperatorPeer,
+    member_of,
+    mesh_data,
+    operator_peers,
+    recorded_members,
+    with_operators,
+)
+from .model import WireGuardMeshSpec
+from .render import DeviceDump, diff_peers, nudge_peer, parse_dump, render_setconf
+from .topology import MeshError, MeshMember, MeshPlan, NodeMeshConfig, build_mesh
+
+#: How long the phase waits for every pair to answer before it fails (handshakes take
+#: milliseconds; the rest is for nudging stuck pairs).
+SETTLE_SECONDS = 30.0
+PHASE = "mesh"
+
+
+@attrs.frozen
+class Probe:
+    """What :func:`commands.probe` found on one node."""
+
+    public_key: str | None
+    init: str
+    implementation: str  # kernel | userspace | none
+    running: bool
+    dump: DeviceDump | None
+    missing: str | None = None
+
+    @property
+    def supervisor(self) -> str:
+        return "systemd" if self.init == "systemd" else "detached"
+
+
+def parse_probe(stdout: str) -> Probe:
+    head, _, dump_text = stdout.partition(commands.DUMP_MARKER)
+    facts: dict[str, str] = {}
+    for line in head.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            facts[key.strip()] = value.strip()
+    dump = parse_dump(dump_text) if dump_text.strip() else None
+    return Probe(
+        public_key=facts.get("public_key") or None,
+        init=facts.get("init", "unknown"),
+        implementation=facts.get("implementation", "none"),
+        running=facts.get("running") == "1",
+        dump=dump,
+        missing=facts.get("missing"),
+    )
+
+
+def require_session(context: ClusterContext, nodes: Sequence[NodeRecord]) -> Any:
+    session = context.remote
+    unreachable = [n.name for n in nodes if session is None or n.name not in session.records]
+    if unreachable:
+        raise MeshError(
+            f"the WireGuard mesh is configured over SSH, and these nodes are not reached over "
+            f"SSH: {', '.join(sorted(unreachable))}",
+            hint="use a provider whose machines accept SSH, or choose another mesh",
+        )
+    return session
+
+
+def probe_nodes(session: Any, spec: WireGuardMeshSpec, names: Sequence[str]) -> dict[str, Probe]:
+    """Probe every node in parallel; raise naming every node that could not be probed."""
+    results = session.shell(commands.probe(spec.interface), nodes=list(names), timeout=60)
+    probes: dict[str, Probe] = {}
+    problems = []
+    for name in names:
+        result = results[name]
+        if result.exit_status != 0:
+            problems.append(f"{name}: {result.stderr.strip() or f'exit {result.exit_status}'}")
+            continue
+        probe = parse_probe(result.stdout)
+        if probe.missing:
+            problems.append(f"{name}: `{probe.missing}` is not installed (wireguard-tools)")
+        elif probe.implementation == "none":
+            problems.append(f"{name}: no WireGuard kernel module and no wireguard-go (or no tun)")
+        elif not probe.public_key:
+            problems.append(f"{name}: no public key was read")
+        else:
+            probes[name] = probe
+    if problems:
+        raise MeshError(
+            "WireGuard cannot run on some nodes: " + "; ".join(problems),
+            hint="the prepare phase installs wireguard-tools and wireguard-go; re-run `up`",
+        )
+    return probes
+
+
+def node_script_for(
+    spec: WireGuardMeshSpec,
+    base: NodeMeshConfig,
+    operators: Sequence[OperatorPeer],
+    probe: Probe,
+) -> str:
+    """Everything one node needs, as one script: files written when they differ, then either
+    the peer-by-peer changes (running) or a start through the supervisor (stopped)."""
+    iface = spec.interface
+    config = with_operators(base, operators)
+    operator_peers_ = config.peers[len(base.peers) :]
+    env = node_script.render_env(
+        address=config.address,
+        mtu=spec.mtu,
+        forward=config.gateway,
+        implementation=probe.implementation,
+        client_cidr=spec.client_cidr,
+    )
+    parts = [
+        "set -eu",
+        commands.write_file(
+            node_script.script_path(iface), node_script.render_script(iface), "755"
+        ),
+        commands.write_file(node_script.env_path(iface), env, "600"),
+        commands.write_file(commands.config_path(iface), render_setconf(base), "600"),
+        commands.write_file(
+            node_script.operators_path(iface),
+            node_script.render_operators(operator_peers_),
+            "600",
+        ),
+    ]
+    unit = node_script.unit_name(iface)
+    if probe.supervisor == "systemd":
+        unit_file = f"{node_script.UNIT_DIR}/{unit}"
+        parts.append(
+            commands.write_file(
+                unit_file, node_script.render_unit(iface, probe.implementation), "644"
+            )
+        )
+        parts.append(f"systemctl daemon-reload && systemctl enable --quiet {unit}")
+    if probe.running and probe.dump is not None:
+        changes = diff_peers(probe.dump, config)
+        parts += [
+            f"ip address replace {config.address} dev {iface}",
+            f"ip link set dev {iface} mtu {spec.mtu} up",
+            f"ip route replace {spec.client_cidr} dev {iface}",
+        ]
+        if config.gateway:
+            parts.append(commands.enable_forwarding())
+            parts.append(f"sysctl -q -w net.ipv4.conf.{iface}.send_redirects=0")
+        if changes:
+            parts.append(commands.set_peers(changes))
+    elif probe.supervisor == "systemd":
+        parts.append(f"systemctl restart {unit} && {node_script.script_path(iface)} wait-ready")
+    else:
+        parts.append(f"{node_script.script_path(iface)} up")
+    return "\n".join(parts)
+
+
+def push(session: Any, scripts: Mapping[str, str]) -> dict[str, RemoteError]:
+    """Run each node's own script, all nodes in parallel; return the nodes that failed."""
+    if not scripts:
+        return {}
+
+    def deploy(node: NodeRecord) -> None:
+        from pyinfra.operations import server
+
+        server.shell(name="WireGuard mesh", commands=[scripts[node.name]])
+
+    result = session.apply("wireguard mesh", deploy, nodes=sorted(scripts))
+    return {name: outcome.error for name, outcome in result.per_node.items() if outcome.error}
+
+
+def read_dumps(
+    session: Any, spec: WireGuardMeshSpec, names: Sequence[str]
+) -> dict[str, DeviceDump]:
+    results = session.shell(commands.show_dump(spec.interface), nodes=list(names), timeout=30)
+    dumps = {}
+    for name, result in results.items():
+        if result.exit_status == 0 and result.stdout.strip():
+            dumps[name] = parse_dump(result.stdout)
+    return dumps
+
+
+def settle(
+    session: Any,
+    spec: WireGuardMeshSpec,
+    plan: MeshPlan,
+    addresses: Mapping[str, str],
+    names: Sequence[str],
+    *,
+    timeout: float = SETTLE_SECONDS,
+    event: Callable[[str], None] = lambda _message: None,
+) -> tuple[verify.Matrix, list[tuple[str, str]]]:
+    """Ping matrix until every pair answers, nudging stuck pairs; returns the last matrix and
+    the pairs still failing."""
+    targets = {name: addresses[name] for name in names}
+    matrix = verify.run_matrix(session, names, targets)
+    deadline = time.monotonic() + timeout
+    nudged = 0
+    while True:
+        failing = verify.failing_pairs(matrix)
+        if not failing or time.monotonic() > deadline:
+            return matrix, failing
+        involved = sorted({node for pair in failing for node in pair})
+        dumps = read_dumps(session, spec, involved)
+        stuck = _stuck_pairs(failing, dumps, plan, time.time())
+        if stuck:
+            nudged += len(stuck)
+            event(f"nudging {len(stuck)} pair(s) without a handshake: " + _pairs_text(stuck))
+            push(session, _nudge_scripts(spec, plan, stuck))
+        time.sleep(0.5)
+        only: dict[str, list[str]] = {}
+        for a, b in failing:
+            only.setdefault(a, []).append(b)
+            only.setdefault(b, []).append(a)
+        matrix = verify.merge(matrix, verify.run_matrix(session, names, targets, only=only))
+
+
+def _stuck_pairs(
+    failing: Sequence[tuple[str, str]],
+    dumps: Mapping[str, DeviceDump],
+    plan: MeshPlan,
+    now: float,
+) -> list[tuple[str, str]]:
+    """Failing pairs whose ends both run but have no recent handshake with each other."""
+    stuck = []
+    for a, b in failing:
+        if a not in dumps or b not in dumps:
+            continue  # one end is not running: nudging will not help
+        if b not in _peer_keys(plan, a) or a not in _peer_keys(plan, b):
+            continue  # no direct peering (relayed in the location topology)
+        key_a, key_b = _peer_keys(plan, b)[a], _peer_keys(plan, a)[b]
+        peer_b, peer_a = dumps[a].peer(key_b), dumps[b].peer(key_a)
+        fresh = [
+            peer is not None and peer.latest_handshake and now - peer.latest_handshake < 180
+            for peer in (peer_a, peer_b)
+        ]
+        if not all(fresh):
+            stuck.append((a, b))
+    return stuck
+
+
+def _peer_keys(plan: MeshPlan, node: str) -> dict[str, str]:
+    return {peer.name: peer.public_key for peer in plan.nodes[node].peers}
+
+
+def _nudge_scripts(
+    spec: WireGuardMeshSpec, plan: MeshPlan, pairs: Sequence[tuple[str, str]]
+) -> dict[str, str]:
+    argvs: dict[str, list[list[str]]] = {}
+    for a, b in pairs:
+        for here, there in ((a, b), (b, a)):
+            peer = next(p for p in plan.nodes[here].peers if p.name == there)
+            argvs.setdefault(here, []).extend(nudge_peer(spec.interface, peer))
+    return {node: commands.set_peers(lists) for node, lists in argvs.items()}
+
+
+def _pairs_text(pairs: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{a} <-> {b}" for a, b in pairs)
+
+
+def configure(
+    context: ClusterContext, spec: WireGuardMeshSpec, nodes: Sequence[NodeRecord]
+) -> list[NodeRecord]:
+    """The ``configure_mesh`` hook for WireGuard (see the module docstring)."""
+    if not nodes:
+        return []
+    session = require_session(context, nodes)
+    store = context.state
+    cluster = context.name
+    names = sorted(n.name for n in nodes)
+    by_name = {n.name: n for n in nodes}
+    addresses = {
+        name: store.allocate_address(cluster, ADDRESS_POOL, name, spec.cidr) for name in names
+    }
+    context.event(PHASE, f"probing {len(names)} nodes")
+    probes = probe_nodes(session, spec, names)
+    members = [
+        member_of(
+            by_name[name], addresses[name], probes[name].public_key or "", spec, context.config
+        )
+        for name in names
+    ]
+    absent = [n for n in store.list_nodes(cluster) if n.name not in by_name]
+    down_members = recorded_members(absent, spec, context.config)
+    plan = build_mesh([*members, *down_members], spec, down={m.name for m in down_members})
+    if plan.unreachable:
+        raise MeshError(
+            "no endpoint can reach either end of: " + _pairs_text(plan.unreachable),
+            hint="give one node of each pair a public address, or set "
+            "spec.mesh.endpointPreference for a routed private network",
+        )
+    operators = operator_peers(store, cluster)
+    scripts = {
+        name: node_script_for(spec, plan.nodes[name], operators, probes[name]) for name in names
+    }
+    changed = [name for name in names if not probes[name].running]
+    context.event(PHASE, f"applying peers ({len(changed)} interfaces to start)")
+    failures = push(session, scripts)
+    if failures:
+        raise MeshError(
+            "configuring WireGuard failed on: "
+            + "; ".join(f"{name}: {error}" for name, error in sorted(failures.items())),
+            hint="see the node's /var/log/sloth-wg-<interface>.log; re-run `up` to retry",
+        )
+    matrix, failing = settle(
+        session,
+        spec,
+        plan,
+        addresses,
+        names,
+        event=lambda message: context.event(PHASE, message),
+    )
+    if failing:
+        diagnosis = verify.diagnose(matrix, names)
+        detail = []
+        if diagnosis.down:
+            detail.append("nodes unreachable over the mesh: " + ", ".join(sorted(diagnosis.down)))
+        if diagnosis.broken_links:
+            detail.append("broken pairs: " + _pairs_text(diagnosis.broken_links))
+        raise MeshError(
+            "the mesh did not verify: " + "; ".join(detail),
+            hint="check that UDP port "
+            f"{spec.port} is open between those nodes (cloud firewalls, security groups); "
+            "`sloth mesh check` shows the full matrix",
+        )
+    context.event(PHASE, f"verified: {len(names) * (len(names) - 1)} directed pairs answer")
+    return [
+        _record(by_name[name], addresses[name], probes[name], plan.nodes[name], spec)
+        for name in names
+    ]
+
+
+def _record(
+    node: NodeRecord,
+    address: str,
+    probe: Probe,
+    config: NodeMeshConfig,
+    spec: WireGuardMeshSpec,
+) -> NodeRecord:
+    data = {
+        **mesh_data(node),
+        "publicKey": probe.public_key,
+        "implementation": probe.implementation,
+        "supervisor": probe.supervisor,
+        "interface": spec.interface,
+        "location": config.location,
+        "gateway": config.gateway,
+        "homeGateway": config.home_gateway,
+    }
+    return attrs.evolve(node, mesh_address=address, extra={**node.extra, EXTRA_KEY: data})
+
+
+def desired_configs(
+    context: ClusterContext,
+    spec: WireGuardMeshSpec,
+    nodes: Sequence[NodeRecord],
+    *,
+    operators: Sequence[OperatorPeer] | None = None,
+    down: Sequence[str] = (),
+) -> tuple[MeshPlan, dict[str, NodeMeshConfig], list[MeshMember]]:
+    """The plan from what was recorded (no probing): used by ``vpn`` and ``mesh check``."""
+    members = recorded_members(nodes, spec, context.config)
+    if not members:
+        raise MeshError(
+            f"cluster {context.name} has no WireGuard mesh recorded yet",
+            hint="run `sloth up` (at least `--until mesh`) first",
+        )
+    plan = build_mesh(members, spec, down=down)
+    if operators is None:
+        operators = operator_peers(context.state, context.name)
+    configs = {m.name: with_operators(plan.nodes[m.name], operators) for m in members}
+    return plan, configs, members
