@@ -1,0 +1,219 @@
+"""Retries with jittered exponential backoff, capped in count and in time — never infinite.
+
+libcloud retries nothing by default (and, when enabled, only 429). Here every API request of a
+cloud driver goes through :meth:`Guard.request`: it takes a token from the provider's bucket and
+retries what a cloud answers when it is busy — HTTP 429, 5xx, AWS throttling codes, and the
+rate-limit errors Linode and Vultr wrap in their own exceptions. A request that is not safe to
+repeat (a create) is retried here only when the cloud certainly did not act on it (429 and
+throttling); on a 5xx it fails with :class:`RetryableCreateError` and the provider looks the
+machine up by its tags before trying again, so a lost reply never creates a duplicate.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+
+from ..errors import ProviderError
+from .ratelimit import TokenBucket
+
+T = TypeVar("T")
+
+#: AWS error codes meaning "slow down" (sent with HTTP 400 or 503).
+AWS_THROTTLING = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "SlowDown",
+    }
+)
+#: AWS error codes of a failure on AWS's side: retried, but the request may have been acted on.
+AWS_SERVER_ERRORS = frozenset({"InternalError", "ServiceUnavailable", "Unavailable"})
+_STATUS_IN_TEXT = re.compile(r"(?:Status code:|HTTP|status)\s*:?\s*(\d{3})", re.IGNORECASE)
+
+#: The node a worker thread is creating, so retries can be attributed to it in the summary.
+current_node: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "sloth_cloud_node", default=None
+)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """At most ``attempts`` tries and ``deadline`` seconds per request; backoff ``base·2^n``
+    capped at ``cap`` seconds, with full jitter; a ``Retry-After`` header is honoured (capped)."""
+
+    attempts: int = 8
+    deadline: float = 120.0
+    base: float = 0.5
+    cap: float = 20.0
+
+
+@attrs.frozen
+class Verdict:
+    """How a failure is treated: retry it? did the cloud certainly not act on it?"""
+
+    retryable: bool
+    reason: str = ""
+    not_processed: bool = False  # 429/throttling: safe to repeat even a create
+    retry_after: float | None = None
+
+
+def classify(error: BaseException) -> Verdict:
+    """Whether ``error`` (from libcloud or our own clients) is worth retrying, and why."""
+    if isinstance(error, ProviderError):
+        status = error.http_status
+        if status == 429:
+            return Verdict(True, "429", True, _retry_after(error))
+        if error.retryable:
+            return Verdict(True, str(status or "retryable"))
+        return Verdict(False)
+    status = getattr(error, "code", None) or getattr(error, "http_code", None)
+    text = str(getattr(error, "message", "") or error)
+    if not isinstance(status, int):
+        match = _STATUS_IN_TEXT.search(text)
+        status = int(match.group(1)) if match else None
+    for code in AWS_THROTTLING:
+        if code in text:
+            return Verdict(True, f"aws:{code}", True, _retry_after(error))
+    for code in AWS_SERVER_ERRORS:
+        if code in text:
+            return Verdict(True, f"aws:{code}")
+    if status == 429 or "rate limit" in text.lower() or "too many requests" in text.lower():
+        return Verdict(True, "429", True, _retry_after(error))
+    if status is not None and 500 <= status <= 599:
+        return Verdict(True, str(status))
+    if isinstance(error, ConnectionError | TimeoutError):
+        return Verdict(True, "connection")
+    return Verdict(False)
+
+
+def _retry_after(error: BaseException) -> float | None:
+    value = getattr(error, "retry_after", None)
+    headers = getattr(error, "headers", None) or {}
+    if not value and isinstance(headers, dict):
+        value = headers.get("retry-after") or headers.get("Retry-After")
+    try:
+        return float(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+class RetryableCreateError(ProviderError):
+    """A create failed with a reply that does not say whether the cloud acted on it."""
+
+
+@attrs.define
+class RetryStats:
+    """Retries per reason and per node, for the run summary. Thread-safe."""
+
+    by_reason: Counter[str] = attrs.field(factory=Counter)
+    by_node: Counter[str] = attrs.field(factory=Counter)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def add(self, reason: str) -> None:
+        node = current_node.get()
+        with self._lock:
+            self.by_reason[reason] += 1
+            if node:
+                self.by_node[node] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_reason.values())
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.by_reason.items()))
+        return f"{self.total} API retries" + (f" ({parts})" if parts else "")
+
+
+class Guard:
+    """Rate limit + retries around every API request of one provider (shared by its threads)."""
+
+    def __init__(
+        self,
+        provider: str,
+        bucket: TokenBucket,
+        policy: RetryPolicy | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ) -> None:
+        self.provider = provider
+        self.bucket = bucket
+        self.policy = policy or RetryPolicy()
+        self.stats = RetryStats()
+        self._sleep = sleep
+        self._random = random.Random(seed)  # noqa: S311 (jitter, not security)
+        self._lock = threading.Lock()
+
+    def backoff(self, attempt: int, verdict: Verdict) -> float:
+        with self._lock:
+            jitter = self._random.uniform(0, min(self.policy.cap, self.policy.base * 2**attempt))
+        if verdict.retry_after is not None:
+            return min(self.policy.cap, max(verdict.retry_after, jitter))
+        return jitter
+
+    def request(self, what: str, call: Callable[[], T], *, safe_to_repeat: bool = True) -> T:
+        """Run one API request under the bucket, retrying busy answers within the caps."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            self.bucket.acquire()
+            try:
+                return call()
+            except Exception as error:
+                verdict = classify(error)
+                if not verdict.retryable:
+                    raise
+                attempt += 1
+                delay = self.backoff(attempt, verdict)
+                out_of_budget = (
+                    attempt >= self.policy.attempts
+                    or time.monotonic() - started + delay > self.policy.deadline
+                )
+                if not safe_to_repeat and not verdict.not_processed:
+                    raise RetryableCreateError(
+                        f"{self.provider}: {what} failed ({verdict.reason}): {error}",
+                        provider=self.provider,
+                        retryable=True,
+                    ) from error
+                if out_of_budget:
+                    raise ProviderError(
+                        f"{self.provider}: {what} still failing after {attempt} attempts "
+                        f"in {time.monotonic() - started:.0f} s ({verdict.reason}): {error}",
+                        provider=self.provider,
+                        hint="the cloud is rate limiting or failing; wait and re-run `up` "
+                        "(it resumes), or lower the provider's rateLimit",
+                    ) from error
+                self.stats.add(verdict.reason)
+                self._sleep(delay)
+
+
+def guard_connection(connection: Any, guard: Guard, unsafe: Callable[..., bool]) -> None:
+    """Route every ``connection.request(...)`` of a libcloud connection through ``guard``.
+
+    ``unsafe(action, params, method, data)`` says whether repeating a request could act twice.
+    """
+    original = connection.request
+
+    def request(action: str, params: Any = None, data: Any = None, *args: Any, **kw: Any) -> Any:
+        method = kw.get("method", "GET")
+        repeatable = not unsafe(action, params or {}, method, data)
+        return guard.request(
+            f"{method} {action}",
+            lambda: original(action, params, data, *args, **kw),
+            safe_to_repeat=repeatable,
+        )
+
+    connection.request = request

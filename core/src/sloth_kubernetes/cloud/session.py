@@ -1,0 +1,161 @@
+"""One provider's working set for one hook call: settings, credentials, guard, drivers.
+
+Drivers are created one per thread (libcloud drivers are not thread-safe) and closed at the end.
+The guard — token bucket and retry statistics — is shared by every call for the same provider and
+endpoint in this process, so ``plan``'s listing and ``up``'s creates draw on one budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..config.references import Reference
+from ..errors import ConfigError, ProviderError, SlothError
+from ..model.cluster import PluginBlock
+from .ratelimit import RateLimit, TokenBucket
+from .retry import Guard, RetryPolicy
+
+if TYPE_CHECKING:
+    from ..context import ClusterContext
+    from .contract import CloudDriver
+    from .provider import ProviderSpec
+
+_guards: dict[tuple[str, str], Guard] = {}
+_guards_lock = threading.Lock()
+
+
+def shared_guard(name: str, endpoint: str, limit: RateLimit, policy: RetryPolicy) -> Guard:
+    """The process-wide guard of one provider endpoint (bucket replaced if the limit changed)."""
+    with _guards_lock:
+        guard = _guards.get((name, endpoint))
+        if guard is None or guard.bucket.limit != limit:
+            guard = Guard(name, TokenBucket(limit), policy)
+            _guards[(name, endpoint)] = guard
+        guard.policy = policy
+        return guard
+
+
+def credential_variables(settings: Any) -> dict[str, Reference]:
+    """The settings fields holding references (credentials), by field name."""
+    import attrs
+
+    return {
+        field.name: getattr(settings, field.name)
+        for field in attrs.fields(type(settings))
+        if isinstance(getattr(settings, field.name), Reference)
+    }
+
+
+class Session:
+    """Everything one hook call of a cloud provider needs; use as a context manager."""
+
+    def __init__(self, spec: ProviderSpec, context: ClusterContext) -> None:
+        self.spec = spec
+        self.context = context
+        block = context.config.spec.providers.get(spec.name)
+        settings = block.settings if isinstance(block, PluginBlock) else None
+        self.settings: Any = settings if settings is not None else spec.settings()
+        self.region: str = self.settings.region or spec.driver.default_region
+        self.references = credential_variables(self.settings)
+        self.credentials = self._resolve_credentials()
+        limit = RateLimit(
+            self.settings.rate_limit or spec.rate_limit.rate,
+            self.settings.burst or spec.rate_limit.burst,
+        )
+        policy = RetryPolicy(
+            attempts=self.settings.retry_attempts, deadline=self.settings.retry_deadline
+        )
+        endpoint = self.settings.endpoint or spec.driver.default_endpoint
+        self.guard = shared_guard(spec.name, endpoint, limit, policy)
+        self._retries_at_start = self.guard.stats.total
+        self._local = threading.local()
+        self._drivers: list[CloudDriver] = []
+        self._lock = threading.Lock()
+
+    def _resolve_credentials(self) -> dict[str, Any]:
+        resolved = {}
+        for field, reference in self.references.items():
+            try:
+                resolved[field] = reference.resolve()
+            except ConfigError:
+                where = (
+                    f"environment variable {reference.target}"
+                    if reference.kind == "env"
+                    else f"file {reference.target}"
+                )
+                raise ProviderError(
+                    f"{self.spec.name}: no credentials: {where} is not set "
+                    f"(spec.providers.{self.spec.name}.{field})",
+                    provider=self.spec.name,
+                    hint=f"export {reference.target}=… (never write it into the config)"
+                    if reference.kind == "env"
+                    else f"write the secret into {reference.target} (mode 0600)",
+                ) from None
+        return resolved
+
+    @property
+    def concurrency(self) -> int:
+        wanted = self.settings.concurrency or self.spec.concurrency
+        return max(1, min(wanted, self.context.concurrency))
+
+    def driver(self) -> CloudDriver:
+        """This thread's driver."""
+        driver: CloudDriver | None = getattr(self._local, "driver", None)
+        if driver is None:
+            with self.errors("connecting"):
+                driver = self.spec.driver(self.settings, self.credentials, self.region, self.guard)
+            self._local.driver = driver
+            with self._lock:
+                self._drivers.append(driver)
+        return driver
+
+    @contextlib.contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Turn what a driver raises into one-line :class:`ProviderError` messages."""
+        try:
+            yield
+        except (SlothError, NotImplementedError):
+            raise
+        except Exception as error:
+            raise self.translate(error, doing) from error
+
+    def translate(self, error: Exception, doing: str) -> ProviderError:
+        name = self.spec.name
+        status = getattr(error, "code", None) or getattr(error, "http_status", None)
+        text = str(getattr(error, "value", "") or getattr(error, "message", "") or error)
+        refused = type(error).__name__ == "InvalidCredsError" or status in (401, 403)
+        if refused or "AuthFailure" in text or "Unauthorized" in text:
+            variables = ", ".join(str(r) for r in self.references.values()) or "the credentials"
+            targets = ", ".join(r.target for r in self.references.values())
+            return ProviderError(
+                f"{name}: the API refused the credentials from {variables} while {doing}",
+                provider=name,
+                http_status=status if isinstance(status, int) else 401,
+                hint=f"set {targets or 'the credentials'} to a valid key for {name}",
+            )
+        return ProviderError(
+            f"{name}: {doing} failed: {text.strip() or type(error).__name__}",
+            provider=name,
+            http_status=status if isinstance(status, int) else None,
+            hint="see the message above; `--debug` shows the API exchange",
+        )
+
+    @property
+    def retries(self) -> int:
+        return self.guard.stats.total - self._retries_at_start
+
+    def close(self) -> None:
+        with self._lock:
+            drivers, self._drivers = self._drivers, []
+        for driver in drivers:
+            with contextlib.suppress(Exception):
+                driver.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

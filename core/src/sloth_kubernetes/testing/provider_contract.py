@@ -1,0 +1,285 @@
+"""The provider contract test class every cloud provider plugin runs against its local server.
+
+Subclass :class:`ProviderContract` in the plugin's tests and provide three fixtures:
+
+* ``cloud`` — the plugin's :class:`~sloth_kubernetes.cloud.CloudProvider`;
+* ``provider_block`` — the ``spec.providers.<name>`` block (a dict) pointing ``endpoint`` at the
+  emulator, with short ``pollInterval``/``createTimeout``; set the credential variables with
+  ``monkeypatch`` in it;
+* ``sent_user_data`` — a function ``(machine name) -> str | None`` reading back the user data
+  the emulator received (``None`` if the emulator cannot tell).
+
+Class attributes: ``pool`` (extra keys for the node pool, e.g. an image id the emulator knows),
+``portable_size`` (a ``{cpu, memoryGiB}`` the catalog can satisfy, and ``expected_size``, the
+size id the cheapest match must be), ``network_cidr``.
+Each test creates what it needs under a cluster named from the test and destroys it, proving with
+a listing by tag that nothing is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from ..cloud import FEATURES, CloudProvider, FirewallRule
+from ..cloud.rules import DEFAULT_MESH_PORT
+from ..cloud.userdata import public_host_key_in
+from ..context import ClusterContext, OperatorKey
+from ..errors import ProviderError
+from ..model.nodes import NodeRecord, NodeRequest
+
+OPERATOR_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMvrWSe0b0pYbLMwS2NBc6B7GOXVmHcpq5iT9MVWmW4h sloth-test"
+)
+
+
+class ClusterHarness:
+    """A cluster config, a context and shortcuts to the provider's hooks, for one test."""
+
+    def __init__(self, cloud: CloudProvider, context: ClusterContext) -> None:
+        self.cloud = cloud
+        self.context = context
+        self.events: list[dict[str, Any]] = []
+        context.emit = self.events.append
+
+    @property
+    def name(self) -> str:
+        return self.context.name
+
+    def requests(self, count: int | None = None) -> list[NodeRequest]:
+        from ..engine.plan import node_requests
+
+        found = node_requests(self.context.config)
+        return found if count is None else found[:count]
+
+    def provision(self, count: int | None = None) -> list[NodeRecord]:
+        return self.cloud.provision(self.context, self.requests(count))
+
+    def listed(self) -> dict[str, NodeRecord]:
+        return {n.name: n for n in self.cloud.list_nodes(self.context)}
+
+    def destroy(self, nodes: list[NodeRecord] | None = None) -> list[str]:
+        return self.cloud.destroy(self.context, nodes if nodes is not None else [])
+
+    def driver(self) -> Any:
+        return self.cloud.session(self.context).driver()
+
+    def resources(self) -> list[Any]:
+        return list(self.driver().list_resources(self.name))
+
+
+class ProviderContract:
+    """The contract; see the module docstring for what a subclass provides."""
+
+    pool: ClassVar[dict[str, Any]] = {}
+    portable_size: ClassVar[dict[str, Any] | None] = None
+    expected_size: ClassVar[str | None] = None
+    nodes: ClassVar[int] = 3
+
+    # ---------------------------------------------------------------- harness
+
+    @pytest.fixture
+    def harness_factory(
+        self,
+        cloud: CloudProvider,
+        provider_block: dict[str, Any],
+        sloth_manager: Any,
+        tmp_path: Path,
+    ) -> Iterator[Callable[..., ClusterHarness]]:
+        from ruamel.yaml import YAML
+
+        from ..config.loader import load_config_text
+
+        made: list[ClusterHarness] = []
+
+        def make(
+            *, count: int | None = None, pool: dict[str, Any] | None = None, **block: Any
+        ) -> ClusterHarness:
+            name = f"c{uuid.uuid4().hex[:8]}"
+            total = self.nodes if count is None else count
+            document = {
+                "apiVersion": "sloth-kubernetes.io/v1beta1",
+                "kind": "Cluster",
+                "metadata": {"name": name},
+                "spec": {
+                    "providers": {cloud.name: {**provider_block, **block}},
+                    "nodePools": [
+                        {
+                            "name": pool_name,
+                            "provider": cloud.name,
+                            "count": number,
+                            "roles": roles,
+                            **self.pool,
+                            **(pool or {}),
+                        }
+                        for pool_name, number, roles in (
+                            ("server", 1, ["server"]),
+                            ("agent", total - 1, ["agent"]),
+                        )
+                    ],
+                    "security": {"sshAllowedCIDRs": ["198.51.100.0/24"]},
+                },
+            }
+            path = tmp_path / f"{name}.yaml"
+            with path.open("w", encoding="utf-8") as handle:
+                YAML().dump(document, handle)
+            config = load_config_text(
+                path.read_text(encoding="utf-8"), sloth_manager.hooks.catalog(), file=str(path)
+            )
+            context = ClusterContext(
+                config=config,
+                data_dir=tmp_path / "data",
+                operator=OperatorKey(OPERATOR_KEY, tmp_path / "unused"),
+                concurrency=8,
+            )
+            harness = ClusterHarness(cloud, context)
+            made.append(harness)
+            return harness
+
+        yield make
+        for harness in made:  # clean up even when the test failed half-way
+            # best effort: a failing test already reports its own failure
+            with contextlib.suppress(Exception):
+                harness.destroy(list(harness.listed().values()))
+
+    # ---------------------------------------------------------------- features
+
+    def test_contract_features_are_declared_known_and_include_ssh(
+        self, cloud: CloudProvider
+    ) -> None:
+        assert cloud.spec.features <= set(FEATURES), cloud.spec.features - set(FEATURES)
+        assert "ssh" in cloud.spec.features
+        assert "tags" in cloud.spec.features
+
+    def test_contract_undeclared_features_raise_not_implemented(
+        self, harness_factory: Callable[..., ClusterHarness]
+    ) -> None:
+        harness = harness_factory()
+        driver = harness.driver()
+        calls = {
+            "firewall": lambda: driver.list_firewalls(harness.name),
+            "private-network": lambda: driver.list_networks(harness.name),
+            "ssh-key-import": lambda: driver.list_keys(harness.name),
+            "catalog": driver.list_sizes,
+        }
+        for feature, call in calls.items():
+            if feature in driver.features:
+                call()
+            else:
+                with pytest.raises(NotImplementedError, match=feature):
+                    call()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def test_contract_provision_tags_pins_adopts_and_destroys_everything(
+        self,
+        harness_factory: Callable[..., ClusterHarness],
+        sent_user_data: Callable[[str], str | None],
+    ) -> None:
+        harness = harness_factory()
+        records = harness.provision()
+        assert sorted(r.name for r in records) == sorted(r.name for r in harness.requests())
+        for record in records:
+            assert record.cloud_id, record
+            assert record.address, record
+            assert record.host_key
+            assert record.host_key.startswith("ssh-ed25519 ")
+            user_data = sent_user_data(record.name)
+            if user_data is not None:  # the machine installs exactly the pinned host key
+                assert public_host_key_in(user_data) == record.host_key
+                assert OPERATOR_KEY in user_data
+        listed = harness.listed()
+        assert set(listed) == {r.name for r in records}
+        assert {n.cloud_id for n in listed.values()} == {r.cloud_id for r in records}
+
+        again = harness.provision()  # a re-run adopts: same machines, nothing new
+        assert {r.cloud_id for r in again} == {r.cloud_id for r in records}
+        assert len(harness.listed()) == len(records)
+
+        removed = harness.destroy(records)
+        assert sorted(removed) == sorted(r.name for r in records)
+        assert harness.listed() == {}
+        assert harness.resources() == []
+
+    def test_contract_shared_resources_tagged_with_the_cluster_rules_and_network(
+        self, harness_factory: Callable[..., ClusterHarness]
+    ) -> None:
+        harness = harness_factory(count=2)
+        records = harness.provision()
+        driver = harness.driver()
+        features = driver.features
+        if "ssh-key-import" in features:
+            assert len(driver.list_keys(harness.name)) == 1
+        if "firewall" in features:
+            (firewall,) = driver.list_firewalls(harness.name)
+            rules = driver.firewall_rules(firewall)
+            assert FirewallRule("tcp", "22", ("198.51.100.0/24",)) in [
+                FirewallRule(r.protocol, r.ports, r.sources) for r in rules
+            ]
+            assert any(r.protocol == "udp" and r.ports == str(DEFAULT_MESH_PORT) for r in rules), (
+                rules
+            )
+        if "private-network" in features:
+            assert len(driver.list_networks(harness.name)) == 1
+            cidr = ipaddress.ip_network(
+                harness.context.config.spec.providers[harness.cloud.name].settings.network_cidr
+            )
+            for record in records:
+                assert record.private_address, record
+                assert ipaddress.ip_address(record.private_address) in cidr, record
+        other = harness_factory(count=1)  # another cluster's listing sees none of it
+        assert other.listed() == {}
+        harness.destroy(records)
+        assert harness.resources() == []
+
+    def test_contract_destroying_some_nodes_keeps_the_shared_resources(
+        self, harness_factory: Callable[..., ClusterHarness]
+    ) -> None:
+        harness = harness_factory(count=2)
+        first, second = sorted(harness.provision(), key=lambda r: r.name)
+        before = {(r.kind, r.id) for r in harness.resources() if r.kind != "machine"}
+        assert harness.destroy([first]) == [first.name]
+        assert set(harness.listed()) == {second.name}
+        after = {(r.kind, r.id) for r in harness.resources() if r.kind != "machine"}
+        assert after == before
+        harness.destroy([second])
+        assert harness.resources() == []
+
+    # ---------------------------------------------------------------- sizing, credentials
+
+    def test_contract_portable_size_is_the_cheapest_match(
+        self, harness_factory: Callable[..., ClusterHarness]
+    ) -> None:
+        if self.portable_size is None:
+            pytest.skip("this provider declares no catalog")
+        harness = harness_factory(count=1, pool={"size": self.portable_size})
+        described = harness.cloud.describe_sizes(harness.context, harness.requests())
+        assert next(iter(described.values())).startswith(f"{self.expected_size} ("), described
+        (record,) = harness.provision()
+        assert record.extra["size"] == self.expected_size
+        harness.destroy([record])
+
+    def test_contract_missing_credentials_name_provider_and_variable(
+        self, harness_factory: Callable[..., ClusterHarness], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        harness = harness_factory(count=1)
+        from ..cloud.session import credential_variables
+
+        settings = harness.context.config.spec.providers[harness.cloud.name].settings
+        references = credential_variables(settings)
+        if not references:
+            pytest.skip("this provider needs no credentials")
+        reference = next(iter(references.values()))
+        monkeypatch.delenv(reference.target, raising=False)
+        with pytest.raises(ProviderError) as caught:
+            harness.provision()
+        message = str(caught.value)
+        assert "\n" not in message
+        assert harness.cloud.name in message
+        assert reference.target in message

@@ -1,0 +1,1 @@
+"""sloth-kubernetes provider for AWS EC2 (libcloud's ``EC2NodeDriver``)."""

@@ -1,0 +1,13 @@
+"""The provider contract against moto's EC2 (stateful, full lifecycle)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sloth_kubernetes.testing.provider_contract import ProviderContract
+
+
+class TestAwsContract(ProviderContract):
+    pool: ClassVar[dict[str, Any]] = {"image": "ami-785db401"}  # an AMI moto knows
+    portable_size: ClassVar[dict[str, Any] | None] = {"cpu": 2, "memoryGiB": 4}
+    expected_size = "t3a.medium"
