@@ -132,9 +132,15 @@ def test_dispatch_to_an_unknown_component_names_the_installed_ones(sloth_manager
     assert "local" in caught.value.hint
 
 
-def test_dispatch_nobody_answers_is_a_plugin_error(sloth_manager, context):
+def test_dispatch_nobody_answers_is_a_plugin_error(sloth_manager, context, register_plugin):
+    class NameOnly:
+        @hookimpl
+        def register_distros(self, register):
+            register(Component("distro", "nameonly", "registers a name, implements nothing"))
+
+    register_plugin(NameOnly(), "nameonly")
     with pytest.raises(PluginError, match="did not handle the request"):
-        sloth_manager.hooks.install_distro(context, "k3s", [])
+        sloth_manager.hooks.install_distro(context, "nameonly", [])
 
 
 def test_hook_list_nodes(sloth_manager, context, dummy_provider):
@@ -230,6 +236,83 @@ def test_hook_doctor_checks(sloth_manager, register_plugin):
     assert {"python", "ssh client", "extra"} <= set(names)
 
 
+class AddonHooks:
+    """A tiny add-on and distro deployer answering the add-on pipeline's hooks."""
+
+    def __init__(self):
+        self.delivered = []
+
+    @hookimpl
+    def register_addons(self, register):
+        register(Component("addon", "configmap", "one ConfigMap"))
+
+    @hookimpl
+    def register_distros(self, register):
+        register(Component("distro", "deployer", "a distro with a manifests directory"))
+
+    @hookimpl
+    def render_addon(self, context, addon, settings):
+        from sloth_kubernetes.addons import AddonManifests
+
+        if addon != "configmap":
+            return None
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c"},
+            "data": settings,
+        }
+        return AddonManifests([body])
+
+    @hookimpl
+    def deliver_manifests(self, context, distro, manifests, removed):
+        if distro != "deployer":
+            return None
+        self.delivered.append(([m.key for m in manifests], [m.key for m in removed]))
+        return [m.key for m in manifests]
+
+    @hookimpl
+    def node_packages(self, context, node):
+        return ["open-iscsi"] if node.name.endswith("1") else []
+
+
+@pytest.fixture
+def addon_hooks(register_plugin):
+    plugin = AddonHooks()
+    register_plugin(plugin, "addon-hooks")
+    return plugin
+
+
+def test_hook_render_addon(sloth_manager, context, addon_hooks):
+    rendered = sloth_manager.hooks.render_addon(context, "addon", "configmap", {"a": "b"})
+    assert rendered.objects[0]["data"] == {"a": "b"}
+    assert context.hooks is sloth_manager.hooks  # the pipeline can call further hooks
+    with pytest.raises(PluginError, match="no addon plugin named 'nothing'"):
+        sloth_manager.hooks.render_addon(context, "addon", "nothing", {})
+
+
+def test_hook_deliver_manifests(sloth_manager, context, addon_hooks):
+    from sloth_kubernetes.addons import Manifest
+
+    manifest = Manifest(
+        "addon/configmap",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}},
+    )
+    keys = sloth_manager.hooks.deliver_manifests(context, "deployer", [manifest], [])
+    assert keys == ["v1/ConfigMap/x/c"]
+    assert addon_hooks.delivered == [(["v1/ConfigMap/x/c"], [])]
+    # a distribution without a deployer: nobody answers, the core applies through the API
+    assert sloth_manager.hooks.deliver_manifests(context, "k3s-unknown", [manifest], []) is None
+
+
+def test_hook_node_packages(sloth_manager, context, addon_hooks):
+    from sloth_kubernetes.model import NodeRecord
+
+    hooks = sloth_manager.hooks
+    assert hooks.node_packages(context, NodeRecord("test", "node-1")) == ["open-iscsi"]
+    assert hooks.node_packages(context, NodeRecord("test", "node-2")) == []
+
+
 class MeshDay2:
     """Answers the mesh day-2 hooks for ``testmesh`` only (dispatch)."""
 
@@ -304,4 +387,54 @@ def test_hook_vpn_leave(sloth_manager, context, mesh_day2):
 def test_hook_vpn_list(sloth_manager, context, mesh_day2):
     assert [p.name for p in sloth_manager.hooks.vpn_list(context, "testmesh")] == ["laptop"]
 
+
 _ = ConfigBlock
+
+
+class DistroExtras:
+    """A distro answering the distro lifecycle and render hooks."""
+
+    @hookimpl
+    def register_distros(self, register):
+        register(Component("distro", "filesdistro", "renders one file per node"))
+
+    @hookimpl
+    def uninstall_distro(self, context, distro, nodes):
+        if distro != "filesdistro":
+            return None
+        return [n.name for n in nodes]
+
+    @hookimpl
+    def render_node_files(self, context, nodes):
+        return {n.name: {"/etc/files-distro.conf": f"name={n.name}\n"} for n in nodes}
+
+
+def test_hook_uninstall_distro(sloth_manager, context, register_plugin):
+    from sloth_kubernetes.model import NodeRecord
+
+    register_plugin(DistroExtras(), "filesdistro")
+    node = NodeRecord(cluster="test", name="n1", roles=("server",))
+    assert sloth_manager.hooks.uninstall_distro(context, "filesdistro", [node]) == ["n1"]
+
+
+def test_hook_render_node_files(sloth_manager, context, register_plugin):
+    from sloth_kubernetes.model import NodeRecord
+
+    register_plugin(DistroExtras(), "filesdistro")
+    nodes = [NodeRecord(cluster="test", name=f"n{i}", roles=("server",)) for i in (1, 2)]
+    rendered = sloth_manager.hooks.render_node_files(context, nodes)
+    assert rendered["n2"]["/etc/files-distro.conf"] == "name=n2\n"
+
+
+def test_render_node_files_conflict_is_a_plugin_error(sloth_manager, context, register_plugin):
+    from sloth_kubernetes.model import NodeRecord
+
+    class Other:
+        @hookimpl
+        def render_node_files(self, context, nodes):
+            return {n.name: {"/etc/files-distro.conf": "other\n"} for n in nodes}
+
+    register_plugin(DistroExtras(), "filesdistro")
+    register_plugin(Other(), "other")
+    with pytest.raises(PluginError, match="different content"):
+        sloth_manager.hooks.render_node_files(context, [NodeRecord(cluster="t", name="n1")])

@@ -53,7 +53,9 @@ class ClusterContext:
     ``operator`` is the operator key (set from the provision phase on); ``trust_new_host_keys``
     is the user's ``--trust-new-host-keys`` (trust on first use, recorded in the audit log);
     ``concurrency`` bounds parallel work per provider; ``remote`` is the node-access session
-    (:mod:`sloth_kubernetes.remote`) once the connect phase has run.
+    (:mod:`sloth_kubernetes.remote`) once the connect phase has run; ``hooks`` is the typed hook
+    facade of the plugin manager running the command (set by the facade before it dispatches a
+    hook whose implementations call further hooks, such as ``install_addon``).
     """
 
     config: ClusterConfig
@@ -66,6 +68,7 @@ class ClusterContext:
     trust_new_host_keys: bool = False
     concurrency: int = 16
     remote: Any = None
+    hooks: Any = None
 
     @property
     def name(self) -> str:

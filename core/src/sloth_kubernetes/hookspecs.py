@@ -23,6 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from .addons.manifests import AddonManifests, Manifest
     from .api_mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.nodes import NodeRecord, NodeRequest
@@ -93,6 +94,26 @@ def install_distro(
 @hookspec(firstresult=True)
 def install_addon(context: ClusterContext, addon: str, settings: Any) -> Sequence[str] | None:
     """Dispatch. Install add-on/CNI/storage ``addon`` with its settings; return applied objects."""
+
+
+@hookspec(firstresult=True)
+def render_addon(context: ClusterContext, addon: str, settings: Any) -> AddonManifests | None:
+    """Dispatch. The objects add-on/CNI/storage ``addon`` installs, without side effects."""
+
+
+@hookspec(firstresult=True)
+def deliver_manifests(
+    context: ClusterContext,
+    distro: str,
+    manifests: Sequence[Manifest],
+    removed: Sequence[Manifest],
+) -> Sequence[str] | None:
+    """Dispatch. Hand validated manifests to distro ``distro``'s deployer; withdraw ``removed``."""
+
+
+@hookspec
+def node_packages(context: ClusterContext, node: NodeRecord) -> Sequence[str]:  # type: ignore[empty-body]
+    """Broadcast. Debian packages ``node`` needs for the selected add-ons (installed by prepare)."""
 
 
 # --- lifecycle --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from .registry import Catalog, Component, ComponentKind, ConfigBlock
 if TYPE_CHECKING:
     import click
 
+    from .addons.manifests import AddonManifests, Manifest
     from .api_mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.nodes import NodeRecord, NodeRequest
@@ -379,6 +380,7 @@ class Hooks:
     def install_addon(
         self, context: ClusterContext, kind: ComponentKind, addon: str, settings: Any
     ) -> list[str]:
+        context.hooks = context.hooks or self  # the add-on pipeline calls further hooks
         return list(
             self._dispatch(
                 kind,
@@ -433,8 +435,44 @@ class Hooks:
             self._dispatch("mesh", mesh, lambda: self._hook.vpn_list(context=context, mesh=mesh))
         )
 
+    def render_addon(
+        self, context: ClusterContext, kind: ComponentKind, addon: str, settings: Any
+    ) -> AddonManifests:
+        from .addons.manifests import AddonManifests
+
+        context.hooks = context.hooks or self
+        result = self._dispatch(
+            kind,
+            addon,
+            lambda: self._hook.render_addon(context=context, addon=addon, settings=settings),
+        )
+        if not isinstance(result, AddonManifests):
+            raise PluginError(
+                f"{kind} {addon!r} rendered {type(result).__name__}, not AddonManifests",
+                hint="a plugin bug: report it to the plugin's authors",
+            )
+        return result
+
+    def deliver_manifests(
+        self,
+        context: ClusterContext,
+        distro: str,
+        manifests: Sequence[Manifest],
+        removed: Sequence[Manifest],
+    ) -> list[str] | None:
+        """The distro's delivery, or ``None`` when it has no deployer (server-side apply then)."""
+        result = self._hook.deliver_manifests(
+            context=context, distro=distro, manifests=manifests, removed=removed
+        )
+        return None if result is None else list(result)
+
     # broadcast ----------------------------------------------------------------------------------
 
     def doctor_checks(self, context: DoctorContext) -> list[DoctorCheck]:
         results: Iterable[Sequence[DoctorCheck]] = self._hook.doctor_checks(context=context)
         return [check for checks in reversed(list(results)) for check in checks]
+
+    def node_packages(self, context: ClusterContext, node: NodeRecord) -> list[str]:
+        """Every plugin's extra packages for ``node``, de-duplicated and sorted."""
+        results: Iterable[Sequence[str]] = self._hook.node_packages(context=context, node=node)
+        return sorted({package for packages in results for package in packages})

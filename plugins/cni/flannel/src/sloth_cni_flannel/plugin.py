@@ -1,7 +1,10 @@
-"""Registers the ``flannel`` CNI and the model of ``spec.kubernetes.cni`` when ``type: flannel``.
+"""``flannel``: K3s's built-in CNI, carried over the mesh interface.
 
-K3s embeds flannel; the add-on pipeline (a later issue) sets its backend and points it at the
-mesh interface. Flannel here supports K3s only.
+Nothing is applied to the cluster: K3s runs flannel itself. The plugin tells the K3s distro which
+server options to set (:func:`k3s_options`): the backend and ``flannel-iface`` = the mesh
+interface, so pod traffic between nodes travels inside the WireGuard mesh. flannel reads the MTU
+of that interface and subtracts its own encapsulation (VXLAN: 50 bytes) itself; the pod CIDR is
+K3s's ``cluster-cidr`` (``spec.kubernetes.podCidr``).
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import attrs
+from sloth_kubernetes.addons import AddonManifests, install_manifests, node_network
 from sloth_kubernetes.hookspecs import hookimpl
-from sloth_kubernetes.model.cluster import doc
+from sloth_kubernetes.model.cluster import ClusterConfig, PluginBlock, doc
 from sloth_kubernetes.registry import Component, ConfigBlock
+
+NAME = "flannel"
 
 
 @attrs.frozen
@@ -23,12 +29,25 @@ class FlannelSettings:
     )
 
 
+def k3s_options(config: ClusterConfig) -> dict[str, str]:
+    """K3s server options for flannel: backend, the mesh interface, the pod CIDR."""
+    cni = config.spec.kubernetes.cni
+    settings = cni.settings if isinstance(cni, PluginBlock) else None
+    backend = settings.backend if isinstance(settings, FlannelSettings) else "vxlan"
+    network = node_network(config)
+    return {
+        "flannel-backend": backend,
+        "flannel-iface": network.interface,
+        "cluster-cidr": network.pod_cidr,
+    }
+
+
 @hookimpl
 def register_addons(register: Any) -> None:
     register(
         Component(
             kind="cni",
-            name="flannel",
+            name=NAME,
             description="Flannel, K3s's built-in CNI, over the mesh interface",
             supports=("k3s",),
         )
@@ -37,4 +56,16 @@ def register_addons(register: Any) -> None:
 
 @hookimpl
 def register_config_models(register: Any) -> None:
-    register(ConfigBlock("cni", "flannel", FlannelSettings))
+    register(ConfigBlock("cni", NAME, FlannelSettings))
+
+
+@hookimpl
+def render_addon(context: Any, addon: str, settings: Any) -> AddonManifests | None:
+    return AddonManifests([]) if addon == NAME else None  # K3s runs it: no objects
+
+
+@hookimpl
+def install_addon(context: Any, addon: str, settings: Any) -> list[str] | None:
+    if addon != NAME:
+        return None
+    return install_manifests(context, "cni", NAME, AddonManifests([])).keys

@@ -1,0 +1,1 @@
+"""Calico CNI for sloth-kubernetes."""

@@ -1,0 +1,1 @@
+"""Canal CNI for sloth-kubernetes."""

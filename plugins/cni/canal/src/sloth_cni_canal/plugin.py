@@ -1,0 +1,78 @@
+"""``canal``: Calico policy over flannel networking; RKE2's default CNI.
+
+RKE2 ships canal as its bundled chart ``rke2-canal``; the plugin configures it with a
+HelmChartConfig (no chart download): flannel on the mesh interface, Calico's pod interface MTU =
+mesh MTU - 50 (flannel's VXLAN). The pod CIDR is RKE2's ``cluster-cidr`` (the distro sets it from
+``spec.kubernetes.podCidr``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+from sloth_kubernetes.addons import (
+    AddonManifests,
+    helm_chart_config,
+    install_manifests,
+    node_network,
+)
+from sloth_kubernetes.hookspecs import hookimpl
+from sloth_kubernetes.model.cluster import ClusterConfig, doc
+from sloth_kubernetes.registry import Component, ConfigBlock
+
+NAME = "canal"
+
+
+@attrs.frozen
+class CanalSettings:
+    """Settings of ``spec.kubernetes.cni`` with ``type: canal``."""
+
+    backend: Literal["vxlan", "host-gw"] = attrs.field(
+        default="vxlan", metadata=doc("Flannel backend of canal.")
+    )
+    values: dict[str, Any] = attrs.field(
+        factory=dict, metadata=doc("rke2-canal chart values merged over the plugin's.")
+    )
+
+
+def render(config: ClusterConfig, settings: CanalSettings | None) -> AddonManifests:
+    settings = settings or CanalSettings()
+    network = node_network(config)
+    encapsulation = "vxlan" if settings.backend == "vxlan" else "none"
+    values = {
+        "flannel": {"iface": network.interface, "backend": settings.backend},
+        "calico": {"vethuMTU": network.pod_mtu(encapsulation)},
+    }
+    return AddonManifests(
+        [helm_chart_config("rke2-canal", values=values, overrides=settings.values)]
+    )
+
+
+@hookimpl
+def register_addons(register: Any) -> None:
+    register(
+        Component(
+            kind="cni",
+            name=NAME,
+            description="Canal (Calico policy + flannel), RKE2's bundled chart",
+            supports=("rke2",),
+        )
+    )
+
+
+@hookimpl
+def register_config_models(register: Any) -> None:
+    register(ConfigBlock("cni", NAME, CanalSettings))
+
+
+@hookimpl
+def render_addon(context: Any, addon: str, settings: Any) -> AddonManifests | None:
+    return render(context.config, settings) if addon == NAME else None
+
+
+@hookimpl
+def install_addon(context: Any, addon: str, settings: Any) -> list[str] | None:
+    if addon != NAME:
+        return None
+    return install_manifests(context, "cni", NAME, render(context.config, settings)).keys

@@ -1,0 +1,1 @@
+"""Cilium CNI for sloth-kubernetes."""

@@ -1,0 +1,137 @@
+"""``cilium``: eBPF networking, with optional WireGuard encryption and kube-proxy replacement.
+
+K3s: a HelmChart for the pinned ``cilium`` chart (bootstrap: it runs before pods have a network;
+:func:`k3s_options` turns flannel, the network policy controller and — with kube-proxy
+replacement — kube-proxy off). RKE2: a HelmChartConfig for the bundled ``rke2-cilium`` chart.
+
+MTU: Cilium's ``MTU`` value is the *device* MTU, and Cilium subtracts its own tunnel (VXLAN/Geneve
+50) and WireGuard (80) overhead from it for pod routes. So it is given the mesh interface's MTU
+as is; :func:`pod_mtu` shows what pods end up with. The pod CIDR is Cilium's cluster-pool IPAM
+range, ``spec.kubernetes.podCidr``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+from sloth_kubernetes.addons import (
+    AddonManifests,
+    helm_chart,
+    helm_chart_config,
+    install_manifests,
+    node_network,
+)
+from sloth_kubernetes.hookspecs import hookimpl
+from sloth_kubernetes.model.cluster import ClusterConfig, doc
+from sloth_kubernetes.registry import Component, ConfigBlock
+
+NAME = "cilium"
+CHART_REPO = "https://helm.cilium.io/"
+DEFAULT_VERSION = "1.16.5"
+#: With kube-proxy replacement Cilium must reach the API without a Service: every node runs the
+#: distribution's local API load balancer (K3s agents on 6444, RKE2 on 6443).
+LOCAL_API_PORT = {"k3s": 6444, "rke2": 6443}
+
+
+@attrs.frozen
+class CiliumSettings:
+    """Settings of ``spec.kubernetes.cni`` with ``type: cilium``."""
+
+    encryption: Literal["none", "wireguard"] = attrs.field(
+        default="none", metadata=doc("Encrypt pod traffic with Cilium's own WireGuard.")
+    )
+    kube_proxy_replacement: bool = attrs.field(
+        default=False, metadata=doc("Replace kube-proxy with Cilium's eBPF service handling.")
+    )
+    tunnel: Literal["vxlan", "geneve"] = attrs.field(
+        default="vxlan", metadata=doc("Tunnel protocol between nodes.")
+    )
+    version: str = attrs.field(
+        default=DEFAULT_VERSION, metadata=doc("cilium chart version (K3s; pinned).")
+    )
+    values: dict[str, Any] = attrs.field(
+        factory=dict, metadata=doc("Chart values merged over the plugin's.")
+    )
+
+
+def k3s_options(config: ClusterConfig, settings: CiliumSettings) -> dict[str, Any]:
+    options: dict[str, Any] = {"flannel-backend": "none", "disable-network-policy": True}
+    if settings.kube_proxy_replacement:
+        options["disable-kube-proxy"] = True
+    return options
+
+
+def pod_mtu(config: ClusterConfig, settings: CiliumSettings) -> int:
+    network = node_network(config)
+    return network.pod_mtu(settings.tunnel, encrypted=settings.encryption == "wireguard")
+
+
+def values(config: ClusterConfig, settings: CiliumSettings) -> dict[str, Any]:
+    network = node_network(config)
+    result: dict[str, Any] = {
+        "MTU": network.mtu,
+        "routingMode": "tunnel",
+        "tunnelProtocol": settings.tunnel,
+        "ipam": {
+            "mode": "cluster-pool",
+            "operator": {"clusterPoolIPv4PodCIDRList": [network.pod_cidr]},
+        },
+        "encryption": {"enabled": settings.encryption == "wireguard", "type": "wireguard"},
+        "kubeProxyReplacement": settings.kube_proxy_replacement,
+    }
+    if settings.kube_proxy_replacement:
+        distro = config.spec.kubernetes.distribution
+        result["k8sServiceHost"] = "127.0.0.1"
+        result["k8sServicePort"] = LOCAL_API_PORT.get(distro, 6443)
+    return result
+
+
+def render(config: ClusterConfig, settings: CiliumSettings | None) -> AddonManifests:
+    settings = settings or CiliumSettings()
+    base = values(config, settings)
+    if config.spec.kubernetes.distribution == "rke2":
+        return AddonManifests(
+            [helm_chart_config("rke2-cilium", values=base, overrides=settings.values)]
+        )
+    chart = helm_chart(
+        "cilium",
+        chart="cilium",
+        repo=CHART_REPO,
+        version=settings.version,
+        target_namespace="kube-system",
+        values=base,
+        overrides=settings.values,
+        bootstrap=True,
+        create_namespace=False,
+    )
+    return AddonManifests([chart])
+
+
+@hookimpl
+def register_addons(register: Any) -> None:
+    register(
+        Component(
+            kind="cni",
+            name=NAME,
+            description="Cilium eBPF networking (WireGuard encryption, kube-proxy replacement)",
+            supports=("k3s", "rke2"),
+        )
+    )
+
+
+@hookimpl
+def register_config_models(register: Any) -> None:
+    register(ConfigBlock("cni", NAME, CiliumSettings))
+
+
+@hookimpl
+def render_addon(context: Any, addon: str, settings: Any) -> AddonManifests | None:
+    return render(context.config, settings) if addon == NAME else None
+
+
+@hookimpl
+def install_addon(context: Any, addon: str, settings: Any) -> list[str] | None:
+    if addon != NAME:
+        return None
+    return install_manifests(context, "cni", NAME, render(context.config, settings)).keys

@@ -1,0 +1,1 @@
+"""Longhorn storage for sloth-kubernetes."""

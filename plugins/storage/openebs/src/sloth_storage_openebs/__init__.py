@@ -1,0 +1,1 @@
+"""Openebs storage for sloth-kubernetes."""
