@@ -437,4 +437,6 @@ def test_render_node_files_conflict_is_a_plugin_error(sloth_manager, context, re
     register_plugin(DistroExtras(), "filesdistro")
     register_plugin(Other(), "other")
     with pytest.raises(PluginError, match="different content"):
-        sloth_manager.hooks.render_node_files(context, [NodeRecord(cluster="t", name="n1")])
+        sloth_manager.hooks.render_node_files(
+            context, [NodeRecord(cluster="t", name="n1", roles=("server",))]
+        )

@@ -131,6 +131,23 @@ def destroy_nodes(
     """Dispatch. Delete ``nodes`` on ``provider``; return the names of the machines removed."""
 
 
+@hookspec(firstresult=True)
+def uninstall_distro(
+    context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+) -> Sequence[str] | None:
+    """Dispatch. Remove ``distro`` from ``nodes`` whose machines stay (``ssh``); return names."""
+
+
+# --- render (no machine touched) ----------------------------------------------------------------
+
+
+@hookspec
+def render_node_files(  # type: ignore[empty-body]
+    context: ClusterContext, nodes: Sequence[NodeRecord]
+) -> dict[str, dict[str, str]]:
+    """Broadcast. Files each node would receive, ``{node: {path: content}}``, secrets masked."""
+
+
 @hookspec
 def doctor_checks(context: DoctorContext) -> Sequence[DoctorCheck]:  # type: ignore[empty-body]
     """Broadcast. Return checks of the local environment for ``doctor``."""

@@ -389,6 +389,48 @@ class Hooks:
             )
         )
 
+    def render_addon(
+        self, context: ClusterContext, kind: ComponentKind, addon: str, settings: Any
+    ) -> AddonManifests:
+        from .addons.manifests import AddonManifests
+
+        context.hooks = context.hooks or self
+        result = self._dispatch(
+            kind,
+            addon,
+            lambda: self._hook.render_addon(context=context, addon=addon, settings=settings),
+        )
+        if not isinstance(result, AddonManifests):
+            raise PluginError(
+                f"{kind} {addon!r} rendered {type(result).__name__}, not AddonManifests",
+                hint="a plugin bug: report it to the plugin's authors",
+            )
+        return result
+
+    def deliver_manifests(
+        self,
+        context: ClusterContext,
+        distro: str,
+        manifests: Sequence[Manifest],
+        removed: Sequence[Manifest],
+    ) -> list[str] | None:
+        """The distro's delivery, or ``None`` when it has no deployer (server-side apply then)."""
+        result = self._hook.deliver_manifests(
+            context=context, distro=distro, manifests=manifests, removed=removed
+        )
+        return None if result is None else list(result)
+
+    def uninstall_distro(
+        self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+    ) -> list[str]:
+        return list(
+            self._dispatch(
+                "distro",
+                distro,
+                lambda: self._hook.uninstall_distro(context=context, distro=distro, nodes=nodes),
+            )
+        )
+
     def mesh_status(
         self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
     ) -> list[MeshNodeStatus]:
@@ -435,38 +477,24 @@ class Hooks:
             self._dispatch("mesh", mesh, lambda: self._hook.vpn_list(context=context, mesh=mesh))
         )
 
-    def render_addon(
-        self, context: ClusterContext, kind: ComponentKind, addon: str, settings: Any
-    ) -> AddonManifests:
-        from .addons.manifests import AddonManifests
-
-        context.hooks = context.hooks or self
-        result = self._dispatch(
-            kind,
-            addon,
-            lambda: self._hook.render_addon(context=context, addon=addon, settings=settings),
-        )
-        if not isinstance(result, AddonManifests):
-            raise PluginError(
-                f"{kind} {addon!r} rendered {type(result).__name__}, not AddonManifests",
-                hint="a plugin bug: report it to the plugin's authors",
-            )
-        return result
-
-    def deliver_manifests(
-        self,
-        context: ClusterContext,
-        distro: str,
-        manifests: Sequence[Manifest],
-        removed: Sequence[Manifest],
-    ) -> list[str] | None:
-        """The distro's delivery, or ``None`` when it has no deployer (server-side apply then)."""
-        result = self._hook.deliver_manifests(
-            context=context, distro=distro, manifests=manifests, removed=removed
-        )
-        return None if result is None else list(result)
-
     # broadcast ----------------------------------------------------------------------------------
+
+    def render_node_files(
+        self, context: ClusterContext, nodes: Sequence[NodeRecord]
+    ) -> dict[str, dict[str, str]]:
+        """Every plugin's files per node, merged; two plugins writing one path is an error."""
+        merged: dict[str, dict[str, str]] = {}
+        for contribution in reversed(self._hook.render_node_files(context=context, nodes=nodes)):
+            for node, files in (contribution or {}).items():
+                target = merged.setdefault(node, {})
+                for path, content in files.items():
+                    if path in target and target[path] != content:
+                        raise PluginError(
+                            f"two plugins render different content for {path} on {node}",
+                            hint="report it to the plugins' authors",
+                        )
+                    target[path] = content
+        return merged
 
     def doctor_checks(self, context: DoctorContext) -> list[DoctorCheck]:
         results: Iterable[Sequence[DoctorCheck]] = self._hook.doctor_checks(context=context)

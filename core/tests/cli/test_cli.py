@@ -40,7 +40,14 @@ def test_plugins_json_describes_each_plugin(sloth_cli):
         "kind": "distro",
         "distribution": "sloth-distro-k3s",
         "version": "0.1.0",
-        "hooks": ["register_config_models", "register_distros"],
+        "hooks": [
+            "deliver_manifests",
+            "install_distro",
+            "register_config_models",
+            "register_distros",
+            "render_node_files",
+            "uninstall_distro",
+        ],
     }
     kinds = {p["kind"] for p in plugins.values()}
     assert {"provider", "distro", "mesh", "cni", "storage", "addon"} <= kinds

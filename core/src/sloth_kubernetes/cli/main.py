@@ -31,6 +31,9 @@ COMMAND_MODULES = (
     "audit_cmd",
     "mesh_cmd",
     "vpn_cmd",
+    "kubeconfig_cmd",
+    "render_cmd",
+    "artifacts_cmd",
 )
 
 

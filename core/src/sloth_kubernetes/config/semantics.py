@@ -44,6 +44,7 @@ def check_semantics(raw: Any, catalog: Catalog) -> list[Problem]:
                 ),
             )
         )
+    problems += _distro_settings(catalog, distribution, kubernetes, k8s)
     cni = _mapping(kubernetes.get("cni"))
     if isinstance(cni.get("type"), str):
         problems += _supports(catalog, "cni", cni["type"], distribution, (*k8s, "cni", "type"))
@@ -66,6 +67,23 @@ def check_semantics(raw: Any, catalog: Catalog) -> list[Problem]:
             catalog, "addon", name, distribution, ("spec", "addons", index, "name")
         )
     return problems
+
+
+def _distro_settings(
+    catalog: Catalog, distribution: str, kubernetes: dict[str, Any], base: tuple[Any, ...]
+) -> list[Problem]:
+    """The distro's own checks of ``serverConfig``/``agentConfig`` (its documented flags).
+
+    A distro plugin's block model may define ``check_kubernetes(raw_kubernetes)`` returning
+    problems with ``path`` (relative to spec.kubernetes), ``message``, ``hint`` and ``at_key``.
+    """
+    block = catalog.block("kubernetes", distribution)
+    check = getattr(block.model, "check_kubernetes", None) if block is not None else None
+    if not callable(check):
+        return []
+    return [
+        Problem((*base, *p.path), p.message, p.hint, at_key=p.at_key) for p in check(kubernetes)
+    ]
 
 
 def _pools(spec: dict[str, Any]) -> list[Problem]:

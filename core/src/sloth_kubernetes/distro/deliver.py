@@ -1,0 +1,74 @@
+"""K3s/RKE2's own manifest deployer: files in every server's ``<data dir>/server/manifests``.
+
+The distribution's deploy controller applies what appears there (and its helm-controller installs
+``HelmChart`` objects), so the add-on phase needs no API access from the operator's machine.
+Files are written 0600 over SFTP (manifests may carry secrets) on every server, so whichever
+server leads applies the same set.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..context import ClusterContext
+from ..errors import RemoteError
+from .installer import Installer
+
+_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
+
+
+def manifest_path(manifests_dir: str, manifest: Any) -> str:
+    """``sloth-<component>-<kind>-<namespace>-<name>.yaml``: ours, and stable per object."""
+    component = _UNSAFE.sub("-", str(manifest.component))
+    return f"{manifests_dir}/sloth-{component}-{manifest.file_name}"
+
+
+def deliver(
+    context: ClusterContext,
+    installer: Installer,
+    settings: Any,
+    manifests: Sequence[Any],
+    removed: Sequence[Any],
+) -> list[str] | None:
+    """Write ``manifests`` and delete ``removed`` on every server; ``None`` without SSH access
+    (the core then applies through the API)."""
+    session = context.remote
+    if session is None or context.state is None:
+        return None
+    servers = [
+        n.name
+        for n in context.state.list_nodes(context.name)
+        if n.is_server and n.name in session.records
+    ]
+    if not servers:
+        return None
+    data_dir = str(getattr(settings, "data_dir", installer.data_dir))
+    directory = f"{data_dir}/server/manifests"
+
+    from pyinfra.operations import files
+
+    def deploy(_node: Any) -> None:
+        files.directory(name="manifests directory", path=directory, present=True)
+        for manifest in manifests:
+            files.put(
+                name=f"manifest {manifest.label}",
+                src=io.StringIO(manifest.to_yaml()),
+                dest=manifest_path(directory, manifest),
+                mode="600",
+            )
+        for manifest in removed:
+            files.file(
+                name=f"remove {manifest.label}",
+                path=manifest_path(directory, manifest),
+                present=False,
+            )
+
+    result = session.apply("deliver manifests", deploy, nodes=servers)
+    errors = [r.error for r in result.per_node.values() if r.error is not None]
+    if errors:
+        error = errors[0]
+        raise error if isinstance(error, RemoteError) else RemoteError(str(error))
+    return [m.key for m in manifests]

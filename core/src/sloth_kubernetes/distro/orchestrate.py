@@ -1,0 +1,416 @@
+"""The distro phase, the same for every distribution: safe order, health gates, no secret leaks.
+
+1. Every node gets its files (release binaries staged from the operator's verified cache, config
+   file 0600 with the token, unit, drop-ins) in one parallel step; nothing starts yet.
+2. The first server (first server pool, lowest index; recorded in state) initialises the cluster.
+3. Every further server joins — or restarts after a config change — **one at a time**: the next
+   starts only when this one answers ``/readyz`` and the etcd member count has grown to include it.
+   Restarting all servers at once loses etcd quorum; this order never does.
+4. Agents join in batches (``agentBatchSize``, default 50); a batch waits for the previous one
+   to register.
+5. The admin kubeconfig is fetched from the first server, pointed at the API endpoint and stored
+   encrypted; then every node is waited for until Ready (through the API, or over SSH).
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ..context import ClusterContext
+from ..errors import RemoteError, SlothError
+from ..model import NodeRecord
+from ..secrets import redact
+from . import artifacts, credentials, kubeconfig
+from .installer import DistroPlan, Installer, Release, Role, role_of
+from .topology import EXTRA_KEY, Topology, plan_topology, tls_sans
+
+PHASE = "distro"
+STAGE_DIR = "/var/lib/sloth-kubernetes/artifacts"
+POLL_SECONDS = 2.0
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def settings_of(context: ClusterContext, default: Any) -> Any:
+    block = context.config.spec.kubernetes.distro
+    settings = getattr(block, "settings", None)
+    return settings if settings is not None else default
+
+
+def make_plan(
+    context: ClusterContext, installer: Installer, settings: Any, topology: Topology, token: str
+) -> DistroPlan:
+    config = context.config
+    first = topology.first
+    addresses = {n.name: n.mesh_address or "" for n in (*topology.servers, *topology.agents)}
+    return DistroPlan(
+        config=config,
+        settings=settings,
+        version=config.spec.kubernetes.version or installer.default_version(),
+        token=token,
+        first_server=first.name,
+        join_address=settings.registration_address or addresses[first.name],
+        tls_sans=tls_sans(config, topology.servers),
+        addresses=addresses,
+    )
+
+
+def api_url(context: ClusterContext, installer: Installer, topology: Topology) -> str:
+    """The API endpoint clients use: ``apiEndpoint``, else the first server's public address."""
+    first = topology.first
+    host = (
+        context.config.spec.kubernetes.api_endpoint
+        or first.public_address
+        or first.mesh_address
+        or first.private_address
+    )
+    return f"https://{host}:{installer.api_port}"
+
+
+@attrs.define
+class _Run:
+    context: ClusterContext
+    installer: Installer
+    session: Any
+    plan: DistroPlan
+    topology: Topology
+    timeout: float
+
+    def event(self, message: str, node: str | None = None, status: str = "info") -> None:
+        self.context.event(PHASE, message, node=node, status=status)
+
+    def shell(self, command: str, nodes: Sequence[str], *, what: str) -> dict[str, Any]:
+        results: dict[str, Any] = self.session.shell(command, nodes=list(nodes))
+        failed = {n: r for n, r in results.items() if not r.ok}
+        if failed:
+            name, result = next(iter(failed.items()))
+            raise RemoteError(
+                f"{what} failed on {len(failed)} node(s), first {name}: exit {result.exit_status}",
+                host=name,
+                exit_status=result.exit_status,
+                output=redact((result.stdout + result.stderr)[-2000:]),
+                hint="see the tail of the distribution's log: sloth-kubernetes nodes exec "
+                f"{self.context.name} {name} -- "
+                f"{self.installer.log_command(role_of_name(self, name))}",
+            )
+        return results
+
+    def log_tail(self, name: str) -> str:
+        result = self.session.shell(
+            self.installer.log_command(role_of_name(self, name), 20), nodes=[name]
+        )[name]
+        return redact(result.stdout + result.stderr).strip()
+
+    def wait(self, name: str, what: str, probe: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not probe():
+            if time.monotonic() > deadline:
+                raise RemoteError(
+                    f"{name}: {what} not reached within {self.timeout:g}s",
+                    host=name,
+                    output=self.log_tail(name),
+                    hint="the output is the tail of the distribution's log on that node; fix "
+                    "the cause and re-run `up` (it resumes; servers restart one at a time)",
+                )
+            time.sleep(POLL_SECONDS)
+
+
+def role_of_name(run: _Run, name: str) -> Role:
+    return "server" if any(s.name == name for s in run.topology.servers) else "agent"
+
+
+def install_cluster(
+    context: ClusterContext, installer: Installer, nodes: Sequence[NodeRecord], default: Any
+) -> list[NodeRecord]:
+    """Install the distribution on ``nodes`` (see module doc); return the updated records."""
+    if not nodes:
+        return []
+    session = context.remote
+    if session is None:
+        raise SlothError(
+            "the distro phase needs SSH access to the nodes",
+            hint="run `up` without --only/--until that skip the connect phase",
+        )
+    without_mesh = sorted(n.name for n in nodes if not n.mesh_address)
+    if without_mesh:
+        raise SlothError(
+            f"nodes without a mesh address: {', '.join(without_mesh)}",
+            hint="the distro uses mesh addresses as node IPs; run the mesh phase first",
+        )
+    settings = settings_of(context, default)
+    topology = plan_topology(context.config, nodes)
+    token = credentials.ensure_token(context.state, context.name)
+    plan = make_plan(context, installer, settings, topology, token.reveal())
+    run = _Run(context, installer, session, plan, topology, float(settings.ready_timeout))
+
+    if context.dry_run:
+        run.event(f"would install {installer.name} {plan.version} on {len(nodes)} nodes")
+        return list(nodes)
+    releases = _releases(run, nodes, settings)
+    changed = _write_files(run, releases)
+    installed = _install(run, releases)
+    active = _active(run)
+    restart = {n for n in changed if changed[n]} | installed | {n for n in active if not active[n]}
+
+    for position, server in enumerate(topology.servers):
+        if server.name in restart:
+            _start_server(run, server, position + 1)
+            _record_first(context, server, topology, plan)
+    for batch in topology.agent_batches(settings.agent_batch_size):
+        _start_agents(run, [a for a in batch if a.name in restart])
+
+    _fetch_kubeconfig(run)
+    _wait_ready(run, settings)
+    return [
+        attrs.evolve(
+            node,
+            extra={
+                **node.extra,
+                EXTRA_KEY: {
+                    "distribution": installer.name,
+                    "version": plan.version,
+                    "role": role_of(node),
+                    "init": node.name == topology.first.name,
+                },
+            },
+        )
+        for node in nodes
+    ]
+
+
+def _releases(run: _Run, nodes: Sequence[NodeRecord], settings: Any) -> dict[str, Release]:
+    """Detect each node's architecture and make sure the release is in the local cache."""
+    outputs = run.shell("uname -m", [n.name for n in nodes], what="detecting the architecture")
+    arch_of: dict[str, str] = {}
+    for name, result in outputs.items():
+        machine = result.stdout.strip()
+        if machine not in _ARCH:
+            raise SlothError(
+                f"{name}: unsupported architecture {machine!r}", hint="use amd64/arm64"
+            )
+        arch_of[name] = _ARCH[machine]
+    releases: dict[str, Release] = {}
+    for arch in sorted(set(arch_of.values())):
+        release = run.installer.release(run.plan.version, arch, settings.mirror)
+        if artifacts.cached(run.context.data_dir, release, airgap=settings.airgap) is None:
+            run.event(
+                f"fetching {release.distro} {release.version} ({arch}) from {release.base_url}"
+            )
+            artifacts.fetch(run.context.data_dir, release, airgap=settings.airgap)
+        releases[arch] = release
+    return {name: releases[arch] for name, arch in arch_of.items()}
+
+
+def _staged(release: Release, airgap: bool) -> dict[str, str]:
+    base = f"{STAGE_DIR}/{release.distro}/{release.version}"
+    return {a.name: f"{base}/{a.name}" for a in release.files(airgap=airgap)}
+
+
+def _write_files(run: _Run, releases: Mapping[str, Release]) -> dict[str, bool]:
+    """Stage release files and write each node's files (SFTP: no content in any argv)."""
+    import io
+
+    from pyinfra.operations import files
+
+    airgap = run.plan.settings.airgap
+    nodes = {n.name: n for n in (*run.topology.servers, *run.topology.agents)}
+    metas: dict[str, list[Any]] = {name: [] for name in nodes}
+    local = {
+        name: artifacts.verify(
+            artifacts.cache_dir(run.context.data_dir, release), release, airgap=airgap
+        )
+        for name, release in releases.items()
+    }
+
+    def deploy(node: NodeRecord) -> None:
+        release = releases[node.name]
+        for artifact, target in _staged(release, airgap).items():
+            files.put(
+                name=f"distro: stage {artifact}",
+                src=str(local[node.name].paths[artifact]),
+                dest=target,
+                mode="600",
+                create_remote_dir=True,
+            )
+        for item in run.installer.node_files(run.plan, node):
+            directory = item.path.rsplit("/", 1)[0] or "/"
+            files.directory(name=f"distro: directory {directory}", path=directory, present=True)
+            metas[node.name].append(
+                files.put(
+                    name=f"distro: {item.path}",
+                    src=io.StringIO(item.content),
+                    dest=item.path,
+                    mode=f"{0o600 if item.secret else item.mode:o}",
+                    user="root",
+                    group="root",
+                )
+            )
+
+    run.event(f"writing {run.installer.name} files on {len(nodes)} nodes")
+    result = run.session.apply("distro files", deploy, nodes=list(nodes))
+    errors = {n: r.error for n, r in result.per_node.items() if r.error is not None}
+    if errors:
+        raise next(iter(errors.values()))
+    return {name: any(m.is_complete() and m.did_change() for m in metas[name]) for name in nodes}
+
+
+def _install(run: _Run, releases: Mapping[str, Release]) -> set[str]:
+    """Install where the installed version differs; return the nodes that were (re)installed."""
+    names = list(releases)
+    outputs = run.session.shell(run.installer.version_command(), nodes=names)
+    todo = [
+        n
+        for n in names
+        if not outputs[n].ok or run.installer.parse_version(outputs[n].stdout) != run.plan.version
+    ]
+    groups: dict[tuple[str, Role], list[str]] = {}
+    for name in todo:
+        groups.setdefault((releases[name].arch, role_of_name(run, name)), []).append(name)
+    for (_arch, role), group in groups.items():
+        release = releases[group[0]]
+        run.event(f"installing {release.distro} {release.version} on {len(group)} {role}(s)")
+        command = run.installer.install_command(
+            release, _staged(release, run.plan.settings.airgap), role
+        )
+        run.shell(command, group, what=f"installing {release.distro}")
+    return set(todo)
+
+
+def _active(run: _Run) -> dict[str, bool]:
+    active: dict[str, bool] = {}
+    for role, group in (("server", run.topology.servers), ("agent", run.topology.agents)):
+        if not group:
+            continue
+        unit = shlex.quote(run.installer.units[role])  # type: ignore[index]
+        outputs = run.session.shell(f"systemctl is-active {unit}", nodes=[n.name for n in group])
+        active.update({n: r.stdout.strip() == "active" for n, r in outputs.items()})
+    return active
+
+
+def _start_server(run: _Run, server: NodeRecord, members: int) -> None:
+    first = server.name == run.topology.first.name
+    run.event(
+        "initialising the cluster" if first else "joining", node=server.name, status="started"
+    )
+    run.shell(run.installer.start_command("server"), [server.name], what="starting the server")
+
+    def healthy() -> bool:
+        readyz = run.session.shell(run.installer.readyz_command(), nodes=[server.name])[server.name]
+        if not (readyz.ok and readyz.stdout.strip() == "ok"):
+            return False
+        count = run.session.shell(run.installer.etcd_members_command(), nodes=[server.name])
+        result = count[server.name]
+        return result.ok and result.stdout.strip().isdigit() and int(result.stdout) >= members
+
+    run.wait(server.name, f"/readyz ok and {members} etcd member(s)", healthy)
+    run.event(f"healthy ({members} etcd member(s))", node=server.name, status="done")
+
+
+def _record_first(
+    context: ClusterContext, server: NodeRecord, topology: Topology, plan: DistroPlan
+) -> None:
+    """Record the initialising server at once, so a crashed run never initialises a second one."""
+    if server.name != topology.first.name or context.state is None:
+        return
+    extra = {**server.extra, EXTRA_KEY: {"version": plan.version, "role": "server", "init": True}}
+    context.state.put_node(attrs.evolve(server, cluster=context.name, extra=extra))
+
+
+def _registered(run: _Run) -> set[str]:
+    first = run.topology.first.name
+    result = run.session.shell(run.installer.nodes_command(), nodes=[first])[first]
+    if not result.ok:
+        return set()
+    return {line.strip().removeprefix("node/") for line in result.stdout.splitlines() if line}
+
+
+def _start_agents(run: _Run, batch: Sequence[NodeRecord]) -> None:
+    if not batch:
+        return
+    names = [a.name for a in batch]
+    run.event(f"joining {len(names)} agent(s): {', '.join(names)}", status="started")
+    run.shell(run.installer.start_command("agent"), names, what="starting agents")
+    pending = set(names)
+
+    def registered() -> bool:
+        pending.difference_update(_registered(run))
+        return not pending
+
+    run.wait(names[0], f"agents registered ({', '.join(names)})", registered)
+    run.event(f"{len(names)} agent(s) registered", status="done")
+
+
+def _fetch_kubeconfig(run: _Run) -> None:
+    first = run.topology.first.name
+    result = run.shell(
+        f"base64 -w0 {shlex.quote(run.installer.kubeconfig_path)}",
+        [first],
+        what="reading kubeconfig",
+    )[first]
+    text = base64.b64decode(result.stdout.strip()).decode()
+    ours = kubeconfig.for_cluster(
+        text, run.context.name, api_url(run.context, run.installer, run.topology)
+    )
+    credentials.store_kubeconfig(run.context.state, run.context.name, ours)
+    run.event("admin kubeconfig stored (encrypted); `sloth-kubernetes kubeconfig` writes it")
+
+
+def _wait_ready(run: _Run, settings: Any) -> None:
+    names = [n.name for n in (*run.topology.servers, *run.topology.agents)]
+    if getattr(settings, "readiness", "api") == "ssh":
+        status: dict[str, str] = {}
+
+        def ready() -> bool:
+            status.update(_ready_over_ssh(run))
+            return all(status.get(n) == "True" for n in names)
+
+        run.wait(run.topology.first.name, "all nodes Ready", ready)
+        return
+    from .readiness import wait_ready
+
+    secret = credentials.stored_kubeconfig(run.context.state, run.context.name)
+    wait_ready(
+        secret.reveal(),
+        names,
+        timeout=run.timeout,
+        progress=run.event,
+        log_tail=run.log_tail,
+    )
+
+
+def _ready_over_ssh(run: _Run) -> dict[str, str]:
+    first = run.topology.first.name
+    template = (
+        '{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}'
+        '{"\\n"}{end}'
+    )
+    result = run.session.shell(
+        run.installer.kubectl(f"get nodes -o jsonpath={shlex.quote(template)}"), nodes=[first]
+    )[first]
+    pairs = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    return dict(pairs)
+
+
+def uninstall_cluster(
+    context: ClusterContext, installer: Installer, nodes: Sequence[NodeRecord]
+) -> list[str]:
+    """Stop and remove the distribution: agents first, then servers (the first one last)."""
+    session = context.remote
+    if session is None or not nodes:
+        return []
+    topology = plan_topology(context.config, nodes) if any(n.is_server for n in nodes) else None
+    agents = [n.name for n in nodes if not n.is_server]
+    servers = [n.name for n in reversed(topology.servers)] if topology else []
+    done: list[str] = []
+    for role, group in (("agent", agents), ("server", servers)):
+        if not group:
+            continue
+        outputs = session.shell(installer.uninstall_command(role), nodes=group)  # type: ignore[arg-type]
+        done += [n for n in group if outputs[n].ok]
+        context.event(PHASE, f"removed {installer.name} from {len(group)} {role}(s)")
+    return done

@@ -1,0 +1,1 @@
+"""RKE2 for sloth-kubernetes."""
