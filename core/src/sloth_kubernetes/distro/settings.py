@@ -28,11 +28,13 @@ class S3Target:
     endpoint: str = attrs.field(default="s3.amazonaws.com", metadata=doc("S3 endpoint host."))
     region: str | None = attrs.field(default=None, metadata=doc("Bucket region."))
     folder: str | None = attrs.field(default=None, metadata=doc("Folder in the bucket."))
-    access_key: Reference | None = attrs.field(
-        default=None, metadata=doc("Access key id: ${env:…} or ${file:…}.")
+    access_key: Reference = attrs.field(
+        default=Reference("env", "AWS_ACCESS_KEY_ID"),
+        metadata=doc("Access key id: ${env:…} or ${file:…} (default ${env:AWS_ACCESS_KEY_ID})."),
     )
-    secret_key: Reference | None = attrs.field(
-        default=None, metadata=doc("Secret access key: ${env:…} or ${file:…}.")
+    secret_key: Reference = attrs.field(
+        default=Reference("env", "AWS_SECRET_ACCESS_KEY"),
+        metadata=doc("Secret key: ${env:…} or ${file:…} (default ${env:AWS_SECRET_ACCESS_KEY})."),
     )
 
 

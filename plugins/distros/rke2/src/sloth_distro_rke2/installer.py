@@ -109,8 +109,8 @@ def mesh_interface(config: Any) -> str:
 
 def chosen_cni(plan: DistroPlan) -> str:
     """The settings' ``cni``; by default canal, or none when a CNI plugin is configured."""
-    explicit = getattr(plan.settings, "cni", None)
-    if explicit:
+    explicit = getattr(plan.settings, "cni", "auto")
+    if explicit and explicit != "auto":
         return str(explicit)
     return "none" if isinstance(plan.config.spec.kubernetes.cni, PluginBlock) else "canal"
 

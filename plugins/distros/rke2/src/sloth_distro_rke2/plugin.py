@@ -23,7 +23,7 @@ PackagedComponent = Literal[
     "rke2-coredns", "rke2-ingress-nginx", "rke2-metrics-server", "rke2-snapshot-controller",
     "rke2-snapshot-controller-crd", "rke2-snapshot-validation-webhook",
 ]  # fmt: skip
-BundledCni = Literal["canal", "calico", "cilium", "none"]
+BundledCni = Literal["auto", "canal", "calico", "cilium", "none"]
 
 
 @cache
@@ -41,10 +41,10 @@ class Rke2Settings(DistroSettings):
     disable: list[PackagedComponent] = attrs.field(
         factory=list, metadata=doc("Packaged components not to deploy (`disable`).")
     )
-    cni: BundledCni | None = attrs.field(
-        default=None,
+    cni: BundledCni = attrs.field(
+        default="auto",
         metadata=doc(
-            "RKE2's bundled CNI (`cni`); default canal, or none when spec.kubernetes.cni "
+            "RKE2's bundled CNI (`cni`); auto: canal, or none when spec.kubernetes.cni "
             "names a CNI plugin."
         ),
     )

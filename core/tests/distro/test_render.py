@@ -1,0 +1,136 @@
+"""`render`: every node's files, checked against the distribution's documented keys; no secret."""
+
+from __future__ import annotations
+
+import pytest
+from ruamel.yaml import YAML
+from sloth_kubernetes.api_distro import installer_for
+from sloth_kubernetes.distro.installer import SECRET_MARKER
+
+POOLS = [
+    {"name": "servers", "provider": "dummy", "count": 3, "roles": ["server"]},
+    {"name": "agents", "provider": "dummy", "count": 2, "roles": ["agent"]},
+]
+
+
+def _render(sloth_cli, config_factory, tmp_path, distro, **kubernetes):
+    monkey_env = {"S3_KEY": "AKIAEXAMPLE", "S3_SECRET": "s3-secret-value-123"}
+    path = config_factory(
+        {
+            "spec": {
+                "nodePools": POOLS,
+                "kubernetes": {
+                    "distribution": distro,
+                    "apiEndpoint": "api.example.com",
+                    **kubernetes,
+                },
+            }
+        }
+    )
+    out = tmp_path / "rendered"
+    result = sloth_cli("render", "-f", str(path), "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    return out, monkey_env
+
+
+def _config(out, node, distro):
+    return YAML(typ="safe").load(
+        (out / "nodes" / node / f"etc/rancher/{distro}/config.yaml").read_text()
+    )
+
+
+@pytest.mark.parametrize("distro", ["k3s", "rke2"])
+@pytest.mark.parametrize("hardening", ["none", "cis"])
+def test_rendered_configs_use_only_documented_keys(
+    sloth_cli, config_factory, tmp_path, dummy_provider, sloth_manager, distro, hardening
+):
+    out, _ = _render(
+        sloth_cli, config_factory, tmp_path, distro,
+        hardening=hardening,
+        serverConfig={"kube-apiserver-arg": ["v=2"]},
+        agentConfig={"kubelet-arg": ["max-pods=200"]},
+    )  # fmt: skip
+    flags = installer_for(distro, sloth_manager).flags
+    for node, role in [
+        ("test-servers-1", "server"),
+        ("test-servers-3", "server"),
+        ("test-agents-2", "agent"),
+    ]:
+        keys = _config(out, node, distro)
+        assert flags.unknown_keys(role, keys) == []
+        assert keys["token"] == SECRET_MARKER
+        assert keys["node-name"] == node
+
+
+@pytest.mark.parametrize("distro", ["k3s", "rke2"])
+def test_first_server_initialises_and_others_join_it(
+    sloth_cli, config_factory, tmp_path, dummy_provider, distro
+):
+    out, _ = _render(sloth_cli, config_factory, tmp_path, distro)
+    first = _config(out, "test-servers-1", distro)
+    second = _config(out, "test-servers-2", distro)
+    agent = _config(out, "test-agents-1", distro)
+    port = 6443 if distro == "k3s" else 9345
+    assert "server" not in first
+    assert first.get("cluster-init") is (True if distro == "k3s" else None)
+    join = f"https://<mesh address of test-servers-1>:{port}"
+    assert second["server"] == agent["server"] == join
+    assert "api.example.com" in second["tls-san"]
+    assert second["node-ip"] == ["<mesh address of test-servers-2>"]
+    assert first["write-kubeconfig-mode"] == "0600"
+
+
+def test_k3s_cis_controls_are_rendered(sloth_cli, config_factory, tmp_path, dummy_provider):
+    out, _ = _render(sloth_cli, config_factory, tmp_path, "k3s", hardening="cis")
+    server = _config(out, "test-servers-1", "k3s")
+    agent = _config(out, "test-agents-1", "k3s")
+    assert server["protect-kernel-defaults"] is agent["protect-kernel-defaults"] is True
+    assert server["secrets-encryption"] is True
+    args = server["kube-apiserver-arg"]
+    assert any(a.startswith("admission-control-config-file=") for a in args)
+    assert any(a.startswith("audit-policy-file=") for a in args)
+    node_dir = out / "nodes" / "test-servers-1"
+    assert "PodSecurity" in (node_dir / "var/lib/rancher/k3s/server/psa.yaml").read_text()
+    assert "level: Metadata" in (node_dir / "var/lib/rancher/k3s/server/audit.yaml").read_text()
+    assert (node_dir / "etc/sysctl.d/90-kubelet-cis.conf").is_file()
+
+
+def test_rke2_cis_profile_and_canal_over_the_mesh(
+    sloth_cli, config_factory, tmp_path, dummy_provider
+):
+    out, _ = _render(sloth_cli, config_factory, tmp_path, "rke2", hardening="cis")
+    server = _config(out, "test-servers-1", "rke2")
+    assert server["profile"] == "cis"
+    assert server["cni"] == ["canal"]
+    canal = (
+        out / "nodes/test-servers-1/var/lib/rancher/rke2/server/manifests/rke2-canal-config.yaml"
+    )
+    assert 'iface: "wg-sloth"' in canal.read_text()
+    unit = (out / "nodes/test-agents-1/etc/systemd/system/rke2-agent.service").read_text()
+    assert "ExecStart=/usr/local/bin/rke2 agent" in unit
+
+
+def test_snapshot_s3_credentials_are_references_and_masked(
+    sloth_cli, config_factory, tmp_path, dummy_provider, monkeypatch
+):
+    monkeypatch.setenv("S3_SECRET", "s3-secret-value-123")
+    out, _ = _render(
+        sloth_cli, config_factory, tmp_path, "k3s",
+        k3s={"snapshots": {"schedule": "0 3 * * *", "retention": 7, "s3": {
+            "bucket": "backups", "accessKey": "${env:S3_KEY}", "secretKey": "${env:S3_SECRET}"}}},
+    )  # fmt: skip
+    server = _config(out, "test-servers-2", "k3s")
+    assert server["etcd-snapshot-schedule-cron"] == "0 3 * * *"
+    assert server["etcd-snapshot-retention"] == 7
+    assert server["etcd-s3-secret-key"] == SECRET_MARKER
+    everything = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    assert "s3-secret-value-123" not in everything
+
+
+def test_another_cni_plugin_turns_k3s_flannel_off(
+    sloth_cli, config_factory, tmp_path, dummy_provider
+):
+    out, _ = _render(sloth_cli, config_factory, tmp_path, "k3s", cni={"type": "cilium"})
+    server = _config(out, "test-servers-1", "k3s")
+    assert server["flannel-backend"] == "none"
+    assert server["disable-network-policy"] is True

@@ -1,0 +1,93 @@
+"""Join order: the first server is deterministic (or the recorded one); agents in batches."""
+
+from __future__ import annotations
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+from sloth_kubernetes import api
+from sloth_kubernetes.distro.topology import EXTRA_KEY, plan_topology, tls_sans
+from sloth_kubernetes.model import NodeRecord
+
+
+def _config(config_factory, sloth_manager, **kubernetes):  # needs dummy_provider
+    path = config_factory(
+        {
+            "spec": {
+                "nodePools": [
+                    {"name": "workers", "provider": "dummy", "count": 2, "roles": ["agent"]},
+                    {"name": "cp", "provider": "dummy", "count": 3, "roles": ["server"]},
+                    {"name": "cp2", "provider": "dummy", "count": 2, "roles": ["server"]},
+                ],
+                "kubernetes": kubernetes,
+            }
+        }
+    )
+    return api.load([path], manager=sloth_manager)
+
+
+def _nodes():
+    def node(pool, index, role, **extra):
+        return NodeRecord(
+            cluster="test",
+            name=f"test-{pool}-{index}",
+            pool=pool,
+            roles=(role,),
+            mesh_address=f"10.0.{index}.{len(pool)}",
+            public_address=f"203.0.113.{index * 10 + len(pool)}",
+            **extra,
+        )
+
+    return [
+        node("cp2", 1, "server"),
+        node("workers", 2, "agent"),
+        node("cp", 11, "server"),
+        node("cp", 2, "server"),
+        node("workers", 1, "agent"),
+        node("cp", 3, "server"),
+        node("cp2", 2, "server"),
+    ]
+
+
+def test_first_server_is_first_server_pool_lowest_index(
+    config_factory, sloth_manager, dummy_provider
+):
+    config = _config(config_factory, sloth_manager)
+    topology = plan_topology(config, _nodes())
+    assert [n.name for n in topology.servers] == [
+        "test-cp-2", "test-cp-3", "test-cp-11", "test-cp2-1", "test-cp2-2",
+    ]  # fmt: skip
+    assert [n.name for n in topology.agents] == ["test-workers-1", "test-workers-2"]
+
+
+def test_the_recorded_first_server_stays_first(config_factory, sloth_manager, dummy_provider):
+    config = _config(config_factory, sloth_manager)
+    nodes = [
+        attrs.evolve(n, extra={EXTRA_KEY: {"init": True}}) if n.name == "test-cp2-1" else n
+        for n in _nodes()
+    ]
+    assert plan_topology(config, nodes).first.name == "test-cp2-1"
+
+
+def test_sans_hold_the_endpoint_and_every_server_address(
+    config_factory, sloth_manager, dummy_provider
+):
+    config = _config(config_factory, sloth_manager, apiEndpoint="k8s.example.com")
+    topology = plan_topology(config, _nodes())
+    sans = tls_sans(config, topology.servers)
+    assert sans[0] == "k8s.example.com"
+    for server in topology.servers:
+        assert server.mesh_address in sans
+        assert server.public_address in sans
+    assert len(sans) == len(set(sans))
+
+
+@given(agents=st.integers(0, 400), size=st.integers(1, 120))
+def test_batches_cover_every_agent_once_and_are_bounded(agents, size):
+    from sloth_kubernetes.distro.topology import Topology
+
+    nodes = tuple(NodeRecord(cluster="c", name=f"a{i}", roles=("agent",)) for i in range(agents))
+    server = NodeRecord(cluster="c", name="s", roles=("server",))
+    batches = Topology((server,), nodes).agent_batches(size)
+    assert [n for batch in batches for n in batch] == list(nodes)
+    assert all(0 < len(batch) <= size for batch in batches)
