@@ -39,6 +39,24 @@ OPERATOR_KEY = (
 )
 
 
+def capture_posts(fake: Any, monkeypatch: pytest.MonkeyPatch, path: str) -> list[dict[str, Any]]:
+    """Record the JSON bodies of ``POST path`` requests a Prism-fronted fake receives (to read
+    back what a client sent, e.g. user data, which the fakes do not keep)."""
+    import json
+
+    bodies: list[dict[str, Any]] = []
+    original = fake._dispatch
+
+    def dispatch(method: str, request_path: str, params: Any, raw: bytes, headers: Any) -> Any:
+        if method == "POST" and request_path.rstrip("/") == path and raw:
+            with contextlib.suppress(ValueError):
+                bodies.append(json.loads(raw))
+        return original(method, request_path, params, raw, headers)
+
+    monkeypatch.setattr(fake, "_dispatch", dispatch)
+    return bodies
+
+
 class ClusterHarness:
     """A cluster config, a context and shortcuts to the provider's hooks, for one test."""
 

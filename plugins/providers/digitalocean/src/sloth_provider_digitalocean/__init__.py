@@ -1,0 +1,1 @@
+"""sloth-kubernetes provider for DigitalOcean (libcloud's DigitalOcean v2 connection)."""

@@ -1,0 +1,42 @@
+"""The ``digitalocean`` provider: settings of ``spec.providers.digitalocean`` and the hooks."""
+
+from __future__ import annotations
+
+import attrs
+from sloth_kubernetes.cloud import CloudProvider, CloudSettings, ProviderSpec, RateLimit
+from sloth_kubernetes.cloud.hooks import plugin_hooks
+from sloth_kubernetes.config.references import Reference
+from sloth_kubernetes.model.cluster import doc
+
+from .driver import DigitalOceanDriver
+
+
+@attrs.frozen(kw_only=True)
+class DigitalOceanSettings(CloudSettings):
+    """``spec.providers.digitalocean``; the token defaults to doctl's variable."""
+
+    token: Reference = attrs.field(
+        default=Reference("env", "DIGITALOCEAN_TOKEN"),
+        metadata=doc("API token reference (read and write scopes)."),
+    )
+
+
+#: DigitalOcean allows 5,000 requests per hour and 250 per minute per token.
+PROVIDER = CloudProvider(
+    ProviderSpec(
+        name="digitalocean",
+        description="DigitalOcean droplets (libcloud DigitalOcean v2 connection)",
+        driver=DigitalOceanDriver,
+        settings=DigitalOceanSettings,
+        rate_limit=RateLimit.per_hour(5000, 250),
+        concurrency=10,
+    )
+)
+
+(
+    register_providers,
+    register_config_models,
+    provision_nodes,
+    list_nodes,
+    destroy_nodes,
+) = plugin_hooks(PROVIDER)
