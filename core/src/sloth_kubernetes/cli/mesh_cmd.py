@@ -32,7 +32,7 @@ def status(name: str, output: str | None) -> None:
     statuses = api_mesh.mesh_status(name, state_url=app_state().state_url, manager=manager())
     fmt = chosen_format(output)
     if fmt != "table":
-        emit_data([attrs.asdict(s, retain_collection_types=False) for s in statuses], fmt)
+        emit_data([attrs.asdict(s) for s in statuses], fmt)
         return
     columns = ["NODE", "MESH ADDRESS", "PEER", "ENDPOINT", "HANDSHAKE", "RECEIVED", "SENT"]
     table(f"mesh of {name}", columns, api_mesh.status_rows(statuses, time.time()))

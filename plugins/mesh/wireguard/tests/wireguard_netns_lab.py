@@ -87,31 +87,36 @@ class LabHost:
 class Lab:
     """A bridge and a few hosts; use as a context manager (teardown even on failure)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bridge: str | None = None, *, prefix_length: int = 24) -> None:
+        """A lab on its own bridge, or (``bridge``) attached to an existing one, e.g. a local
+        cluster's, to play an operator's laptop next to real nodes."""
         self.run_id = secrets.token_hex(2)
         self.prefix = f"{PREFIX}{self.run_id}"
-        self.bridge = f"{self.prefix}br"
+        self.own_bridge = bridge is None
+        self.bridge = bridge or f"{self.prefix}br"
+        self.prefix_length = prefix_length
         self.hosts: list[LabHost] = []
 
     def __enter__(self) -> Lab:
         sweep()
         os.makedirs("/run/wireguard", exist_ok=True)  # mount points for the private tmpfs
         os.makedirs("/etc/wireguard", exist_ok=True)
-        _ip("link", "add", self.bridge, "type", "bridge")
-        _ip("link", "set", self.bridge, "up")
+        if self.own_bridge:
+            _ip("link", "add", self.bridge, "type", "bridge")
+            _ip("link", "set", self.bridge, "up")
         return self
 
-    def add_host(self) -> LabHost:
+    def add_host(self, address: str | None = None) -> LabHost:
         number = len(self.hosts) + 1
         namespace = f"{self.prefix}-h{number}"
         outside, inside = f"{self.prefix}v{number}", f"{self.prefix}i{number}"
-        address = f"{UNDERLAY}.{10 + number}"
+        address = address or f"{UNDERLAY}.{10 + number}"
         _ip("netns", "add", namespace)
         _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
         _ip("link", "set", outside, "master", self.bridge, "up")
         _ip("link", "set", inside, "netns", namespace)
         _ip("-n", namespace, "link", "set", inside, "name", "eth0")
-        _ip("-n", namespace, "address", "add", f"{address}/24", "dev", "eth0")
+        _ip("-n", namespace, "address", "add", f"{address}/{self.prefix_length}", "dev", "eth0")
         _ip("-n", namespace, "link", "set", "eth0", "up")
         _ip("-n", namespace, "link", "set", "lo", "up")
         setup = (
@@ -153,5 +158,6 @@ class Lab:
             if host.anchor.poll() is None:
                 host.anchor.kill()
             host.anchor.wait(timeout=10)
-        _ip("link", "del", self.bridge, check=False)
+        if self.own_bridge:
+            _ip("link", "del", self.bridge, check=False)
         sweep()

@@ -349,6 +349,12 @@ def configure(
             "`sloth mesh check` shows the full matrix",
         )
     context.event(PHASE, f"verified: {len(names) * (len(names) - 1)} directed pairs answer")
+    for node in absent:  # nodes down now: record the roles the plan gave them (no gateway)
+        data = mesh_data(node)
+        config = plan.nodes.get(node.name)
+        if config is not None and data and data.get("gateway") != config.gateway:
+            data.update(gateway=config.gateway, homeGateway=config.home_gateway)
+            store.put_node(attrs.evolve(node, extra={**node.extra, EXTRA_KEY: data}))
     return [
         _record(by_name[name], addresses[name], probes[name], plan.nodes[name], spec)
         for name in names
