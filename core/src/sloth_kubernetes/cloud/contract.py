@@ -86,6 +86,7 @@ class MachineSpec:
     key: Resource | None = None
     firewall: Resource | None = None
     network: Resource | None = None
+    operator_key: str = ""  # for clouds that take authorized keys at creation
 
 
 @attrs.frozen

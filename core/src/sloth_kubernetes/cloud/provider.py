@@ -251,6 +251,7 @@ class CloudProvider:
                     key=shared["key"],
                     firewall=shared["firewall"],
                     network=shared["network"],
+                    operator_key=operator_key,
                 )
                 context.event("provision", f"creating ({spec.size})", node=request.name)
                 machine = self._create_once(session, spec)

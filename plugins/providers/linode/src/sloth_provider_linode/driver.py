@@ -1,0 +1,242 @@
+"""The contract over Linode's v4 API, through libcloud's Linode connection.
+
+Instances and the firewall carry the string tags ``sloth-cluster:<cluster>`` and
+``sloth-node:<name>`` and are listed with an ``X-Filter`` on tags. The operator key goes in
+``authorized_keys`` at creation (Linode profile keys are per user, not per cluster, so no key is
+imported); user data goes through the Metadata service (base64). Instances are created with the
+cluster's ``firewall_id``, so they are protected from their first boot. Linode limits labels to
+64 and tags to 50 characters: longer node names are refused up front rather than silently
+shortened (adoption matches names).
+Private network: Linode VPCs exist, but attaching instances (``interfaces``) is not implemented
+yet, so the feature is not declared and nodes talk over the mesh.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from sloth_kubernetes.cloud import (
+    CLUSTER_TAG,
+    NODE_TAG,
+    CloudDriver,
+    FirewallRule,
+    Image,
+    Machine,
+    MachineSpec,
+    Resource,
+    Size,
+    flat_tags,
+    guard_connection,
+)
+from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.secrets import register
+
+_STATES = {
+    "provisioning": "pending",
+    "booting": "pending",
+    "rebuilding": "pending",
+    "running": "running",
+    "offline": "stopped",
+    "shutting_down": "stopped",
+    "deleting": "terminated",
+}
+TAG_LIMIT = 50
+FIREWALL_LABEL_LIMIT = 32
+
+
+def _unsafe(action: str, _params: Any, method: str, _data: Any) -> bool:
+    return method == "POST" and action.rstrip("/").endswith("/linode/instances")
+
+
+class LinodeDriver(CloudDriver):
+    name = "linode"
+    features = frozenset(
+        {"ssh", "tags", "user-data", "host-key-at-creation", "firewall", "catalog"}
+    )
+    image_aliases: ClassVar[dict[str, str]] = {
+        "ubuntu-24.04": "linode/ubuntu24.04",
+        "ubuntu-22.04": "linode/ubuntu22.04",
+        "debian-12": "linode/debian12",
+    }
+    default_region = "eu-central"
+    default_size = "g6-standard-2"
+    default_endpoint = "https://api.linode.com"
+
+    def __init__(
+        self, settings: Any, credentials: dict[str, Any], region: str, guard: Any = None
+    ) -> None:
+        super().__init__(settings, credentials, region, guard)
+        from libcloud.compute.drivers.linode import LinodeNodeDriver
+
+        self.linode = LinodeNodeDriver(credentials["token"].reveal(), api_version="4.0")
+        self.prefix = ""
+        if settings.endpoint:  # the driver ignores host/port arguments: re-point its connection
+            parts = urlsplit(settings.endpoint)
+            connection = self.linode.connection
+            connection.host = parts.hostname
+            connection.secure = parts.scheme == "https"
+            connection.port = parts.port or (443 if connection.secure else 80)
+            connection.connect()
+            self.prefix = parts.path.rstrip("/")
+        if guard is not None:
+            guard_connection(self.linode.connection, guard, _unsafe)
+
+    def _request(
+        self, method: str, path: str, body: Any = None, *, where: Any = None, **params: Any
+    ) -> Any:
+        headers = {"X-Filter": json.dumps(where)} if where is not None else None
+        reply = self.linode.connection.request(
+            self.prefix + "/v4" + path,
+            params=params or None,
+            data=json.dumps(body) if body is not None else None,
+            headers=headers,
+            method=method,
+        )
+        return reply.object
+
+    def _all(self, path: str, where: Any = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page, pages = 1, 1
+        while page <= pages:
+            reply = self._request("GET", path, where=where, page=page, page_size=500)
+            items += reply.get("data") or []
+            pages = int(reply.get("pages") or 1)
+            page += 1
+        return items
+
+    @staticmethod
+    def _cluster_tag(cluster: str) -> str:
+        return f"{CLUSTER_TAG}:{cluster}"
+
+    # -- machines -------------------------------------------------------------------------------
+
+    def check_credentials(self) -> None:
+        self._request("GET", "/regions")
+
+    def list_machines(self, cluster: str) -> list[Machine]:
+        found = self._all("/linode/instances", {"tags": self._cluster_tag(cluster)})
+        return [self._machine(i) for i in found]
+
+    @staticmethod
+    def _machine(instance: dict[str, Any]) -> Machine:
+        public = [a for a in instance.get("ipv4") or [] if not a.startswith("192.168.")]
+        private = [a for a in instance.get("ipv4") or [] if a.startswith("192.168.")]
+        tags = dict(t.split(":", 1) for t in instance.get("tags") or [] if ":" in t)
+        return Machine(
+            id=str(instance["id"]),
+            name=instance["label"],
+            state=_STATES.get(instance.get("status", ""), "unknown"),  # type: ignore[arg-type]
+            public_ip=public[0] if public else None,
+            private_ip=private[0] if private else None,
+            tags=tags,
+            extra={"type": instance.get("type")},
+        )
+
+    def create_machine(self, spec: MachineSpec) -> Machine:
+        tags = flat_tags(spec.tags)
+        too_long = [t for t in tags if len(t) > TAG_LIMIT] + (
+            [spec.name] if not 3 <= len(spec.name) <= 64 else []
+        )
+        if too_long:
+            raise ProviderError(
+                f"linode: {spec.name}: Linode limits tags to {TAG_LIMIT} and labels to 64 "
+                f"characters: {', '.join(too_long)}",
+                provider="linode",
+                hint="shorten the cluster or pool name",
+            )
+        root_password = secrets.token_urlsafe(32)  # required with an image; never used or kept
+        register(root_password)
+        body: dict[str, Any] = {
+            "label": spec.name,
+            "region": spec.region,
+            "type": spec.size,
+            "image": spec.image,
+            "root_pass": root_password,
+            "authorized_keys": [spec.operator_key] if spec.operator_key else [],
+            "metadata": {"user_data": base64.b64encode(spec.user_data.encode()).decode()},
+            "tags": tags,
+            "private_ip": True,
+            "booted": True,
+        }
+        if spec.firewall is not None:  # protected from its first boot, no extra request
+            body["firewall_id"] = int(spec.firewall.id)
+        return self._machine(self._request("POST", "/linode/instances", body))
+
+    def destroy_machine(self, machine: Machine) -> None:
+        self._request("DELETE", f"/linode/instances/{machine.id}")
+
+    # -- firewall -------------------------------------------------------------------------------
+
+    def create_firewall(
+        self, cluster: str, rules: Sequence[FirewallRule], network: Resource | None
+    ) -> Resource:
+        label = f"sloth-{cluster}"[:FIREWALL_LABEL_LIMIT]
+        body = {
+            "label": label,
+            "tags": [self._cluster_tag(cluster)],
+            "rules": {
+                "inbound_policy": "DROP",
+                "outbound_policy": "ACCEPT",
+                "inbound": [self._rule(r, index) for index, r in enumerate(rules)],
+                "outbound": [],
+            },
+        }
+        firewall = self._request("POST", "/networking/firewalls", body)
+        return Resource("firewall", str(firewall["id"]), firewall["label"])
+
+    @staticmethod
+    def _rule(rule: FirewallRule, index: int) -> dict[str, Any]:
+        converted: dict[str, Any] = {
+            "action": "ACCEPT",
+            "protocol": rule.protocol.upper(),
+            "addresses": {"ipv4": list(rule.sources)},
+            "label": f"sloth-rule-{index}",
+        }
+        if rule.protocol != "icmp":
+            converted["ports"] = rule.ports
+        return converted
+
+    def list_firewalls(self, cluster: str) -> list[Resource]:
+        found = self._all("/networking/firewalls", {"tags": self._cluster_tag(cluster)})
+        return [Resource("firewall", str(f["id"]), f["label"]) for f in found]
+
+    def delete_firewall(self, firewall: Resource) -> None:
+        self._request("DELETE", f"/networking/firewalls/{firewall.id}")
+
+    def firewall_rules(self, firewall: Resource) -> list[FirewallRule]:
+        found = self._request("GET", f"/networking/firewalls/{firewall.id}")
+        return [
+            FirewallRule(
+                r["protocol"].lower(),
+                r.get("ports") or "0",
+                tuple((r.get("addresses") or {}).get("ipv4") or ()),
+            )
+            for r in (found.get("rules") or {}).get("inbound") or []
+        ]
+
+    # -- catalog --------------------------------------------------------------------------------
+
+    def list_sizes(self) -> list[Size]:
+        sizes = []
+        for kind in self._all("/linode/types"):
+            price = (kind.get("price") or {}).get("hourly")
+            sizes.append(
+                Size(
+                    kind["id"],
+                    int(kind["vcpus"]),
+                    int(kind["memory"]) / 1024,
+                    float(price) if price is not None else None,
+                )
+            )
+        return sizes
+
+    def list_images(self) -> list[Image]:
+        return [Image(i["id"], i.get("label", "")) for i in self._all("/images")]
+
+
+__all__ = ["NODE_TAG", "LinodeDriver"]
