@@ -1,0 +1,128 @@
+"""Registers the ``tailscale`` mesh and implements ``configure_mesh`` for it.
+
+Install (package repository or pinned static tarball), join with the auth key (uploaded over
+SFTP to a 0600 file, never on a command line), then read each node's address with
+``tailscale ip -4``. Membership, ACLs and key expiry belong to the control server (Tailscale or
+Headscale). ``mesh status``/``mesh check`` are not implemented yet (``tailscale status`` and
+``tailscale ping`` are the tools); ``vpn join`` answers with a clear error: devices join the
+tailnet themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from sloth_kubernetes.context import ClusterContext
+from sloth_kubernetes.errors import SlothError
+from sloth_kubernetes.hookspecs import hookimpl
+from sloth_kubernetes.model.cluster import PluginBlock
+from sloth_kubernetes.model.nodes import NodeRecord
+from sloth_kubernetes.registry import Component, ConfigBlock
+
+from . import commands
+from .model import TailscaleMeshSpec
+
+NAME = "tailscale"
+
+
+@hookimpl
+def register_meshes(register: Any) -> None:
+    register(
+        Component(
+            kind="mesh",
+            name=NAME,
+            description="Tailscale or self-hosted Headscale (loginServer) between nodes",
+            features=frozenset({"full"}),
+        )
+    )
+
+
+@hookimpl
+def register_config_models(register: Any) -> None:
+    register(ConfigBlock("mesh", NAME, TailscaleMeshSpec))
+
+
+def spec_of(context: ClusterContext) -> TailscaleMeshSpec:
+    block = context.config.spec.mesh
+    settings = block.settings if isinstance(block, PluginBlock) else None
+    return settings if isinstance(settings, TailscaleMeshSpec) else TailscaleMeshSpec()
+
+
+@hookimpl
+def configure_mesh(
+    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
+) -> list[NodeRecord] | None:
+    if mesh != NAME:
+        return None
+    return configure(context, spec_of(context), nodes)
+
+
+def configure(
+    context: ClusterContext, spec: TailscaleMeshSpec, nodes: Sequence[NodeRecord]
+) -> list[NodeRecord]:
+    """Install, join and read addresses on every node (in parallel over ``context.remote``)."""
+    session = context.remote
+    missing = [n.name for n in nodes if session is None or n.name not in session.records]
+    if missing:
+        raise SlothError(
+            f"Tailscale is installed over SSH; not reached over SSH: {', '.join(missing)}"
+        )
+    auth_key = spec.auth_key.resolve()  # a Secret, registered for redaction
+
+    def deploy(node: NodeRecord) -> None:
+        import io
+
+        from pyinfra.operations import files, server
+
+        server.shell(name="install tailscale", commands=[commands.install(spec)])
+        files.put(
+            name="tailscale auth key",
+            src=io.StringIO(auth_key.reveal() + "\n"),
+            dest=commands.KEY_FILE,
+            mode="600",
+        )
+        server.shell(name="tailscale up", commands=[commands.join(spec, node.name)])
+
+    names = sorted(n.name for n in nodes)
+    result = session.apply("tailscale", deploy, nodes=names)
+    failed = {n: r.error for n, r in result.per_node.items() if r.error is not None}
+    if failed:
+        raise SlothError(
+            "joining the tailnet failed on: " + "; ".join(f"{n}: {e}" for n, e in failed.items()),
+            hint="check the auth key (reusable, not expired) and loginServer",
+        )
+    return addresses(session, nodes)
+
+
+def addresses(session: Any, nodes: Sequence[NodeRecord]) -> list[NodeRecord]:
+    """Each node with ``mesh_address`` from ``tailscale ip -4``."""
+    results = session.shell(commands.address(), nodes=[n.name for n in nodes])
+    updated = []
+    for node in nodes:
+        result = results[node.name]
+        address = result.stdout.strip().splitlines()[0] if result.stdout.strip() else ""
+        if result.exit_status != 0 or not address:
+            raise SlothError(
+                f"{node.name}: `tailscale ip -4` gave no address ({result.stderr.strip()})",
+                hint="the node may not be approved on the control server yet",
+            )
+        updated.append(
+            attrs.evolve(
+                node,
+                mesh_address=address,
+                extra={**node.extra, "tailscale": {"hostname": node.name}},
+            )
+        )
+    return updated
+
+
+@hookimpl
+def vpn_join(context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], peer: str) -> Any:
+    if mesh != NAME:
+        return None
+    raise SlothError(
+        "with the Tailscale mesh, operator devices join the tailnet themselves",
+        hint="install Tailscale on the device and log in to the same tailnet (or Headscale)",
+    )
