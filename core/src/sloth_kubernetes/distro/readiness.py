@@ -48,10 +48,26 @@ def wait_ready(
     client: Any = None,
 ) -> None:
     """Poll the API until every node in ``names`` is Ready (see module doc)."""
-    from httpx import HTTPError
+    from httpx2 import HTTPError
     from lightkube import ApiError
 
+    own = client is None
     client = client or client_for(kubeconfig_text)
+    try:
+        _poll(client, names, timeout, progress, log_tail, (ApiError, HTTPError, OSError))
+    finally:
+        if own:
+            client.close()
+
+
+def _poll(
+    client: Any,
+    names: Sequence[str],
+    timeout: float,
+    progress: Callable[[str], None],
+    log_tail: Callable[[str], str] | None,
+    transient: tuple[type[BaseException], ...],
+) -> None:
     deadline = time.monotonic() + timeout
     seen: dict[str, tuple[str, str]] = {}
     last_error = ""
@@ -60,7 +76,7 @@ def wait_ready(
         try:
             seen = node_conditions(client)
             last_error = ""
-        except (ApiError, HTTPError, OSError) as error:
+        except transient as error:
             last_error = redact(str(error))
         ready = [n for n in names if seen.get(n, ("",))[0] == "True"]
         if len(ready) == len(names):
