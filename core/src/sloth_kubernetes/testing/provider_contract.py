@@ -1,6 +1,7 @@
 """The provider contract test class every cloud provider plugin runs against its local server.
 
-Subclass :class:`ProviderContract` in the plugin's tests and provide three fixtures:
+Subclass :class:`ProviderContract` in the plugin's tests, import the ``cloud_harness`` fixture
+into the plugin's ``conftest.py``, and provide three fixtures:
 
 * ``cloud`` — the plugin's :class:`~sloth_kubernetes.cloud.CloudProvider`;
 * ``provider_block`` — the ``spec.providers.<name>`` block (a dict) pointing ``endpoint`` at the
@@ -12,8 +13,9 @@ Subclass :class:`ProviderContract` in the plugin's tests and provide three fixtu
 Class attributes: ``pool`` (extra keys for the node pool, e.g. an image id the emulator knows),
 ``portable_size`` (a ``{cpu, memoryGiB}`` the catalog can satisfy, and ``expected_size``, the
 size id the cheapest match must be), ``network_cidr``.
-Each test creates what it needs under a cluster named from the test and destroys it, proving with
-a listing by tag that nothing is left.
+Each test creates what it needs under a fresh cluster name and destroys it, proving with a listing
+by tag that nothing is left. Plain test functions (fault tests, …) get the same harness from the
+``cloud_harness`` fixture: import it into the plugin's ``conftest.py``.
 """
 
 from __future__ import annotations
@@ -92,6 +94,74 @@ class ClusterHarness:
         return list(self.driver().list_resources(self.name))
 
 
+@pytest.fixture
+def cloud_harness(
+    request: pytest.FixtureRequest,
+    cloud: CloudProvider,
+    provider_block: dict[str, Any],
+    sloth_manager: Any,
+    tmp_path: Path,
+) -> Iterator[Callable[..., ClusterHarness]]:
+    from ruamel.yaml import YAML
+
+    from ..config.loader import load_config_text
+
+    made: list[ClusterHarness] = []
+    owner = request.instance  # a ProviderContract subclass, or None in plain test functions
+    default_pool: dict[str, Any] = getattr(owner, "pool", {})
+    default_nodes: int = getattr(owner, "nodes", 3)
+
+    def make(
+        *, count: int | None = None, pool: dict[str, Any] | None = None, **block: Any
+    ) -> ClusterHarness:
+        name = f"c{uuid.uuid4().hex[:8]}"
+        total = default_nodes if count is None else count
+        document = {
+            "apiVersion": "sloth-kubernetes.io/v1beta1",
+            "kind": "Cluster",
+            "metadata": {"name": name},
+            "spec": {
+                "providers": {cloud.name: {**provider_block, **block}},
+                "nodePools": [
+                    {
+                        "name": pool_name,
+                        "provider": cloud.name,
+                        "count": number,
+                        "roles": roles,
+                        **default_pool,
+                        **(pool or {}),
+                    }
+                    for pool_name, number, roles in (
+                        ("server", 1, ["server"]),
+                        ("agent", total - 1, ["agent"]),
+                    )
+                ],
+                "security": {"sshAllowedCIDRs": ["198.51.100.0/24"]},
+            },
+        }
+        path = tmp_path / f"{name}.yaml"
+        with path.open("w", encoding="utf-8") as handle:
+            YAML().dump(document, handle)
+        config = load_config_text(
+            path.read_text(encoding="utf-8"), sloth_manager.hooks.catalog(), file=str(path)
+        )
+        context = ClusterContext(
+            config=config,
+            data_dir=tmp_path / "data",
+            operator=OperatorKey(OPERATOR_KEY, tmp_path / "unused"),
+            concurrency=8,
+        )
+        harness = ClusterHarness(cloud, context)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:  # clean up even when the test failed half-way
+        # best effort: a failing test already reports its own failure
+        with contextlib.suppress(Exception):
+            harness.destroy(list(harness.listed().values()))
+
+
 class ProviderContract:
     """The contract; see the module docstring for what a subclass provides."""
 
@@ -99,72 +169,6 @@ class ProviderContract:
     portable_size: ClassVar[dict[str, Any] | None] = None
     expected_size: ClassVar[str | None] = None
     nodes: ClassVar[int] = 3
-
-    # ---------------------------------------------------------------- harness
-
-    @pytest.fixture
-    def harness_factory(
-        self,
-        cloud: CloudProvider,
-        provider_block: dict[str, Any],
-        sloth_manager: Any,
-        tmp_path: Path,
-    ) -> Iterator[Callable[..., ClusterHarness]]:
-        from ruamel.yaml import YAML
-
-        from ..config.loader import load_config_text
-
-        made: list[ClusterHarness] = []
-
-        def make(
-            *, count: int | None = None, pool: dict[str, Any] | None = None, **block: Any
-        ) -> ClusterHarness:
-            name = f"c{uuid.uuid4().hex[:8]}"
-            total = self.nodes if count is None else count
-            document = {
-                "apiVersion": "sloth-kubernetes.io/v1beta1",
-                "kind": "Cluster",
-                "metadata": {"name": name},
-                "spec": {
-                    "providers": {cloud.name: {**provider_block, **block}},
-                    "nodePools": [
-                        {
-                            "name": pool_name,
-                            "provider": cloud.name,
-                            "count": number,
-                            "roles": roles,
-                            **self.pool,
-                            **(pool or {}),
-                        }
-                        for pool_name, number, roles in (
-                            ("server", 1, ["server"]),
-                            ("agent", total - 1, ["agent"]),
-                        )
-                    ],
-                    "security": {"sshAllowedCIDRs": ["198.51.100.0/24"]},
-                },
-            }
-            path = tmp_path / f"{name}.yaml"
-            with path.open("w", encoding="utf-8") as handle:
-                YAML().dump(document, handle)
-            config = load_config_text(
-                path.read_text(encoding="utf-8"), sloth_manager.hooks.catalog(), file=str(path)
-            )
-            context = ClusterContext(
-                config=config,
-                data_dir=tmp_path / "data",
-                operator=OperatorKey(OPERATOR_KEY, tmp_path / "unused"),
-                concurrency=8,
-            )
-            harness = ClusterHarness(cloud, context)
-            made.append(harness)
-            return harness
-
-        yield make
-        for harness in made:  # clean up even when the test failed half-way
-            # best effort: a failing test already reports its own failure
-            with contextlib.suppress(Exception):
-                harness.destroy(list(harness.listed().values()))
 
     # ---------------------------------------------------------------- features
 
@@ -176,9 +180,9 @@ class ProviderContract:
         assert "tags" in cloud.spec.features
 
     def test_contract_undeclared_features_raise_not_implemented(
-        self, harness_factory: Callable[..., ClusterHarness]
+        self, cloud_harness: Callable[..., ClusterHarness]
     ) -> None:
-        harness = harness_factory()
+        harness = cloud_harness()
         driver = harness.driver()
         calls = {
             "firewall": lambda: driver.list_firewalls(harness.name),
@@ -197,10 +201,10 @@ class ProviderContract:
 
     def test_contract_provision_tags_pins_adopts_and_destroys_everything(
         self,
-        harness_factory: Callable[..., ClusterHarness],
+        cloud_harness: Callable[..., ClusterHarness],
         sent_user_data: Callable[[str], str | None],
     ) -> None:
-        harness = harness_factory()
+        harness = cloud_harness()
         records = harness.provision()
         assert sorted(r.name for r in records) == sorted(r.name for r in harness.requests())
         for record in records:
@@ -226,9 +230,9 @@ class ProviderContract:
         assert harness.resources() == []
 
     def test_contract_shared_resources_tagged_with_the_cluster_rules_and_network(
-        self, harness_factory: Callable[..., ClusterHarness]
+        self, cloud_harness: Callable[..., ClusterHarness]
     ) -> None:
-        harness = harness_factory(count=2)
+        harness = cloud_harness(count=2)
         records = harness.provision()
         driver = harness.driver()
         features = driver.features
@@ -251,15 +255,15 @@ class ProviderContract:
             for record in records:
                 assert record.private_address, record
                 assert ipaddress.ip_address(record.private_address) in cidr, record
-        other = harness_factory(count=1)  # another cluster's listing sees none of it
+        other = cloud_harness(count=1)  # another cluster's listing sees none of it
         assert other.listed() == {}
         harness.destroy(records)
         assert harness.resources() == []
 
     def test_contract_destroying_some_nodes_keeps_the_shared_resources(
-        self, harness_factory: Callable[..., ClusterHarness]
+        self, cloud_harness: Callable[..., ClusterHarness]
     ) -> None:
-        harness = harness_factory(count=2)
+        harness = cloud_harness(count=2)
         first, second = sorted(harness.provision(), key=lambda r: r.name)
         before = {(r.kind, r.id) for r in harness.resources() if r.kind != "machine"}
         assert harness.destroy([first]) == [first.name]
@@ -272,11 +276,11 @@ class ProviderContract:
     # ---------------------------------------------------------------- sizing, credentials
 
     def test_contract_portable_size_is_the_cheapest_match(
-        self, harness_factory: Callable[..., ClusterHarness]
+        self, cloud_harness: Callable[..., ClusterHarness]
     ) -> None:
         if self.portable_size is None:
             pytest.skip("this provider declares no catalog")
-        harness = harness_factory(count=1, pool={"size": self.portable_size})
+        harness = cloud_harness(count=1, pool={"size": self.portable_size})
         described = harness.cloud.describe_sizes(harness.context, harness.requests())
         assert next(iter(described.values())).startswith(f"{self.expected_size} ("), described
         (record,) = harness.provision()
@@ -284,9 +288,9 @@ class ProviderContract:
         harness.destroy([record])
 
     def test_contract_missing_credentials_name_provider_and_variable(
-        self, harness_factory: Callable[..., ClusterHarness], monkeypatch: pytest.MonkeyPatch
+        self, cloud_harness: Callable[..., ClusterHarness], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        harness = harness_factory(count=1)
+        harness = cloud_harness(count=1)
         from ..cloud.session import credential_variables
 
         settings = harness.context.config.spec.providers[harness.cloud.name].settings

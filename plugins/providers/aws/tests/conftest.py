@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sloth_kubernetes.cloud import CloudProvider
+from sloth_kubernetes.testing.provider_contract import cloud_harness  # noqa: F401
 from sloth_provider_aws.plugin import PROVIDER
 
 

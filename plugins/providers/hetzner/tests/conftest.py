@@ -5,7 +5,10 @@ from typing import Any
 
 import pytest
 from sloth_kubernetes.cloud import CloudProvider
-from sloth_kubernetes.testing.provider_contract import capture_posts
+from sloth_kubernetes.testing.provider_contract import (
+    capture_posts,
+    cloud_harness,  # noqa: F401
+)
 from sloth_provider_hetzner.plugin import PROVIDER
 
 
