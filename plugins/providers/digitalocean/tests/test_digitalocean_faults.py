@@ -1,4 +1,4 @@
-"""Faults in front of DigitalOcean: rate limiting and 503s, a droplet that never boots, bad token."""
+"""Faults in front of DigitalOcean: rate limits and 503s, a droplet that never boots, bad token."""
 
 from __future__ import annotations
 
