@@ -1,20 +1,32 @@
 """WireGuard mesh planning at scale: topology + rendered config for every node.
 
     .venv/bin/python bench/mesh_scale.py [SIZES...]     (default: 100 1000 2000)
+    .venv/bin/python bench/mesh_scale.py --hosts 10 30  (live part only; root)
 
 For each size, prints wall time of the plan (build_mesh) and of rendering every node's config,
 and the peak Python memory of doing both (tracemalloc, measured in a separate run so tracing does
 not distort the timings). Rendered texts are discarded node by node, as the plugin does after
 pushing each one. Figures for the full mesh and for the location topology (10 locations).
+
+Then, as root, on real local hosts (the ``local`` provider, wireguard-go): for 10 and 30 hosts,
+the wall time of the mesh phase of a fresh ``up``, and of the mesh phase that adds one node to
+that mesh (the node is provisioned and prepared first, so only the mesh work is timed). The
+times are the phase's own start/done events; the full CLI run is shown next to them.
 """
 
 from __future__ import annotations
 
 import base64
 import gc
+import json
+import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 from sloth_mesh_wireguard.model import WireGuardMeshSpec
 from sloth_mesh_wireguard.render import render_setconf
@@ -68,7 +80,86 @@ def peak_memory(count: int, spec: WireGuardMeshSpec) -> int:
     return peak
 
 
+def _mesh_phase_seconds(output: str) -> float:
+    started = re.search(r"^\s*([0-9.]+)s \[cluster\] mesh: started", output, re.M)
+    done = re.search(r"^\s*([0-9.]+)s \[cluster\] mesh: done", output, re.M)
+    if not (started and done):
+        raise SystemExit(f"the mesh phase did not finish:\n{output}")
+    return float(done.group(1)) - float(started.group(1))
+
+
+def live(counts: list[int]) -> None:
+    """Mesh phase and add-one-node times on real local hosts (see the module docstring)."""
+    from sloth_provider_local.hosts import sweep
+    from sloth_provider_local.network import LocalNetwork, check_no_overlap
+
+    print(
+        f"\n{'hosts':>6} {'mesh phase s':>13} {'up total s':>11} {'add 1: mesh s':>14} "
+        f"{'add 1: up s':>12}"
+    )
+    for count in counts:
+        work = Path(tempfile.mkdtemp(prefix="sloth-bench-mesh-"))
+        name = f"slbench{os.getpid() % 10000}-{count}"
+        cidr = next(
+            str(net)
+            for net in __import__("ipaddress").ip_network("10.252.0.0/16").subnets(new_prefix=24)
+            if _free(LocalNetwork(name, str(net)), check_no_overlap)
+        )
+        env = {**os.environ, "SLOTH_DATA_DIR": str(work / "data")}
+        base = [sys.executable, "-m", "sloth_kubernetes.cli", "--state", f"sqlite:///{work}/s.db"]
+
+        def up(nodes: int, *phase: str) -> tuple[str, float]:
+            config = {
+                "apiVersion": "sloth-kubernetes.io/v1beta1", "kind": "Cluster",
+                "metadata": {"name": name},
+                "spec": {
+                    "providers": {"local": {"cidr": cidr}},
+                    "nodePools": [
+                        {"name": "s", "provider": "local", "count": 1, "roles": ["server"]},
+                        {"name": "a", "provider": "local", "count": nodes - 1},
+                    ],
+                    "mesh": {"type": "wireguard"},
+                },
+            }  # fmt: skip
+            (work / "c.json").write_text(json.dumps(config))
+            started = time.perf_counter()
+            done = subprocess.run(
+                [*base, "up", "-f", str(work / "c.json"), "--yes", "--no-progress", *phase],
+                env=env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise SystemExit(done.stdout + done.stderr)
+            return done.stdout + done.stderr, time.perf_counter() - started
+
+        try:
+            out, total = up(count, "--until", "mesh")
+            mesh_s = _mesh_phase_seconds(out)
+            up(count + 1, "--until", "prepare")
+            out, add_total = up(count + 1, "--only", "mesh")
+            add_s = _mesh_phase_seconds(out)
+            print(
+                f"{count:>6} {mesh_s:>13.2f} {total:>11.2f} {add_s:>14.2f} {add_total:>12.2f}",
+                flush=True,
+            )
+        finally:
+            subprocess.run(
+                [*base, "--yes", "destroy", name], env=env, capture_output=True, check=False
+            )
+            sweep(name, state_dir=work / "data" / "clusters" / name / "local")
+
+
+def _free(network: object, check: object) -> bool:
+    try:
+        check(network)  # type: ignore[operator]
+    except Exception:
+        return False
+    return True
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--hosts"]:
+        live([int(arg) for arg in argv[1:]] or [10, 30])
+        return
     sizes = [int(arg) for arg in argv] or [100, 1000, 2000]
     print(
         f"{'topology':<9} {'nodes':>6} {'peers':>10} {'plan s':>8} {'render s':>9} "
@@ -84,6 +175,10 @@ def main(argv: list[str]) -> None:
                 f"{plan_s + render_s:>8.2f} {size / 2**20:>11.1f} {peak / 2**20:>9.1f}",
                 flush=True,
             )
+    if os.geteuid() == 0:
+        live([10, 30])
+    else:
+        print("\n(live figures need root: bench/mesh_scale.py --hosts 10 30)")
 
 
 if __name__ == "__main__":

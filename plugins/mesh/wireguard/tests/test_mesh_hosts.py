@@ -60,10 +60,12 @@ def test_full_mesh_of_three_verified_stable_and_supervised(mesh_cluster):
     assert mesh_cluster.run(node, "stat -c %a /etc/wireguard/wg-sloth.key").stdout.strip() == "600"
 
     # Re-running the phase is a no-op: same addresses, same keys, same sessions.
-    before = mesh_cluster.run(node, "wg show wg-sloth latest-handshakes").stdout
+    # (wireguard-go lists peers in map order: compare sorted lines)
+    before = sorted(mesh_cluster.run(node, "wg show wg-sloth latest-handshakes").stdout.split("\n"))
     mesh_cluster.up(layout(3), {"persistentKeepalive": KEEPALIVE}, only="mesh")
     assert {n: v["mesh_address"] for n, v in mesh_cluster.nodes().items()} == addresses
-    assert mesh_cluster.run(node, "wg show wg-sloth latest-handshakes").stdout == before
+    after = sorted(mesh_cluster.run(node, "wg show wg-sloth latest-handshakes").stdout.split("\n"))
+    assert after == before
 
     # Supervision without systemd: wireguard-go killed hard comes back with its config.
     mesh_cluster.run(node, "kill -9 $(pidof wireguard-go)")
