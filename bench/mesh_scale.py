@@ -108,34 +108,11 @@ def live(counts: list[int]) -> None:
         env = {**os.environ, "SLOTH_DATA_DIR": str(work / "data")}
         base = [sys.executable, "-m", "sloth_kubernetes.cli", "--state", f"sqlite:///{work}/s.db"]
 
-        def up(nodes: int, *phase: str) -> tuple[str, float]:
-            config = {
-                "apiVersion": "sloth-kubernetes.io/v1beta1", "kind": "Cluster",
-                "metadata": {"name": name},
-                "spec": {
-                    "providers": {"local": {"cidr": cidr}},
-                    "nodePools": [
-                        {"name": "s", "provider": "local", "count": 1, "roles": ["server"]},
-                        {"name": "a", "provider": "local", "count": nodes - 1},
-                    ],
-                    "mesh": {"type": "wireguard"},
-                },
-            }  # fmt: skip
-            (work / "c.json").write_text(json.dumps(config))
-            started = time.perf_counter()
-            done = subprocess.run(
-                [*base, "up", "-f", str(work / "c.json"), "--yes", "--no-progress", *phase],
-                env=env, capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if done.returncode != 0:
-                raise SystemExit(done.stdout + done.stderr)
-            return done.stdout + done.stderr, time.perf_counter() - started
-
         try:
-            out, total = up(count, "--until", "mesh")
+            out, total = _up(work, name, cidr, env, count, "--until", "mesh")
             mesh_s = _mesh_phase_seconds(out)
-            up(count + 1, "--until", "prepare")
-            out, add_total = up(count + 1, "--only", "mesh")
+            _up(work, name, cidr, env, count + 1, "--until", "prepare")
+            out, add_total = _up(work, name, cidr, env, count + 1, "--only", "mesh")
             add_s = _mesh_phase_seconds(out)
             print(
                 f"{count:>6} {mesh_s:>13.2f} {total:>11.2f} {add_s:>14.2f} {add_total:>12.2f}",
@@ -146,6 +123,33 @@ def live(counts: list[int]) -> None:
                 [*base, "--yes", "destroy", name], env=env, capture_output=True, check=False
             )
             sweep(name, state_dir=work / "data" / "clusters" / name / "local")
+
+
+def _up(
+    work: Path, name: str, cidr: str, env: dict[str, str], nodes: int, *phase: str
+) -> tuple[str, float]:
+    base = [sys.executable, "-m", "sloth_kubernetes.cli", "--state", f"sqlite:///{work}/s.db"]
+    config = {
+        "apiVersion": "sloth-kubernetes.io/v1beta1", "kind": "Cluster",
+        "metadata": {"name": name},
+        "spec": {
+            "providers": {"local": {"cidr": cidr}},
+            "nodePools": [
+                {"name": "s", "provider": "local", "count": 1, "roles": ["server"]},
+                {"name": "a", "provider": "local", "count": nodes - 1},
+            ],
+            "mesh": {"type": "wireguard"},
+        },
+    }  # fmt: skip
+    (work / "c.json").write_text(json.dumps(config))
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*base, "up", "-f", str(work / "c.json"), "--yes", "--no-progress", *phase],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(done.stdout + done.stderr)
+    return done.stdout + done.stderr, time.perf_counter() - started
 
 
 def _free(network: object, check: object) -> bool:
