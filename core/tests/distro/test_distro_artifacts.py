@@ -82,6 +82,7 @@ def test_offline_without_artifacts_names_the_missing_files_and_both_ways(
     result = sloth_cli("artifacts", "check", "-f", str(path))
     assert result.exit_code == 1
     assert "cannot download http://127.0.0.1:9/sha256sum-amd64.txt" in result.stderr
+    assert "needs sha256sum-amd64.txt, k3s" in result.stderr
     result = sloth_cli("artifacts", "check", "-f", str(path), "--offline")
     assert result.exit_code == 1
     assert "missing sha256sum-amd64.txt, k3s in" in result.stderr

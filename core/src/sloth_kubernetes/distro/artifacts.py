@@ -149,10 +149,12 @@ def _download(url: str, target: Path, timeout: float, release: Release) -> None:
         os.replace(temporary, target)
     except (urllib.error.URLError, OSError, ValueError) as error:
         Path(temporary).unlink(missing_ok=True)
-        missing = missing_files(target.parent, release, airgap=True)
+        missing = missing_files(target.parent, release, airgap=True) or [target.name]
         raise ArtifactError(
-            f"cannot download {url}: {getattr(error, 'reason', error)}",
-            hint=missing_error(release, target.parent, missing or [target.name], airgap=True).hint,
+            f"cannot download {url}: {getattr(error, 'reason', error)}; "
+            f"{release.distro} {release.version} ({release.arch}) needs {', '.join(missing)} "
+            f"in {target.parent}",
+            hint=missing_error(release, target.parent, missing, airgap=True).hint,
         ) from None
 
 
