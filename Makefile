@@ -10,7 +10,7 @@ PLUGINS := $(wildcard plugins/*/*/pyproject.toml)
 DEBIAN_PACKAGES := openssh-server openssh-client iproute2 iputils-ping tini wireguard-tools \
 	wireguard-go nftables postgresql debootstrap systemd-container conntrack iptables socat curl \
 	netcat-openbsd sudo
-PIP_DEV := pytest pytest-timeout hypothesis ruff mypy 'moto[server]'
+PIP_DEV := pytest pytest-timeout hypothesis ruff mypy 'moto[server]' 'kmock==0.8'
 
 .PHONY: help install debs prism demo test lint typecheck unit bench docs clean
 
@@ -53,8 +53,15 @@ prism: $(PRISM)
 demo: install debs
 	$(BIN)/sloth-kubernetes config validate -f examples/local.yaml
 	$(BIN)/sloth-kubernetes plan -f examples/local.yaml
-	$(BIN)/sloth-kubernetes up -f examples/local.yaml --yes --until prepare
+	@if $(BIN)/sloth-kubernetes artifacts check -f examples/local.yaml; then \
+	  $(BIN)/sloth-kubernetes up -f examples/local.yaml --yes; \
+	else \
+	  echo "The K3s release cannot be fetched here and no air-gap bundle was imported (see above):"; \
+	  echo "running up to the mesh phase. Import one with: sloth-kubernetes artifacts import DIR"; \
+	  $(BIN)/sloth-kubernetes up -f examples/local.yaml --yes --until mesh; \
+	fi
 	$(BIN)/sloth-kubernetes status demo
+	$(BIN)/sloth-kubernetes mesh check demo
 
 lint: install
 	$(BIN)/ruff check .

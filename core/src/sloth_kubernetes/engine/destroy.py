@@ -79,6 +79,14 @@ def destroy(
             for node in nodes:
                 by_provider[node.provider].append(node)
             providers = {p.provider for p in config.spec.node_pools} | set(by_provider)
+            kept = _kept_machines(manager, by_provider)
+            if kept:  # machines that outlive the cluster: take the distribution off them first
+                context.event(
+                    "destroy",
+                    f"uninstalling {config.spec.kubernetes.distribution} "
+                    f"from {len(kept)} kept machine(s)",
+                )
+                _uninstall_distro(manager, context, config, kept)
             for provider, items in sorted(by_provider.items()):
                 context.event("destroy", f"{provider}: deleting {len(items)} machine(s)")
                 removed += manager.hooks.destroy_nodes(context, provider, items)
@@ -101,3 +109,41 @@ def destroy(
             )
         store.delete_cluster(name)  # last: its history goes with it; the audit log keeps it
         return DestroyResult(name, tuple(removed), False)
+
+
+def _kept_machines(manager: PluginManager, by_provider: dict[str, list[Any]]) -> list[Any]:
+    """Nodes whose provider keeps the machine on destroy (feature ``existing-machines``: ssh)."""
+    catalog = manager.hooks.catalog()
+    kept = []
+    for provider, nodes in by_provider.items():
+        component = catalog.component("provider", provider)
+        if component is not None and "existing-machines" in component.features:
+            kept += nodes
+    return kept
+
+
+def _uninstall_distro(
+    manager: PluginManager, context: ClusterContext, config: ClusterConfig, nodes: list[Any]
+) -> None:
+    from ..remote.session import RemoteSession
+    from .operator import operator_key
+
+    with operator_key(context.state, context.name) as key:
+        session = RemoteSession(
+            nodes, private_key_path=key.private_key_path, work_dir=context.plugin_dir("remote")
+        )
+        context.remote = session
+        context.operator = key
+        try:
+            failures = session.connect()
+            if failures:
+                name, error = next(iter(failures.items()))
+                raise SlothError(
+                    f"cannot reach {name} to uninstall the distribution: {error}",
+                    hint="make the machine reachable, or remove it from the state "
+                    "with `state` commands and clean it by hand",
+                )
+            manager.hooks.uninstall_distro(context, config.spec.kubernetes.distribution, nodes)
+        finally:
+            session.close()
+            context.remote = None

@@ -289,8 +289,19 @@ def _cluster_phase(
 
 
 def addons(run: Run) -> None:
-    """CNI, then storage, then add-ons (each answers ``install_addon`` for its own name)."""
-    for kind, name, settings in addon_components(run.context.config):
+    """CNI, storage and add-ons in dependency order (``requires``; by default CNI, then storage,
+    then the rest), each answering ``install_addon`` for its own name; then what the spec no
+    longer selects is removed (it was confirmed with the plan's destructive actions)."""
+    from ..addons.order import order_components
+    from ..addons.pipeline import remove_components, removed_components
+
+    components = addon_components(run.context.config)
+    try:
+        ordered = order_components(run.manager.hooks.catalog(), components)
+    except SlothError as error:
+        run.fail("addons", "", error)
+        return
+    for kind, name, settings in ordered:
         target = f"{kind}/{name}"
         run.journal("addons", "", target, "started")
         try:
@@ -300,6 +311,16 @@ def addons(run: Run) -> None:
             continue
         run.changed["addons"].append(target)
         run.journal("addons", "", target, "done", f"{len(applied)} objects")
+    removed = removed_components(run.context, components)
+    if removed:
+        try:
+            gone = remove_components(run.context, removed, confirm=lambda _question: True)
+        except SlothError as error:
+            run.fail("addons", "", error)
+            return
+        run.changed["addons removed"].extend(gone)
+        for component in gone:
+            run.journal("addons", "", component, "done", "removed")
 
 
 def verify(run: Run) -> None:

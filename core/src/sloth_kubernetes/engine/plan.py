@@ -156,8 +156,13 @@ def build_plan(
     recorded: Sequence[NodeRecord] = (),
     live: Mapping[str, Sequence[NodeRecord]] | None = None,
     recorded_hash: str = "",
+    recorded_addons: Sequence[str] = (),
 ) -> Plan:
-    """Compare desired, recorded and (when given) live nodes; ``live`` maps provider → nodes."""
+    """Compare desired, recorded and (when given) live nodes; ``live`` maps provider → nodes.
+
+    ``recorded_addons`` are the component ids (``storage/longhorn``) with manifests in the
+    registry: those no longer in the spec are planned as ``delete`` (destructive).
+    """
     requests = node_requests(config)
     desired = {r.name: r for r in requests}
     by_name = {n.name: n for n in recorded}
@@ -227,6 +232,9 @@ def build_plan(
             )
     if changed_nodes or stale_spec:
         actions += _addon_actions(config)
+    selected = {f"{kind}/{name}" for kind, name, _ in addon_components(config)}
+    for component in sorted(set(recorded_addons) - selected):
+        actions.append(Action("addons", "delete", component, "no longer in the spec"))
     return Plan(
         cluster=config.name,
         spec_hash=current,

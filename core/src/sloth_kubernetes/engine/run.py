@@ -87,7 +87,14 @@ def make_plan(
         context = ClusterContext(config=config, state=store, data_dir=data_dir())
         providers = [p.provider for p in config.spec.node_pools] + [n.provider for n in recorded]
         live = live_inventory(manager, context, providers)
-    return build_plan(config, recorded=recorded, live=live, recorded_hash=recorded_hash)
+    recorded_addons = sorted({m.plugin for m in store.list_manifests(config.name)})
+    return build_plan(
+        config,
+        recorded=recorded,
+        live=live,
+        recorded_hash=recorded_hash,
+        recorded_addons=recorded_addons,
+    )
 
 
 def _phases_to_run(options: UpOptions) -> list[str]:
@@ -164,6 +171,7 @@ def _apply(
                 concurrency=options.parallel,
             )  # fmt: skip
             run = phases.Run(context, manager, plan, max_parallel=options.max_parallel)
+            context.hooks = manager.hooks
             run.nodes = {n.name: n for n in store.list_nodes(config.name)}
             try:
                 _run_steps(run, steps, forced=options.only is not None)

@@ -333,7 +333,8 @@ class RemoteSession:
                     "ssh_hostname": r.address,
                     "ssh_port": r.ssh_port,
                     "ssh_user": r.ssh_user,
-                    "ssh_key": str(self.private_key_path),
+                    # machines the user already had (ssh provider) keep their own login key
+                    "ssh_key": str(r.extra.get("identity_file") or self.private_key_path),
                     "ssh_allow_agent": False,
                     "ssh_look_for_keys": False,
                     "ssh_known_hosts_file": str(known_hosts),

@@ -7,7 +7,6 @@ import json
 import pytest
 
 pytestmark = pytest.mark.hosts
-pytest.importorskip("sloth_kubernetes.engine.run", reason="needs the engine (up/destroy)")
 
 
 def test_up_is_idempotent_and_destroy_leaves_the_machines(
@@ -24,11 +23,13 @@ def test_up_is_idempotent_and_destroy_leaves_the_machines(
     ]
     path, _ = ssh_config(ssh, pools)
     state = ("--state", f"sqlite:///{tmp_path / 'state.db'}", "--yes")
-    up = (*state, "up", "-f", str(path), "--until", "provision", "--no-progress")
+    up = (*state, "up", "-f", str(path), "--until", "prepare", "--no-progress")
 
     first = sloth_cli(*up)
     assert first.exit_code == 0, first.stderr
     assert "3 created" in first.stdout
+    for host in hosts:  # prepared over the user's own login key (no operator key installed)
+        assert "table inet sloth" in host.run("nft list tables").stdout
     again = sloth_cli(*up)
     assert again.exit_code == 0, again.stderr
     assert "no machines changed" in again.stdout

@@ -39,9 +39,7 @@ class Permission:
 # sshd_config, so 00-sloth.conf wins over later drop-ins (e.g. cloud-init's 50-cloud-init.conf).
 BASELINE_SSHD: tuple[SshdOption, ...] = (
     SshdOption("PasswordAuthentication", "no", "key-only SSH (project rule; no CIS item)"),
-    SshdOption(
-        "KbdInteractiveAuthentication", "no", "key-only SSH (project rule; no CIS item)"
-    ),
+    SshdOption("KbdInteractiveAuthentication", "no", "key-only SSH (project rule; no CIS item)"),
     SshdOption("PermitRootLogin", "prohibit-password", "CIS Debian 12 5.1.20 (root by key only)"),
     SshdOption("PermitEmptyPasswords", "no", "CIS Debian 12 5.1.19"),
     SshdOption("HostbasedAuthentication", "no", "CIS Debian 12 5.1.9"),

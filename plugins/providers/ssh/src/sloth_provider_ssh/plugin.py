@@ -21,7 +21,7 @@ def register_providers(register: Any) -> None:
             kind="provider",
             name=PROVIDER,
             description="Machines you already have, reached over SSH (hosts, Terraform, Ansible)",
-            features=frozenset({"existing-machines", "bastion", "inventory-import"}),
+            features=frozenset({"ssh", "existing-machines", "bastion", "inventory-import"}),
         )
     )
 
