@@ -53,11 +53,11 @@ prism: $(PRISM)
 demo: install debs
 	$(BIN)/sloth-kubernetes config validate -f examples/local.yaml
 	$(BIN)/sloth-kubernetes plan -f examples/local.yaml
-	@if $(BIN)/sloth-kubernetes artifacts check -f examples/local.yaml; then \
+	@if $(BIN)/sloth-kubernetes artifacts check --offline -f examples/local.yaml; then \
 	  $(BIN)/sloth-kubernetes up -f examples/local.yaml --yes; \
 	else \
-	  echo "The K3s release cannot be fetched here and no air-gap bundle was imported (see above):"; \
-	  echo "running up to the mesh phase. Import one with: sloth-kubernetes artifacts import DIR"; \
+	  echo "No K3s release in the cache (see above): fetch it on a connected machine with"; \
+	  echo "artifacts fetch --out DIR, then artifacts import DIR. Running up to the mesh phase."; \
 	  $(BIN)/sloth-kubernetes up -f examples/local.yaml --yes --until mesh; \
 	fi
 	$(BIN)/sloth-kubernetes status demo
