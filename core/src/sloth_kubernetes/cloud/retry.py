@@ -40,6 +40,7 @@ AWS_THROTTLING = frozenset(
 )
 #: AWS error codes of a failure on AWS's side: retried, but the request may have been acted on.
 AWS_SERVER_ERRORS = frozenset({"InternalError", "ServiceUnavailable", "Unavailable"})
+_AWS_CODE = re.compile(r"^([A-Z][A-Za-z.]+):")
 _STATUS_IN_TEXT = re.compile(r"(?:Status code:|HTTP|status)\s*:?\s*(\d{3})", re.IGNORECASE)
 
 #: The node a worker thread is creating, so retries can be attributed to it in the summary.
@@ -83,12 +84,11 @@ def classify(error: BaseException) -> Verdict:
     if not isinstance(status, int):
         match = _STATUS_IN_TEXT.search(text)
         status = int(match.group(1)) if match else None
-    for code in AWS_THROTTLING:
-        if code in text:
-            return Verdict(True, f"aws:{code}", True, _retry_after(error))
-    for code in AWS_SERVER_ERRORS:
-        if code in text:
-            return Verdict(True, f"aws:{code}")
+    aws_code = _AWS_CODE.match(text.strip())  # libcloud's EC2 errors read "Code: message"
+    if aws_code and aws_code.group(1) in AWS_THROTTLING:
+        return Verdict(True, f"aws:{aws_code.group(1)}", True, _retry_after(error))
+    if aws_code and aws_code.group(1) in AWS_SERVER_ERRORS:
+        return Verdict(True, f"aws:{aws_code.group(1)}")
     if status == 429 or "rate limit" in text.lower() or "too many requests" in text.lower():
         return Verdict(True, "429", True, _retry_after(error))
     if status is not None and 500 <= status <= 599:
@@ -147,8 +147,10 @@ class Guard:
         policy: RetryPolicy | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
     ) -> None:
+        self._clock = clock
         self.provider = provider
         self.bucket = bucket
         self.policy = policy or RetryPolicy()
@@ -166,7 +168,7 @@ class Guard:
 
     def request(self, what: str, call: Callable[[], T], *, safe_to_repeat: bool = True) -> T:
         """Run one API request under the bucket, retrying busy answers within the caps."""
-        started = time.monotonic()
+        started = self._clock()
         attempt = 0
         while True:
             self.bucket.acquire()
@@ -180,7 +182,7 @@ class Guard:
                 delay = self.backoff(attempt, verdict)
                 out_of_budget = (
                     attempt >= self.policy.attempts
-                    or time.monotonic() - started + delay > self.policy.deadline
+                    or self._clock() - started + delay > self.policy.deadline
                 )
                 if not safe_to_repeat and not verdict.not_processed:
                     raise RetryableCreateError(
@@ -191,7 +193,7 @@ class Guard:
                 if out_of_budget:
                     raise ProviderError(
                         f"{self.provider}: {what} still failing after {attempt} attempts "
-                        f"in {time.monotonic() - started:.0f} s ({verdict.reason}): {error}",
+                        f"in {self._clock() - started:.0f} s ({verdict.reason}): {error}",
                         provider=self.provider,
                         hint="the cloud is rate limiting or failing; wait and re-run `up` "
                         "(it resumes), or lower the provider's rateLimit",

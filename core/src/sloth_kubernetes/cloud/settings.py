@@ -48,10 +48,11 @@ class CloudSettings:
     firewall: bool = attrs.field(
         default=True, metadata=doc("Create a cloud firewall with the rules the cluster needs.")
     )
-    rate_limit: float | None = attrs.field(
-        default=None,
-        validator=in_range(0.0001, 10000),
-        metadata=doc("API requests per second (default: the cloud's documented limit)."),
+    # A plain float with 0 for "default": the loader refuses integers in ``float | None``.
+    rate_limit: float = attrs.field(
+        default=0.0,
+        validator=in_range(0, 10000),
+        metadata=doc("API requests per second; 0: the cloud's documented limit."),
     )
     burst: int | None = attrs.field(
         default=None,

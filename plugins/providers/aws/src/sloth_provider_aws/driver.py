@@ -9,6 +9,7 @@ Pitfalls handled: SigV4 (SigV2 sends moto's calls to S3), ``host``/``port`` from
 from __future__ import annotations
 
 import ipaddress
+import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -39,6 +40,11 @@ _IMAGE_NAMES = {
     "ubuntu-22.04": "ubuntu/images/*/ubuntu-jammy-22.04-amd64-server-*",
     "debian-12": "debian-12-amd64-*",
 }
+
+
+#: VPC id → the subnet machines are created in (shared by the worker threads).
+_subnets: dict[str, str] = {}
+_subnets_lock = threading.Lock()
 
 
 def _unsafe(_action: str, params: Any, _method: str, _data: Any) -> bool:
@@ -90,13 +96,6 @@ class AwsDriver(CloudDriver):
     def _call(self, action: str, **params: str) -> Any:
         return self.ec2.connection.request(self.ec2.path, params={"Action": action, **params})
 
-    def _tag(self, resource_id: str, tags: dict[str, str]) -> None:
-        # libcloud's ex_create_tags numbers parameters from 0; EC2 (and moto) count from 1.
-        params = {"ResourceId.1": resource_id}
-        for index, (key, value) in enumerate(sorted(tags.items()), start=1):
-            params[f"Tag.{index}.Key"], params[f"Tag.{index}.Value"] = key, value
-        self._call("CreateTags", **params)
-
     # -- machines -------------------------------------------------------------------------------
 
     def check_credentials(self) -> None:
@@ -144,8 +143,12 @@ class AwsDriver(CloudDriver):
 
         subnet = None
         if spec.network is not None:
-            subnets = self.ec2.ex_list_subnets(filters={"vpc-id": spec.network.id})
-            subnet = EC2NetworkSubnet(subnets[0].id, subnets[0].name, subnets[0].state)
+            with _subnets_lock:  # looked up once per VPC and process, not once per machine
+                subnet_id = _subnets.get(spec.network.id)
+                if subnet_id is None:
+                    subnets = self.ec2.ex_list_subnets(filters={"vpc-id": spec.network.id})
+                    subnet_id = _subnets.setdefault(spec.network.id, subnets[0].id)
+            subnet = EC2NetworkSubnet(subnet_id, "", "available")
         node = self.ec2.create_node(
             name=spec.name,
             size=NodeSize(spec.size, spec.size, 0, 0, 0, 0, self.ec2),
@@ -188,17 +191,42 @@ class AwsDriver(CloudDriver):
 
     def create_network(self, cluster: str, cidr: str) -> Resource:
         name = f"sloth-{cluster}"
-        vpc = self.ec2.ex_create_network(cidr)  # its name= tags with 0-based indexes
-        self._tag(vpc.id, {"Name": name, **cluster_tags(cluster)})
+        tags = {"Name": name, **cluster_tags(cluster)}
+        vpc_id = self._create("CreateVpc", "vpc", tags, "vpcId", CidrBlock=cidr)
         subnet_cidr = str(next(ipaddress.IPv4Network(cidr).subnets(new_prefix=20), cidr))
-        subnet = self.ec2.ex_create_subnet(vpc.id, subnet_cidr, f"{self.region}a")
-        self._tag(subnet.id, {"Name": name, **cluster_tags(cluster)})
-        gateway = self.ec2.ex_create_internet_gateway()
-        self._tag(gateway.id, {"Name": name, **cluster_tags(cluster)})
-        self.ec2.ex_attach_internet_gateway(gateway, vpc)
-        for table in self.ec2.ex_list_route_tables(filters={"vpc-id": vpc.id}):
-            self.ec2.ex_create_route(table, "0.0.0.0/0", internet_gateway=gateway)
-        return Resource("network", vpc.id, name)
+        _subnets[vpc_id] = self._create(
+            "CreateSubnet", "subnet", tags, "subnetId",
+            VpcId=vpc_id, CidrBlock=subnet_cidr, AvailabilityZone=f"{self.region}a",
+        )  # fmt: skip
+        gateway = self._create(
+            "CreateInternetGateway", "internet-gateway", tags, "internetGatewayId"
+        )
+        self._call("AttachInternetGateway", InternetGatewayId=gateway, VpcId=vpc_id)
+        tables = self._call("DescribeRouteTables", **{"Filter.1.Name": "vpc-id",
+                                                      "Filter.1.Value.1": vpc_id})  # fmt: skip
+        # routeTableId also appears inside each table's associations: one route per table
+        for table_id in sorted(
+            {t.text or "" for t in tables.object.iterfind(".//{*}routeTableId")}
+        ):
+            self._call(
+                "CreateRoute", RouteTableId=table_id,
+                DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway,
+            )  # fmt: skip
+        return Resource("network", vpc_id, name)
+
+    def _create(
+        self, action: str, kind: str, tags: dict[str, str], id_field: str, **params: str
+    ) -> str:
+        """One create call with its tags (TagSpecification): no separate CreateTags request."""
+        params["TagSpecification.1.ResourceType"] = kind
+        for index, (key, value) in enumerate(sorted(tags.items()), start=1):
+            params[f"TagSpecification.1.Tag.{index}.Key"] = key
+            params[f"TagSpecification.1.Tag.{index}.Value"] = value
+        reply = self._call(action, **params).object
+        found = reply.findtext(f".//{{*}}{id_field}")
+        if not found:
+            raise ProviderError(f"aws: {action} answered without {id_field}", provider="aws")
+        return str(found)
 
     def list_networks(self, cluster: str) -> list[Resource]:
         return [
@@ -217,6 +245,7 @@ class AwsDriver(CloudDriver):
             self.ec2.ex_delete_internet_gateway(gateway)
         for subnet in self.ec2.ex_list_subnets(filters={"vpc-id": network.id}):
             self.ec2.ex_delete_subnet(subnet)
+        _subnets.pop(network.id, None)
         self.ec2.ex_delete_network(vpc)
 
     # -- firewall -------------------------------------------------------------------------------
@@ -225,18 +254,23 @@ class AwsDriver(CloudDriver):
         self, cluster: str, rules: Sequence[FirewallRule], network: Resource | None
     ) -> Resource:
         name = f"sloth-{cluster}"
-        group = self.ec2.ex_create_security_group(
-            name, f"sloth-kubernetes cluster {cluster}", vpc_id=network.id if network else None
-        )
-        group_id = group["group_id"]
-        self._tag(group_id, {"Name": name, **cluster_tags(cluster)})
-        for rule in rules:
+        params = {"GroupName": name, "GroupDescription": f"sloth-kubernetes cluster {cluster}"}
+        if network is not None:
+            params["VpcId"] = network.id
+        tags = {"Name": name, **cluster_tags(cluster)}
+        group_id = self._create("CreateSecurityGroup", "security-group", tags, "groupId", **params)
+        permissions = {"GroupId": group_id}
+        for index, rule in enumerate(rules, start=1):  # all rules in one request
             low, high = rule.port_range
             if rule.protocol == "icmp":
                 low = high = -1
-            self.ec2.ex_authorize_security_group_ingress(
-                group_id, low, high, cidr_ips=list(rule.sources), protocol=rule.protocol
-            )
+            prefix = f"IpPermissions.{index}."
+            permissions[prefix + "IpProtocol"] = rule.protocol
+            permissions[prefix + "FromPort"] = str(low)
+            permissions[prefix + "ToPort"] = str(high)
+            for number, source in enumerate(rule.sources, start=1):
+                permissions[f"{prefix}IpRanges.{number}.CidrIp"] = source
+        self._call("AuthorizeSecurityGroupIngress", **permissions)
         return Resource("firewall", group_id, name)
 
     def list_firewalls(self, cluster: str) -> list[Resource]:

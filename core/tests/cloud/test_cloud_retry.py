@@ -1,0 +1,157 @@
+"""Retries and the token bucket: what is retried, how often, how long, what is never repeated."""
+
+from __future__ import annotations
+
+import pytest
+from libcloud.common.exceptions import BaseHTTPError, RateLimitReachedError
+from libcloud.common.types import InvalidCredsError, LibcloudError
+from sloth_kubernetes.cloud.ratelimit import RateLimit, TokenBucket
+from sloth_kubernetes.cloud.retry import Guard, RetryableCreateError, RetryPolicy, classify
+from sloth_kubernetes.errors import ProviderError
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_bucket_allows_the_burst_then_the_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(RateLimit(2.0, 3), clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        assert bucket.acquire() == 0
+    assert bucket.acquire() == pytest.approx(0.5)
+    assert bucket.acquire() == pytest.approx(0.5)
+    clock.now += 10  # refills up to the burst only
+    assert [bucket.acquire() for _ in range(4)] == [0, 0, 0, pytest.approx(0.5)]
+
+
+def test_hetzner_style_hourly_limit() -> None:
+    limit = RateLimit.per_hour(3600, 300)
+    assert limit.rate == 1.0
+    assert limit.describe() == "1/s, burst 300"
+    assert RateLimit.per_hour(1800, 10).describe() == "1800/hour, burst 10"
+
+
+@pytest.mark.parametrize(
+    ("error", "reason", "not_processed"),
+    [
+        (RateLimitReachedError(headers={"retry-after": "3"}), "429", True),
+        (BaseHTTPError(503, "Service Unavailable"), "503", False),
+        (BaseHTTPError(502, "Bad Gateway"), "502", False),
+        (LibcloudError("API rate limit exceeded Status code: 429."), "429", True),
+        (BaseHTTPError(400, "Throttling: Rate exceeded"), "aws:Throttling", True),
+        (BaseHTTPError(503, "RequestLimitExceeded: slow down"), "aws:RequestLimitExceeded", True),
+        (BaseHTTPError(500, "InternalError: oops"), "aws:InternalError", False),
+        (ConnectionResetError("reset"), "connection", False),
+    ],
+)  # fmt: skip
+def test_busy_answers_are_retryable(error: Exception, reason: str, not_processed: bool) -> None:
+    verdict = classify(error)
+    assert verdict.retryable
+    assert verdict.reason == reason
+    assert verdict.not_processed is not_processed
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidCredsError("bad token"),
+        BaseHTTPError(422, "You specified an invalid size."),
+        BaseHTTPError(404, "not found"),
+        KeyError("errors"),
+    ],
+)
+def test_mistakes_are_not_retried(error: Exception) -> None:
+    assert not classify(error).retryable
+
+
+def guard(attempts: int = 4, deadline: float = 60.0) -> tuple[Guard, FakeClock]:
+    clock = FakeClock()
+    bucket = TokenBucket(RateLimit(1000, 1000), clock=clock, sleep=clock.sleep)
+    policy = RetryPolicy(attempts, deadline)
+    return Guard("demo", bucket, policy, sleep=clock.sleep, clock=clock, seed=1), clock
+
+
+def test_retries_until_success_and_counts_them() -> None:
+    g, clock = guard()
+    answers: list[Exception | str] = [BaseHTTPError(503, "busy"), RateLimitReachedError(), "ok"]
+
+    def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert g.request("GET /things", call) == "ok"
+    assert g.stats.total == 2
+    assert dict(g.stats.by_reason) == {"503": 1, "429": 1}
+    assert len(clock.slept) == 2
+
+
+def test_retry_after_is_honoured_and_capped() -> None:
+    g, clock = guard()
+    answers = [RateLimitReachedError(headers={"retry-after": "7"}), "ok"]
+
+    def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return str(answer)
+
+    g.request("GET /x", call)
+    assert clock.slept[-1] >= 7
+    huge = RateLimitReachedError(headers={"retry-after": "3600"})
+    assert g.backoff(1, classify(huge)) == g.policy.cap
+
+
+def test_attempts_are_capped_never_infinite() -> None:
+    g, _ = guard(attempts=3)
+    calls = 0
+
+    def call() -> None:
+        nonlocal calls
+        calls += 1
+        raise BaseHTTPError(503, "down")
+
+    with pytest.raises(ProviderError, match=r"demo: GET /x still failing after 3 attempts"):
+        g.request("GET /x", call)
+    assert calls == 3
+
+
+def test_time_is_capped() -> None:
+    g, _ = guard(attempts=50, deadline=5.0)
+
+    def call() -> None:
+        raise RateLimitReachedError(headers={"retry-after": "2"})
+
+    with pytest.raises(ProviderError, match="still failing"):
+        g.request("GET /x", call)
+    assert g.stats.total == 2  # at 0 s and 2 s; a third wait would end past 5 s
+
+
+def test_a_create_is_repeated_on_429_but_not_on_an_ambiguous_5xx() -> None:
+    g, _ = guard()
+    answers = [RateLimitReachedError(), "created"]
+
+    def create() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return str(answer)
+
+    assert g.request("POST /servers", create, safe_to_repeat=False) == "created"
+
+    def failing() -> None:
+        raise BaseHTTPError(503, "upstream timeout")
+
+    with pytest.raises(RetryableCreateError):
+        g.request("POST /servers", failing, safe_to_repeat=False)
