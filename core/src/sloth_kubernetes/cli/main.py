@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "kubeconfig_cmd",
     "render_cmd",
     "artifacts_cmd",
+    "addons_cmd",
 )
 
 

@@ -1,0 +1,53 @@
+"""``addons list NAME [-f FILE]``: the add-on objects a cluster wants vs those recorded as
+applied."""
+
+from __future__ import annotations
+
+import click
+
+from .. import api_addons
+from .common import app_state, files_option, manager
+from .output import chosen_format, emit_data, output_option, table
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(addons)
+
+
+@click.group()
+def addons() -> None:
+    """Look at a cluster's CNI, storage and add-ons."""
+
+
+@addons.command("list")
+@click.argument("name")
+@files_option(
+    required=False,
+    help="Compare this config (a new spec) instead of the one last applied; repeat to overlay.",
+)
+@output_option
+def list_(name: str, files: tuple[str, ...], output: str | None) -> None:
+    """Per component and object of cluster NAME: desired vs recorded digest, and whether it is
+    in sync, changed, missing (not applied yet) or removed (no longer desired)."""
+    report = api_addons.addons_list(
+        name, files=files, state_url=app_state().state_url, manager=manager()
+    )
+    fmt = chosen_format(output)
+    if fmt != "table":
+        emit_data(report.to_data(), fmt)
+        return
+    if not report.components:
+        click.echo(f"cluster {name!r} has no add-ons (desired or recorded)")
+        return
+    rows = [
+        [o.component, o.key, o.status, o.desired_sha256[:12] or "-", o.recorded_sha256[:12] or "-"]
+        for component in report.components
+        for o in component.objects
+    ]
+    table(
+        f"add-ons of {name} ({report.source})",
+        ["COMPONENT", "OBJECT", "STATUS", "DESIRED", "RECORDED"],
+        rows,
+    )
+    for component in report.components:
+        click.echo(f"{component.component}: {component.status}")
