@@ -28,7 +28,17 @@ def test_violation_left_behind_fails_the_test_with_the_rule(tmp_path: Path) -> N
         "    assert c.getresponse().status == 422\n"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:kmock",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
