@@ -274,7 +274,9 @@ class K3sInstaller(Installer):
                 f"rm -f /etc/systemd/system/{unit}.service",
                 f"rm -rf /etc/systemd/system/{unit}.service.d",
                 "systemctl daemon-reload",
-                "pkill -f containerd-shim 2>/dev/null",
+                # "[c]" so the pattern does not match this very shell's command line (which
+                # contains it): a plain `pkill -f containerd-shim` killed the uninstall midway
+                "pkill -f '[c]ontainerd-shim' 2>/dev/null",
                 f"rm -rf /etc/rancher/k3s {self.data_dir} /var/lib/kubelet",
                 f"rm -f {BINARY} /usr/local/bin/kubectl {hardening.SYSCTL_FILE}",
                 "rm -rf /var/lib/sloth-kubernetes/artifacts/k3s",

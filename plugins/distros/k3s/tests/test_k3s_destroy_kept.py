@@ -1,0 +1,109 @@
+"""`destroy` on machines you already have (the ``ssh`` provider) takes K3s off them and keeps them.
+
+The whole path through the real CLI on real local hosts (systemd): `artifacts import` of a FAKE
+k3s bundle (the test kit's ``fake_distro``), `up` through the distro phase (prepare, a real
+wireguard-go mesh, the fake k3s joined over it), then `destroy`: the machines keep running, and
+K3s's units, files and processes are gone.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from ruamel.yaml import YAML
+from sloth_distro_k3s.plugin import installer
+from sloth_kubernetes.testing import fake_distro
+
+pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(300)]
+
+K3S_LEFTOVERS = [
+    "/usr/local/bin/k3s", "/usr/local/bin/kubectl", "/etc/rancher/k3s", "/var/lib/rancher/k3s",
+    "/etc/systemd/system/k3s.service", "/etc/systemd/system/k3s-agent.service",
+    "/etc/systemd/system/k3s.service.d", "/etc/systemd/system/k3s-agent.service.d",
+    "/var/lib/sloth-kubernetes/artifacts/k3s",
+]  # fmt: skip
+
+
+@pytest.fixture
+def with_ssh_provider(sloth_manager, register_plugin):
+    if not sloth_manager.pm.has_plugin("ssh"):
+        from sloth_provider_ssh import plugin
+
+        register_plugin(plugin, "ssh")
+    return sloth_manager
+
+
+def _config(hosts) -> str:
+    document = {
+        "apiVersion": "sloth-kubernetes.io/v1beta1",
+        "kind": "Cluster",
+        "metadata": {"name": "bare"},
+        "spec": {
+            "providers": {
+                "ssh": {
+                    "hosts": [
+                        {"name": h.name, "address": h.address, "key": str(h.private_key)}
+                        for h in hosts
+                    ],
+                    "knownHosts": str(hosts[0].known_hosts),
+                }
+            },
+            "nodePools": [
+                {"name": "servers", "provider": "ssh", "count": 1, "roles": ["server"]},
+                {"name": "agents", "provider": "ssh", "count": 2, "roles": ["agent"]},
+            ],
+            "kubernetes": {
+                "distribution": "k3s",
+                "k3s": {"readiness": "ssh", "readyTimeout": 60},
+            },
+        },
+    }
+    stream = io.StringIO()
+    YAML().dump(document, stream)
+    return stream.getvalue()
+
+
+def test_destroy_uninstalls_k3s_from_kept_machines(
+    local_hosts, with_ssh_provider, sloth_cli, tmp_path
+):
+    bundle = fake_distro.fake_bundle(installer(), tmp_path / "bundle")
+    imported = sloth_cli("artifacts", "import", str(bundle))
+    assert imported.exit_code == 0, imported.stderr
+    hosts = local_hosts(3, mode="systemd")
+    config = tmp_path / "bare.yaml"
+    config.write_text(_config(hosts))
+    state = ("--state", f"sqlite:///{tmp_path / 'state.db'}", "--yes")
+
+    up = sloth_cli(*state, "up", "-f", str(config), "--until", "distro", "--no-progress")
+    assert up.exit_code == 0, up.stdout + up.stderr
+    status = json.loads(sloth_cli(*state, "-o", "json", "status", "bare").stdout)
+    assert {n["name"]: n["phases"].get("distro") for n in status["nodes"]} == {
+        "bare-servers-1": "done", "bare-agents-1": "done", "bare-agents-2": "done",
+    }  # fmt: skip
+    units = {hosts[0]: "k3s", hosts[1]: "k3s-agent", hosts[2]: "k3s-agent"}
+    for host, unit in units.items():
+        assert host.run(f"systemctl is-active {unit}").stdout.strip() == "active"
+    # both agents (one batch) registered with the first server over the mesh
+    mesh = {n["name"]: n["meshAddress"] for n in status["nodes"]}
+    assert mesh["bare-servers-1"] != hosts[0].address
+    assert sorted(j.node for j in fake_distro.joins(hosts[0])) == ["bare-agents-1", "bare-agents-2"]
+    for agent in hosts[1:]:
+        (start,) = fake_distro.starts(agent)
+        assert start["server"] == f"https://{mesh['bare-servers-1']}:6443"
+
+    gone = sloth_cli(*state, "destroy", "bare")
+    assert gone.exit_code == 0, gone.stdout + gone.stderr
+    for host, unit in units.items():
+        assert host.run("hostname").stdout.strip() == host.name  # the machine still runs
+        leftovers = host.run(
+            f"for p in {' '.join(K3S_LEFTOVERS)}; do [ ! -e $p ] || echo $p; done"
+        ).stdout.split()
+        assert leftovers == [], f"{host.name}: {leftovers}"
+        assert host.run(f"systemctl is-active {unit}", check=False).stdout.strip() != "active"
+        assert "k3s" not in host.run("systemctl list-unit-files --no-legend").stdout
+        assert host.run("pgrep -f 'k3s (server|agent)'", check=False).returncode == 1
+        assert ":6443" not in host.run("ss -ltn").stdout  # the "API server" went with it
+    states = sloth_cli(*state, "-o", "json", "status", "bare")
+    assert states.exit_code != 0  # the cluster is forgotten
