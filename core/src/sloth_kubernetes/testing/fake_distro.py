@@ -191,6 +191,16 @@ def token_exposures(
     return found
 
 
+@attrs.frozen
+class Kubeconfig:
+    """What ``kubeconfig NAME -o FILE`` did: exit code, its output, the file's mode and text."""
+
+    exit_code: int
+    output: str
+    mode: int | None
+    text: str
+
+
 @attrs.define
 class DistroOnHosts:
     """The distro phase of cluster ``config_text`` on ``records`` (real hosts), for one test.
@@ -210,9 +220,52 @@ class DistroOnHosts:
     context: Any = None
     _stack: ExitStack = attrs.field(factory=ExitStack)
 
+    @classmethod
+    def on_new_hosts(
+        cls,
+        local_hosts: Any,
+        manager: Any,
+        installer: Any,
+        config_text: str,
+        pools: Sequence[tuple[str, int, str]],
+        work: Path,
+        *,
+        cluster: str = "demo",
+    ) -> DistroOnHosts:
+        """Import a fake release of ``installer`` (as ``artifacts import`` does), create systemd
+        hosts for ``pools`` (``local_hosts`` fixture) and name them ``<cluster>-<pool>-<n>``."""
+        from ..api_distro import artifacts_import
+
+        artifacts_import(fake_bundle(installer, work / "bundle"), manager=manager)
+        handles = local_hosts(sum(count for _pool, count, _role in pools), mode="systemd")
+        records = host_records(cluster, handles, pools)
+        return cls(manager, handles, records, config_text, work)
+
     @property
     def state_url(self) -> str:
         return f"sqlite:///{self.work / 'state.db'}"
+
+    @property
+    def cluster(self) -> str:
+        return str(self.records[0].cluster)
+
+    def token(self) -> str:
+        """The cluster token the distro phase generated (revealed, for leak checks)."""
+        from ..distro import credentials
+
+        secret = self.store.get_secret(self.cluster, credentials.TOKEN_SECRET)
+        return str(secret.reveal())
+
+    def kubeconfig(self, sloth_cli: Any, out: Path) -> Kubeconfig:
+        """Run ``kubeconfig <cluster> -o out`` through the CLI and describe what it wrote."""
+        result = sloth_cli("--state", self.state_url, "kubeconfig", self.cluster, "-o", str(out))
+        exists = out.exists()
+        return Kubeconfig(
+            result.exit_code,
+            result.stdout + result.stderr,
+            out.stat().st_mode & 0o777 if exists else None,
+            out.read_text(encoding="utf-8") if exists else "",
+        )
 
     def __enter__(self) -> DistroOnHosts:
         from .. import api

@@ -11,8 +11,6 @@ import hashlib
 
 import pytest
 from sloth_distro_k3s.plugin import installer
-from sloth_kubernetes import api_distro
-from sloth_kubernetes.distro import credentials
 from sloth_kubernetes.testing import fake_distro
 from sloth_kubernetes.testing.fake_distro import DistroOnHosts, Join
 
@@ -39,15 +37,12 @@ def test_servers_join_one_at_a_time_agents_in_batches_token_never_exposed(
     local_hosts, sloth_manager, sloth_cli, tmp_path
 ):
     k3s = installer()
-    api_distro.artifacts_import(
-        fake_distro.fake_bundle(k3s, tmp_path / "bundle"), manager=sloth_manager
-    )
-    handles = local_hosts(5, mode="systemd")
-    records = fake_distro.host_records("demo", handles, POOLS)
-    with DistroOnHosts(sloth_manager, handles, records, CONFIG, tmp_path) as run:
+    run = DistroOnHosts.on_new_hosts(local_hosts, sloth_manager, k3s, CONFIG, POOLS, tmp_path)
+    handles, records = run.handles, run.records
+    with run:
         updated = run.install()
         first_run = run.seconds
-        token = run.store.get_secret("demo", credentials.TOKEN_SECRET).reveal()
+        token = run.token()
         assert run.store.get_node("demo", "demo-servers-1").extra["distro"]["init"] is True
 
         # order: the first server initialised (cluster-init), the others joined one at a time
@@ -80,10 +75,9 @@ def test_servers_join_one_at_a_time_agents_in_batches_token_never_exposed(
         assert run.start_counts() == before
 
     # the admin kubeconfig, written 0600, points at the first server (no apiEndpoint set)
-    out = tmp_path / "demo.kubeconfig"
-    written = sloth_cli("--state", run.state_url, "kubeconfig", "demo", "-o", str(out))
-    assert written.exit_code == 0, written.stderr
-    assert out.stat().st_mode & 0o777 == 0o600
-    assert f"server: https://{handles[0].address}:6443" in out.read_text()
-    assert token not in written.stdout + written.stderr
+    written = run.kubeconfig(sloth_cli, tmp_path / "demo.kubeconfig")
+    assert written.exit_code == 0, written.output
+    assert written.mode == 0o600
+    assert f"server: https://{handles[0].address}:6443" in written.text
+    assert token not in written.output
     print(f"\nk3s fake install, 3 servers + 2 agents: {first_run:.1f}s")

@@ -15,8 +15,6 @@ import hashlib
 
 import pytest
 from sloth_distro_rke2.plugin import installer
-from sloth_kubernetes import api_distro
-from sloth_kubernetes.distro import credentials
 from sloth_kubernetes.testing import fake_distro
 from sloth_kubernetes.testing.fake_distro import DistroOnHosts, Join
 
@@ -46,16 +44,13 @@ def test_rke2_joins_on_the_supervisor_port_one_server_at_a_time_token_never_expo
     local_hosts, sloth_manager, sloth_cli, tmp_path
 ):
     rke2 = installer()
-    api_distro.artifacts_import(
-        fake_distro.fake_bundle(rke2, tmp_path / "bundle"), manager=sloth_manager
-    )
-    handles = local_hosts(5, mode="systemd")
-    records = fake_distro.host_records("demo", handles, POOLS)
+    run = DistroOnHosts.on_new_hosts(local_hosts, sloth_manager, rke2, CONFIG, POOLS, tmp_path)
+    handles, records = run.handles, run.records
     first = handles[0]
-    with DistroOnHosts(sloth_manager, handles, records, CONFIG, tmp_path) as run:
+    with run:
         updated = run.install()
         first_run = run.seconds
-        token = run.store.get_secret("demo", credentials.TOKEN_SECRET).reveal()
+        token = run.token()
         assert run.store.get_node("demo", "demo-servers-1").extra["distro"]["init"] is True
 
         # the first server initialised without `server:`; every other node registered with it
@@ -100,10 +95,9 @@ def test_rke2_joins_on_the_supervisor_port_one_server_at_a_time_token_never_expo
         assert run.start_counts() == before
 
     # the admin kubeconfig, written 0600, points at the API endpoint (port 6443, not 9345)
-    out = tmp_path / "demo.kubeconfig"
-    written = sloth_cli("--state", run.state_url, "kubeconfig", "demo", "-o", str(out))
-    assert written.exit_code == 0, written.stderr
-    assert out.stat().st_mode & 0o777 == 0o600
-    assert f"server: https://{ENDPOINT}:6443" in out.read_text()
-    assert token not in written.stdout + written.stderr
+    written = run.kubeconfig(sloth_cli, tmp_path / "demo.kubeconfig")
+    assert written.exit_code == 0, written.output
+    assert written.mode == 0o600
+    assert f"server: https://{ENDPOINT}:6443" in written.text
+    assert token not in written.output
     print(f"\nrke2 fake install, 3 servers + 2 agents: {first_run:.1f}s")
