@@ -6,7 +6,6 @@ errors, every problem of a document is collected rather than the first one raise
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn, override
 
 from ..model.validators import InvalidValue
-from .located import PathPart
+from .problem import PathPart, Problem, did_you_mean
 from .references import LOOKS_LIKE_REFERENCE, Reference, parse_reference
 
 
@@ -39,21 +38,6 @@ def yaml_key(attribute: attrs.Attribute[Any]) -> str:
 
 def public_fields(cls: type[Any]) -> list[attrs.Attribute[Any]]:
     return [a for a in attrs.fields(cls) if not a.metadata.get("internal")]
-
-
-@attrs.frozen
-class Problem:
-    """One structuring problem before it is located in a file."""
-
-    path: tuple[PathPart, ...]
-    message: str
-    hint: str | None = None
-    at_key: bool = False  # locate at the key (unknown keys) rather than the value
-
-
-def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else None
 
 
 def describe(value: Any) -> str:

@@ -16,9 +16,10 @@ import attrs
 from ..errors import ConfigError, ConfigIssue
 from ..model.cluster import ClusterConfig
 from ..registry import Catalog
-from .convert import Problem, make_converter, problems_from
+from .convert import make_converter, problems_from
 from .located import LDict, locate, parse_yaml, render_path, without
 from .overlays import merge
+from .problem import Problem
 from .references import Reference
 from .semantics import check_semantics
 from .slots import DISTRO_DEFAULT, validate_slots

@@ -13,8 +13,8 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import ConfigIssue
+from .problem import PathPart
 
-PathPart = str | int
 Path = tuple[PathPart, ...]
 
 

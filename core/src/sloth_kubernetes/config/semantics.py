@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Catalog, ComponentKind
-from .convert import Problem, did_you_mean
+from .problem import Problem, did_you_mean
 from .slots import DISTRO_DEFAULT
 
 

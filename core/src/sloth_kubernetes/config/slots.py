@@ -13,8 +13,9 @@ import attrs
 
 from ..model.cluster import PluginBlock, StorageBlock, StorageClassSpec
 from ..registry import Catalog, ComponentKind, ConfigSlot
-from .convert import Problem, did_you_mean, problems_from
-from .located import LDict, PathPart, without
+from .convert import problems_from
+from .located import LDict, without
+from .problem import PathPart, Problem, did_you_mean
 
 DEFAULT_MESH = "wireguard"
 DISTRO_DEFAULT = "k3s"

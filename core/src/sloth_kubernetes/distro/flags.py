@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ..config.convert import did_you_mean
+from ..config.problem import did_you_mean
 
 Role = Literal["server", "agent"]
 KeyType = Literal["string", "bool", "int", "list"]

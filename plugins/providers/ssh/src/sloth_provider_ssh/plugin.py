@@ -10,8 +10,7 @@ from sloth_kubernetes.hookspecs import hookimpl
 from sloth_kubernetes.model.nodes import NodeRecord, NodeRequest
 from sloth_kubernetes.registry import Component, ConfigBlock
 
-from .resolve import PROVIDER
-from .settings import SshPoolOptions, SshSettings
+from .settings import PROVIDER, SshPoolOptions, SshSettings
 
 
 @hookimpl

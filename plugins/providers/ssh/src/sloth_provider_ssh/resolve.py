@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from sloth_kubernetes.config.convert import Problem, did_you_mean
 from sloth_kubernetes.config.located import locate, parse_yaml, render_path
 from sloth_kubernetes.config.overlays import merge
+from sloth_kubernetes.config.problem import Problem, did_you_mean
 from sloth_kubernetes.errors import ConfigError, ConfigIssue, ProviderError
 from sloth_kubernetes.model.cluster import ClusterConfig, PluginBlock
 from sloth_kubernetes.model.nodes import NodeRequest
 
 from .inventory import import_hosts
-from .settings import Bastion, SshHost, SshPoolOptions, SshSettings
+from .settings import PROVIDER, Bastion, SshHost, SshPoolOptions, SshSettings
 
-PROVIDER = "ssh"
 _SETTINGS: tuple[Any, ...] = ("spec", "providers", PROVIDER)
 
 

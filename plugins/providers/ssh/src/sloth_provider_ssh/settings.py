@@ -14,6 +14,8 @@ import attrs
 from sloth_kubernetes.model.cluster import doc
 from sloth_kubernetes.model.validators import InvalidValue, in_range
 
+PROVIDER = "ssh"
+
 _HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 # Addresses and user names end up in ssh's argv: nothing that could read as an option or a
 # second argument (no leading '-', no whitespace, no shell or ssh metacharacters).
