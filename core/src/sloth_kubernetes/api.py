@@ -6,7 +6,6 @@ No click import here or below; the CLI (``sloth_kubernetes.cli``) parses, calls 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +183,8 @@ def template_text(name: str) -> str:
             f"no template named {name!r}",
             hint=f"choose one of: {', '.join(t.name for t in TEMPLATES)}",
         )
+    from importlib import resources
+
     return resources.files("sloth_kubernetes").joinpath(f"templates/{name}.yaml").read_text()
 
 

@@ -12,7 +12,7 @@ the CLI keeps working.
 
 from __future__ import annotations
 
-import importlib.metadata
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -120,15 +120,14 @@ class PluginManager:
         for name, value, distribution, version in discover_entry_points():
             if (only is not None and name not in only) or name in disabled:
                 continue
-            entry_point = importlib.metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)
             try:
-                plugin = entry_point.load()
+                plugin = _load(value)
             except Exception as error:
                 self.failures.append(
-                    LoadFailure(entry_point.name, distribution, f"{type(error).__name__}: {error}")
+                    LoadFailure(name, distribution, f"{type(error).__name__}: {error}")
                 )
                 continue
-            self.register(plugin, entry_point.name, distribution=distribution, version=version)
+            self.register(plugin, name, distribution=distribution, version=version)
         self.check_pending()
 
     def check_pending(self) -> None:
@@ -155,12 +154,24 @@ class PluginManager:
         return sorted(infos, key=lambda i: i.name)
 
 
+def _load(value: str) -> object:
+    """Import an entry point's ``module:attribute`` (what ``EntryPoint.load`` does)."""
+    module_name, _, attribute = value.partition(":")
+    loaded: object = importlib.import_module(module_name.strip())
+    for part in filter(None, attribute.strip().split(".")):
+        loaded = getattr(loaded, part)
+    return loaded
+
+
 def _path_signature() -> str:
     """Changes whenever a package is installed or removed on ``sys.path``."""
     import hashlib
 
     parts = []
+    here = os.getcwd()
     for entry in sys.path:
+        if entry in ("", ".", here):  # `python -m` puts the working directory first
+            continue
         try:
             parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
         except OSError:
@@ -183,10 +194,14 @@ def discover_entry_points() -> list[tuple[str, str, str, str]]:
     try:
         with open(cache, encoding="utf-8") as handle:
             cached = json.load(handle)
-        if cached.get("signature") == signature:
-            return [tuple(item) for item in cached["entry_points"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+        if not isinstance(cached, dict):
+            cached = {}
+    except (OSError, ValueError):
+        cached = {}
+    if isinstance(cached.get(signature), list):
+        return [tuple(item) for item in cached[signature]]
+    import importlib.metadata  # slow to import and to scan: only on a cache miss
+
     found = []
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = entry_point.dist
@@ -196,11 +211,14 @@ def discover_entry_points() -> list[tuple[str, str, str, str]]:
             dist.name if dist else entry_point.module,
             dist.version if dist else "",
         ))  # fmt: skip
+    # a few signatures side by side: `python -m`, scripts and tests see different sys.paths
+    kept = dict(list(cached.items())[-7:])
+    kept[signature] = found
     try:
         os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
         temporary = f"{cache}.{os.getpid()}"
         with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump({"signature": signature, "entry_points": found}, handle)
+            json.dump(kept, handle)
         os.replace(temporary, cache)
     except OSError:
         pass  # a read-only home only costs speed
