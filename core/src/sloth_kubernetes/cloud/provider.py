@@ -176,9 +176,11 @@ class CloudProvider:
             records = self._wait_running(session, work, failed)
             self._report_retries(session)
             if failed:
-                listing = "; ".join(f"{name}: {why}" for name, why in sorted(failed.items()))
+                shown = sorted(failed.items())[:3]
+                listing = "; ".join(f"{name}: {why}" for name, why in shown)
+                more = f"; and {len(failed) - len(shown)} more" if len(failed) > len(shown) else ""
                 raise PartialProvisionError(
-                    f"{self.name}: {len(failed)} machine(s) failed: {listing}",
+                    f"{self.name}: {len(failed)} machine(s) failed: {listing}{more}",
                     records=records,
                     failed=failed,
                     provider=self.name,

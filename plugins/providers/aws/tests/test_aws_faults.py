@@ -24,3 +24,20 @@ def test_thirty_percent_throttling_ten_instances_no_duplicate(
     proxy.configure(type(proxy.policy)())
     harness.destroy(records)
     assert harness.resources() == []
+
+
+def test_more_than_one_page_of_instances_is_listed_and_adopted(
+    cloud_harness: Callable[..., Any], ec2_emulator: Any
+) -> None:
+    # moto pages DescribeInstances at 100 instances (AWS pages too): all 105 must be seen.
+    harness = cloud_harness(
+        count=105, pool={"image": "ami-785db401"}, rateLimit=1000, burst=1000, privateNetwork=False
+    )
+    records = harness.provision()
+    assert len(records) == 105
+    assert len(harness.listed()) == 105
+    again = harness.provision()  # adopts all of them
+    assert {r.cloud_id for r in again} == {r.cloud_id for r in records}
+    assert ec2_emulator.requests.count(action="RunInstances", status=200) == 105
+    harness.destroy(records)
+    assert harness.listed() == {}

@@ -102,8 +102,25 @@ class AwsDriver(CloudDriver):
         self._call("DescribeAvailabilityZones")
 
     def list_machines(self, cluster: str) -> list[Machine]:
-        nodes = self.ec2.list_nodes(ex_filters={f"tag:{CLUSTER_TAG}": cluster})
-        return [self._machine(n) for n in nodes]
+        # Not libcloud's list_nodes: it ignores NextToken (moto pages at 100 instances, so 400 of
+        # 500 machines stayed invisible) and adds a DescribeAddresses call to every listing.
+        from libcloud.compute.drivers.ec2 import NAMESPACE
+        from libcloud.utils.xml import findall, findtext
+
+        machines: list[Machine] = []
+        token = ""
+        while True:
+            params = {"Filter.1.Name": f"tag:{CLUSTER_TAG}", "Filter.1.Value.1": cluster,
+                      "MaxResults": "1000"}  # fmt: skip
+            if token:
+                params["NextToken"] = token
+            reply = self._call("DescribeInstances", **params).object
+            for reservation in findall(reply, "reservationSet/item", NAMESPACE):
+                nodes = self.ec2._to_nodes(reservation, "instancesSet/item")
+                machines += [self._machine(n) for n in nodes]
+            token = findtext(reply, "nextToken", NAMESPACE) or ""
+            if not token:
+                return machines
 
     @staticmethod
     def _machine(node: Any) -> Machine:
@@ -155,7 +172,10 @@ class AwsDriver(CloudDriver):
             image=NodeImage(spec.image, spec.image, self.ec2),
             ex_keyname=spec.key.name if spec.key else None,
             ex_userdata=spec.user_data,
-            ex_security_group_ids=[spec.firewall.id] if spec.firewall else None,
+            # group ids need a subnet; without our VPC (privateNetwork: false) the default VPC's
+            # group is named instead
+            ex_security_group_ids=[spec.firewall.id] if spec.firewall and subnet else None,
+            ex_security_groups=[spec.firewall.name] if spec.firewall and not subnet else None,
             ex_subnet=subnet,
             ex_assign_public_ip=subnet is not None,
             ex_metadata=spec.tags,
