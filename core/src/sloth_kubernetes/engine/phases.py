@@ -232,8 +232,14 @@ def prepare(run: Run, *, require_cgroups: bool) -> None:
 
     for node in nodes:
         run.journal("prepare", node.name, "prepare", "started")
+    # Packages the selected add-ons need on each node (longhorn: open-iscsi, nfs-common).
+    packages = {node.name: run.manager.hooks.node_packages(run.context, node) for node in nodes}
     result = prepare_nodes(
-        run.context.remote, run.context.config, nodes, require_cgroups=require_cgroups
+        run.context.remote,
+        run.context.config,
+        nodes,
+        require_cgroups=require_cgroups,
+        packages=packages,
     )
     done = []
     for node in nodes:

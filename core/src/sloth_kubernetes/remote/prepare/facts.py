@@ -325,7 +325,12 @@ def _all_sysctl_keys() -> list[str]:
     return list(keys)
 
 
-def _sections() -> list[tuple[str, FactBase[Any], dict[str, Any]]]:
+def _sections(
+    extra_packages: Iterable[str] = (),
+) -> list[tuple[str, FactBase[Any], dict[str, Any]]]:
+    """The probe's sections; ``extra_packages`` (what plugins need, ``node_packages``) are
+    checked together with the baseline's."""
+    probed = dict.fromkeys([*baseline.PACKAGES, baseline.TIME_SYNC_PACKAGE, *extra_packages])
     return [
         ("os", OsRelease(), {}),
         ("uname", Uname(), {}),
@@ -339,7 +344,7 @@ def _sections() -> list[tuple[str, FactBase[Any], dict[str, Any]]]:
         (
             "packages",
             DebPackagesInstalled(),
-            {"packages": [*baseline.PACKAGES, baseline.TIME_SYNC_PACKAGE]},
+            {"packages": list(probed)},
         ),
         ("sysctls", Sysctls(), {"keys": _all_sysctl_keys()}),
         ("files", Files(), {"paths": MANAGED_FILES}),
@@ -350,11 +355,15 @@ def _sections() -> list[tuple[str, FactBase[Any], dict[str, Any]]]:
 
 
 class NodeProbe(FactBase[NodeFacts]):
-    """Every fact above in one remote command, assembled into a :class:`NodeFacts`."""
+    """Every fact above in one remote command, assembled into a :class:`NodeFacts`.
 
-    def command(self) -> str:
+    ``extra_packages``: packages plugins need on the nodes; ``NodeFacts.packages`` says which
+    of them (and of the baseline's) are installed.
+    """
+
+    def command(self, extra_packages: Iterable[str] = ()) -> str:
         parts = []
-        for name, fact, kwargs in _sections():
+        for name, fact, kwargs in _sections(extra_packages):
             parts.append(f"echo '{_MARK}{name}'; ( {fact.command(**kwargs)} ) 2>/dev/null")
         return "; ".join(parts) + "; true"
 

@@ -25,6 +25,8 @@ class PrepareSettings:
 
     hardening: hardening.Profile = "baseline"
     firewall: firewall.FirewallSpec | None = attrs.field(factory=firewall.FirewallSpec)
+    #: Packages plugins need on this node (``node_packages``: longhorn's open-iscsi...).
+    extra_packages: tuple[str, ...] = ()
 
 
 def settings_for(config: ClusterConfig, node: NodeRecord) -> PrepareSettings:
@@ -57,6 +59,9 @@ class NodePlan:
     steps: tuple[Step, ...] = ()
     machine: tuple[str, ...] = ()  # "<item>: managed by the machine (<current state>)"
     notes: tuple[str, ...] = ()
+    #: Plugins' packages not installed yet: installed after the steps (see ``run``), or
+    #: reported as the machine's where the package manager cannot install them.
+    extra_packages: tuple[str, ...] = ()
 
 
 def _desired_sysctls(profile: hardening.Profile) -> dict[str, str]:
@@ -154,4 +159,5 @@ def plan_node(facts: NodeFacts, settings: PrepareSettings) -> NodePlan:
 
     content = firewall.render(settings.firewall) if settings.firewall is not None else ""
     steps.append(Step("firewall", "nftables_firewall", {"content": content}))
-    return NodePlan(tuple(steps), tuple(machine), tuple(notes))
+    extra = tuple(sorted(set(settings.extra_packages) - facts.packages))
+    return NodePlan(tuple(steps), tuple(machine), tuple(notes), extra)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -92,6 +92,7 @@ def prepare_nodes(
     nodes: Iterable[NodeRecord],
     *,
     require_cgroups: bool,
+    packages: Mapping[str, Sequence[str]] | None = None,
 ) -> PrepareResult:
     """Bring ``nodes`` to the Kubernetes baseline, the hardening profile and the firewall.
 
@@ -100,8 +101,12 @@ def prepare_nodes(
     ``require_cgroups`` is True when the kubelet will run next (the distro phase), False for
     ``up --until prepare``. Idempotent: on a prepared node nothing runs and the node's result
     has no changed items. Per-node failures are in the result (see ``raise_for_failures``).
+
+    ``packages`` maps a node to the extra packages plugins need on it (``node_packages``);
+    they are installed after the other steps, or reported as the machine's where apt cannot
+    install them (:mod:`.extra_packages`).
     """
-    from . import operations
+    from . import extra_packages, operations
     from .facts import NodeProbe
 
     records = {record.name: record for record in nodes}
@@ -110,7 +115,11 @@ def prepare_nodes(
         if name in records:
             results[name] = NodePrepareResult(name, error=failure)
     wanted = [name for name in records if name not in results]
-    gathered: dict[str, NodeFacts] = session.facts(NodeProbe, nodes=wanted) if wanted else {}
+    extra = {name: tuple(sorted(set((packages or {}).get(name, ())))) for name in records}
+    probed = sorted({package for names in extra.values() for package in names})
+    gathered: dict[str, NodeFacts] = (
+        session.facts(NodeProbe, nodes=wanted, extra_packages=probed) if wanted else {}
+    )
     plans: dict[str, NodePlan] = {}
     for name in wanted:
         facts = gathered.get(name)
@@ -120,7 +129,7 @@ def prepare_nodes(
             )
             results[name] = NodePrepareResult(name, error=missing)
             continue
-        settings = settings_for(config, records[name])
+        settings = attrs.evolve(settings_for(config, records[name]), extra_packages=extra[name])
         problems = support_problems(name, facts, require_cgroups=require_cgroups)
         if settings.firewall is not None and lockout_risk(
             settings.firewall, facts.ssh_client_address
@@ -155,4 +164,17 @@ def prepare_nodes(
             name, changed=changed, machine=plan.machine, notes=plan.notes, error=error,
             facts=gathered[name],
         )  # fmt: skip
+    pending = {
+        name: plan.extra_packages
+        for name, plan in plans.items()
+        if plan.extra_packages and results[name].error is None
+    }
+    for name, packaged in extra_packages.install(session, pending, gathered).items():
+        done = results[name]
+        results[name] = attrs.evolve(
+            done,
+            changed=done.changed + packaged.changed,
+            machine=done.machine + packaged.machine,
+            error=packaged.error,
+        )
     return PrepareResult({name: results[name] for name in records})
