@@ -9,6 +9,7 @@ Plugins raise these classes, never click's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -86,6 +87,22 @@ class ProviderError(SlothError):
         self.provider = provider
         self.http_status = http_status
         self.retryable = retryable
+
+
+class PartialProvisionError(ProviderError):
+    """Some machines of a batch failed; ``records`` are the ones that exist and run (the engine
+    saves them), ``failed`` maps node name → reason."""
+
+    def __init__(
+        self, message: str, *, records: list[Any], failed: dict[str, str], provider: str
+    ) -> None:
+        super().__init__(
+            message,
+            provider=provider,
+            hint="re-run `up`: machines that exist are adopted, failed ones are created again",
+        )
+        self.records = records
+        self.failed = failed
 
 
 class RemoteError(SlothError):

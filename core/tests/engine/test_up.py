@@ -85,6 +85,8 @@ def test_scaling_down_deletes_only_after_confirmation(
     assert "test-agents-2" in dummy_provider.machines
     assert sloth_cli(*state, "up", "-f", str(smaller), "--yes").exit_code == 0
     assert sorted(dummy_provider.machines) == ["test-agents-1", "test-servers-1"]
+    status = json.loads(sloth_cli(*state, "status", "test", "-o", "json").stdout)
+    assert sorted(n["name"] for n in status["nodes"]) == ["test-agents-1", "test-servers-1"]
 
 
 def test_a_machine_deleted_by_hand_is_planned_as_missing_and_replaced(

@@ -153,6 +153,9 @@ def _summary(result: Any) -> None:
         )
         if failure.hint:
             out.print(f"    hint: {failure.hint}", markup=False)
+    if result.api_retries:
+        retried = ", ".join(f"{p}: {n}" for p, n in sorted(result.api_retries.items()))
+        out.print(f"API requests retried (rate limits, throttling, 5xx): {retried}")
     if result.converged:
         out.print("Converged.")
 

@@ -14,6 +14,7 @@ Nothing here imports libcloud at module import time.
 
 from __future__ import annotations
 
+from ..errors import PartialProvisionError
 from .contract import (
     CLUSTER_TAG,
     FEATURES,
@@ -30,7 +31,7 @@ from .contract import (
     flat_tags,
 )
 from .hooks import plugin_hooks
-from .provider import CloudProvider, PartialProvisionError, ProviderSpec
+from .provider import CloudProvider, ProviderSpec
 from .ratelimit import RateLimit, TokenBucket
 from .retry import Guard, RetryPolicy, classify, guard_connection
 from .settings import CloudSettings

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import ProviderError, SlothError
+from ..errors import PartialProvisionError, ProviderError, SlothError
 from ..model.cluster import SizeRequest
 from ..model.nodes import NodeRecord, NodeRequest
 from .catalog import Catalog, CatalogCache
@@ -35,22 +35,6 @@ from .userdata import HostKey, cloud_config, new_host_key
 
 if TYPE_CHECKING:
     from ..context import ClusterContext
-
-
-class PartialProvisionError(ProviderError):
-    """Some machines failed; ``records`` are the ones that exist and run (save them), ``failed``
-    maps node name → reason."""
-
-    def __init__(
-        self, message: str, *, records: list[NodeRecord], failed: dict[str, str], provider: str
-    ) -> None:
-        super().__init__(
-            message,
-            provider=provider,
-            hint="re-run `up`: machines that exist are adopted, failed ones are created again",
-        )
-        self.records = records
-        self.failed = failed
 
 
 @attrs.frozen

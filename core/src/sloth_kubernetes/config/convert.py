@@ -199,6 +199,7 @@ def _union(converter: cattrs.Converter, value: Any, tp: Any) -> Any:
         if (
             (attrs.has(member) and isinstance(value, Mapping))
             or (member in (str, int, float, bool) and isinstance(value, member))
+            or (member is float and isinstance(value, int) and not isinstance(value, bool))
             or (origin in _SEQUENCES and isinstance(value, list))
             or (origin in _MAPPINGS and isinstance(value, Mapping))
         ):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import SlothError
+from ..errors import PartialProvisionError, SlothError
 from ..model.cluster import PluginBlock
 from ..model.nodes import NodeRecord, NodeRequest
 from .plan import PHASE_SPEC, Plan, _placement, addon_components
@@ -42,6 +42,7 @@ class Run:
     nodes: dict[str, NodeRecord] = attrs.field(factory=dict)
     failures: list[Failure] = attrs.field(factory=list)
     changed: dict[str, list[str]] = attrs.field(factory=lambda: defaultdict(list))
+    retries: dict[str, int] = attrs.field(factory=dict)  # provider → API retries this run
 
     @property
     def store(self) -> Any:
@@ -146,8 +147,11 @@ def provision(run: Run) -> None:
     def create(provider: str, batch: list[NodeRequest]) -> None:
         for request in batch:
             run.journal("provision", request.name, "create", "started", f"{provider}: creating")
+        failed: dict[str, str] = {}
         try:
-            records = hooks.provision_nodes(share_of(run, len(creates)), provider, batch)
+            records = list(hooks.provision_nodes(share_of(run, len(creates)), provider, batch))
+        except PartialProvisionError as error:  # keep what was made (with its pinned host key)
+            records, failed = list(error.records), dict(error.failed)
         except SlothError as error:
             for request in batch:
                 run.fail("provision", request.name, error)
@@ -155,6 +159,16 @@ def provision(run: Run) -> None:
         by_name = {r.name: r for r in records}
         for request in batch:
             record = by_name.get(request.name)
+            if request.name in failed:
+                run.fail(
+                    "provision",
+                    request.name,
+                    SlothError(
+                        f"{provider}: {request.name}: {failed[request.name]}",
+                        hint="re-run `up`: existing machines are adopted, failed ones made again",
+                    ),
+                )
+                continue
             if record is None:
                 run.fail(
                     "provision",
@@ -174,6 +188,9 @@ def provision(run: Run) -> None:
             )
             kind = "replaced" if request.name in replaced_names else "created"
             run.changed[kind].append(request.name)
+            retries = record.extra.get("apiRetries")
+            if isinstance(retries, int) and retries:
+                run.retries[provider] = run.retries.get(provider, 0) + retries
             run.journal("provision", request.name, "create", "done", record.cloud_id or "")
 
     replaced_names = {node.name for nodes in replaced.values() for node in nodes}

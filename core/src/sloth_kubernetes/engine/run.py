@@ -54,6 +54,7 @@ class UpResult:
     failures: tuple[Failure, ...]
     changed: dict[str, list[str]]
     converged: bool
+    api_retries: dict[str, int] = attrs.field(factory=dict)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class UpResult:
             "phases": list(self.phases),
             "converged": self.converged,
             "changed": self.changed,
+            "apiRetries": self.api_retries,
             "failures": [attrs.asdict(f) for f in self.failures],
             "plan": self.plan.to_data(),
         }
@@ -183,7 +185,7 @@ def _apply(
             store.put_cluster(_cluster_record(config, applied_spec, plan.spec_hash, previous))
         outcome = "succeeded" if not run.failures else "failed"
         return UpResult(config.name, run_id, plan, tuple(steps), tuple(run.failures),
-                        dict(run.changed), converged)  # fmt: skip
+                        dict(run.changed), converged, dict(run.retries))  # fmt: skip
     except KeyboardInterrupt:
         outcome = "interrupted"
         raise
@@ -191,7 +193,14 @@ def _apply(
         changed = dict(run.changed) if run is not None else {}
         failures = [attrs.asdict(f) for f in run.failures] if run is not None else []
         store.end_operation(
-            operation, outcome, {"runId": run_id, "changed": changed, "failures": failures}
+            operation,
+            outcome,
+            {
+                "runId": run_id,
+                "changed": changed,
+                "failures": failures,
+                "apiRetries": dict(run.retries) if run is not None else {},
+            },
         )
         store.audit_append(
             command="up",

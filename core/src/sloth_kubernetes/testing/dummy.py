@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from ..context import ClusterContext
-from ..errors import ProviderError
+from ..errors import PartialProvisionError
 from ..hookspecs import hookimpl
 from ..model.cluster import PluginBlock, doc
 from ..model.nodes import NodeRecord, NodeRequest
@@ -134,10 +134,11 @@ class DummyProvider:
                     self._save(machines, created=request.name)
                 records.append(_record(machines[request.name]))
         if failed:
-            raise ProviderError(
+            raise PartialProvisionError(
                 f"dummy: creating {', '.join(failed)} failed (failNodes)",
+                records=records,
+                failed=dict.fromkeys(failed, "failNodes"),
                 provider=self.name,
-                hint="remove them from failNodes",
             )
         return records
 
