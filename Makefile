@@ -9,7 +9,7 @@ DEBS_STAMP := .cache/debs.installed
 PLUGINS := $(wildcard plugins/*/*/pyproject.toml)
 DEBIAN_PACKAGES := openssh-server openssh-client iproute2 iputils-ping tini wireguard-tools \
 	wireguard-go nftables postgresql debootstrap systemd-container conntrack iptables socat curl \
-	netcat-openbsd sudo
+	netcat-openbsd sudo open-iscsi nfs-common
 PIP_DEV := pytest pytest-timeout hypothesis ruff mypy 'moto[server]' 'kmock==0.8'
 
 .PHONY: help install debs prism demo test lint typecheck unit bench docs clean
