@@ -143,7 +143,15 @@ def _uninstall_distro(
                     hint="make the machine reachable, or remove it from the state "
                     "with `state` commands and clean it by hand",
                 )
-            manager.hooks.uninstall_distro(context, config.spec.kubernetes.distribution, nodes)
+            done = set(
+                manager.hooks.uninstall_distro(context, config.spec.kubernetes.distribution, nodes)
+            )
+            missed = sorted(n.name for n in nodes if n.name not in done)
+            if missed:  # keep the state: destroy can be run again once they are fixed
+                raise SlothError(
+                    f"the distribution could not be removed from {', '.join(missed)}",
+                    hint="see the messages above; fix the machines and run `destroy` again",
+                )
         finally:
             session.close()
             context.remote = None
