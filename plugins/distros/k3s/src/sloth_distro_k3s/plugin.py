@@ -7,15 +7,13 @@ needs (:mod:`.installer`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
+from sloth_kubernetes.distro.hooks import DistroPlugin, distro_hooks
 from sloth_kubernetes.distro.settings import DistroSettings
-from sloth_kubernetes.hookspecs import hookimpl
 from sloth_kubernetes.model.cluster import doc
-from sloth_kubernetes.registry import Component, ConfigBlock
 
 from .installer import DEFAULT_VERSION, K3sInstaller
 
@@ -43,58 +41,18 @@ class K3sSettings(DistroSettings):
         return installer()
 
 
-@hookimpl
-def register_distros(register: Any) -> None:
-    register(
-        Component(
-            kind="distro",
-            name="k3s",
-            description=f"K3s, lightweight certified Kubernetes (default {DEFAULT_VERSION})",
-            features=frozenset({"embedded-etcd", "helm-controller", "airgap", "flannel"}),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("kubernetes", "k3s", K3sSettings))
-
-
-@hookimpl
-def install_distro(context: Any, distro: str, nodes: Sequence[Any]) -> list[Any] | None:
-    if distro != "k3s":
-        return None
-    from sloth_kubernetes.distro.orchestrate import install_cluster
-
-    return install_cluster(context, installer(), nodes, K3sSettings())
-
-
-@hookimpl
-def uninstall_distro(context: Any, distro: str, nodes: Sequence[Any]) -> list[str] | None:
-    if distro != "k3s":
-        return None
-    from sloth_kubernetes.distro.orchestrate import uninstall_cluster
-
-    return uninstall_cluster(context, installer(), nodes)
-
-
-@hookimpl
-def render_node_files(context: Any, nodes: Sequence[Any]) -> dict[str, dict[str, str]]:
-    if context.config.spec.kubernetes.distribution != "k3s":
-        return {}
-    from sloth_kubernetes.distro.render import render_node_files as render
-
-    return render(context, installer(), nodes, K3sSettings())
-
-
-@hookimpl
-def deliver_manifests(
-    context: Any, distro: str, manifests: Sequence[Any], removed: Sequence[Any]
-) -> list[str] | None:
-    if distro != "k3s":
-        return None
-    from sloth_kubernetes.distro.deliver import deliver
-    from sloth_kubernetes.distro.orchestrate import settings_of
-
-    settings = settings_of(context, K3sSettings())
-    return deliver(context, installer(), settings, manifests, removed)
+PLUGIN = DistroPlugin(
+    name="k3s",
+    description=f"K3s, lightweight certified Kubernetes (default {DEFAULT_VERSION})",
+    features=frozenset({"embedded-etcd", "helm-controller", "airgap", "flannel"}),
+    settings=K3sSettings,
+    installer=installer,
+)
+(
+    register_distros,
+    register_config_models,
+    install_distro,
+    uninstall_distro,
+    render_node_files,
+    deliver_manifests,
+) = distro_hooks(PLUGIN)

@@ -7,15 +7,13 @@ needs (:mod:`.installer`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
+from sloth_kubernetes.distro.hooks import DistroPlugin, distro_hooks
 from sloth_kubernetes.distro.settings import DistroSettings
-from sloth_kubernetes.hookspecs import hookimpl
 from sloth_kubernetes.model.cluster import doc
-from sloth_kubernetes.registry import Component, ConfigBlock
 
 from .installer import DEFAULT_VERSION, Rke2Installer
 
@@ -54,58 +52,18 @@ class Rke2Settings(DistroSettings):
         return installer()
 
 
-@hookimpl
-def register_distros(register: Any) -> None:
-    register(
-        Component(
-            kind="distro",
-            name="rke2",
-            description=f"RKE2, security-focused Kubernetes by Rancher (default {DEFAULT_VERSION})",
-            features=frozenset({"embedded-etcd", "helm-controller", "airgap", "cis-profile"}),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("kubernetes", "rke2", Rke2Settings))
-
-
-@hookimpl
-def install_distro(context: Any, distro: str, nodes: Sequence[Any]) -> list[Any] | None:
-    if distro != "rke2":
-        return None
-    from sloth_kubernetes.distro.orchestrate import install_cluster
-
-    return install_cluster(context, installer(), nodes, Rke2Settings())
-
-
-@hookimpl
-def uninstall_distro(context: Any, distro: str, nodes: Sequence[Any]) -> list[str] | None:
-    if distro != "rke2":
-        return None
-    from sloth_kubernetes.distro.orchestrate import uninstall_cluster
-
-    return uninstall_cluster(context, installer(), nodes)
-
-
-@hookimpl
-def render_node_files(context: Any, nodes: Sequence[Any]) -> dict[str, dict[str, str]]:
-    if context.config.spec.kubernetes.distribution != "rke2":
-        return {}
-    from sloth_kubernetes.distro.render import render_node_files as render
-
-    return render(context, installer(), nodes, Rke2Settings())
-
-
-@hookimpl
-def deliver_manifests(
-    context: Any, distro: str, manifests: Sequence[Any], removed: Sequence[Any]
-) -> list[str] | None:
-    if distro != "rke2":
-        return None
-    from sloth_kubernetes.distro.deliver import deliver
-    from sloth_kubernetes.distro.orchestrate import settings_of
-
-    settings = settings_of(context, Rke2Settings())
-    return deliver(context, installer(), settings, manifests, removed)
+PLUGIN = DistroPlugin(
+    name="rke2",
+    description=f"RKE2, security-focused Kubernetes by Rancher (default {DEFAULT_VERSION})",
+    features=frozenset({"embedded-etcd", "helm-controller", "airgap", "cis-profile"}),
+    settings=Rke2Settings,
+    installer=installer,
+)
+(
+    register_distros,
+    register_config_models,
+    install_distro,
+    uninstall_distro,
+    render_node_files,
+    deliver_manifests,
+) = distro_hooks(PLUGIN)
