@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from sloth_kubernetes.addons import AddonManifests, helm_chart, install_manifests
-from sloth_kubernetes.hookspecs import hookimpl
+from sloth_kubernetes.addons import AddonManifests, helm_chart
+from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
 from sloth_kubernetes.model.cluster import doc
-from sloth_kubernetes.registry import Component, ConfigBlock
+from sloth_kubernetes.registry import Component
 
 NAME = "cert-manager"
 CHART_REPO = "https://charts.jetstack.io"
@@ -46,31 +46,15 @@ def render(settings: CertManagerSettings | None) -> AddonManifests:
     return AddonManifests([chart])
 
 
-@hookimpl
-def register_addons(register: Any) -> None:
-    register(
-        Component(
-            kind="addon",
-            name=NAME,
-            description="X.509 certificates for workloads (cert-manager)",
-            requires=("cni",),
-            supports=("k3s", "rke2"),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("addons", NAME, CertManagerSettings))
-
-
-@hookimpl
-def render_addon(context: Any, addon: str, settings: Any) -> AddonManifests | None:
-    return render(settings) if addon == NAME else None
-
-
-@hookimpl
-def install_addon(context: Any, addon: str, settings: Any) -> list[str] | None:
-    if addon != NAME:
-        return None
-    return install_manifests(context, "addon", NAME, render(settings)).keys
+PLUGIN = AddonPlugin(
+    component=Component(
+        kind="addon",
+        name=NAME,
+        description="X.509 certificates for workloads (cert-manager)",
+        requires=("cni",),
+        supports=("k3s", "rke2"),
+    ),
+    settings=CertManagerSettings,
+    render=lambda _config, settings: render(settings),
+)
+register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

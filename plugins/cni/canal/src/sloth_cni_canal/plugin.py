@@ -14,12 +14,11 @@ import attrs
 from sloth_kubernetes.addons import (
     AddonManifests,
     helm_chart_config,
-    install_manifests,
     node_network,
 )
-from sloth_kubernetes.hookspecs import hookimpl
+from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
 from sloth_kubernetes.model.cluster import ClusterConfig, doc
-from sloth_kubernetes.registry import Component, ConfigBlock
+from sloth_kubernetes.registry import Component
 
 NAME = "canal"
 
@@ -49,30 +48,14 @@ def render(config: ClusterConfig, settings: CanalSettings | None) -> AddonManife
     )
 
 
-@hookimpl
-def register_addons(register: Any) -> None:
-    register(
-        Component(
-            kind="cni",
-            name=NAME,
-            description="Canal (Calico policy + flannel), RKE2's bundled chart",
-            supports=("rke2",),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("cni", NAME, CanalSettings))
-
-
-@hookimpl
-def render_addon(context: Any, addon: str, settings: Any) -> AddonManifests | None:
-    return render(context.config, settings) if addon == NAME else None
-
-
-@hookimpl
-def install_addon(context: Any, addon: str, settings: Any) -> list[str] | None:
-    if addon != NAME:
-        return None
-    return install_manifests(context, "cni", NAME, render(context.config, settings)).keys
+PLUGIN = AddonPlugin(
+    component=Component(
+        kind="cni",
+        name=NAME,
+        description="Canal (Calico policy + flannel), RKE2's bundled chart",
+        supports=("rke2",),
+    ),
+    settings=CanalSettings,
+    render=render,
+)
+register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

@@ -9,13 +9,13 @@ K3s's ``cluster-cidr`` (``spec.kubernetes.podCidr``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
-from sloth_kubernetes.addons import AddonManifests, install_manifests, node_network
-from sloth_kubernetes.hookspecs import hookimpl
+from sloth_kubernetes.addons import AddonManifests, node_network
+from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
 from sloth_kubernetes.model.cluster import ClusterConfig, PluginBlock, doc
-from sloth_kubernetes.registry import Component, ConfigBlock
+from sloth_kubernetes.registry import Component
 
 NAME = "flannel"
 
@@ -42,30 +42,14 @@ def k3s_options(config: ClusterConfig) -> dict[str, str]:
     }
 
 
-@hookimpl
-def register_addons(register: Any) -> None:
-    register(
-        Component(
-            kind="cni",
-            name=NAME,
-            description="Flannel, K3s's built-in CNI, over the mesh interface",
-            supports=("k3s",),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("cni", NAME, FlannelSettings))
-
-
-@hookimpl
-def render_addon(context: Any, addon: str, settings: Any) -> AddonManifests | None:
-    return AddonManifests([]) if addon == NAME else None  # K3s runs it: no objects
-
-
-@hookimpl
-def install_addon(context: Any, addon: str, settings: Any) -> list[str] | None:
-    if addon != NAME:
-        return None
-    return install_manifests(context, "cni", NAME, AddonManifests([])).keys
+PLUGIN = AddonPlugin(
+    component=Component(
+        kind="cni",
+        name=NAME,
+        description="Flannel, K3s's built-in CNI, over the mesh interface",
+        supports=("k3s",),
+    ),
+    settings=FlannelSettings,
+    render=lambda _config, _settings: AddonManifests([]),  # K3s runs flannel: no objects
+)
+register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

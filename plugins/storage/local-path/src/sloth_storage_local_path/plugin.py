@@ -13,12 +13,12 @@ import json
 from typing import Any
 
 import attrs
-from sloth_kubernetes.addons import AddonManifests, install_manifests
+from sloth_kubernetes.addons import AddonManifests
 from sloth_kubernetes.addons.helm import MANAGED_BY
+from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
 from sloth_kubernetes.addons.storage import storage_classes
-from sloth_kubernetes.hookspecs import hookimpl
 from sloth_kubernetes.model.cluster import StorageBlock, doc
-from sloth_kubernetes.registry import Component, ConfigBlock
+from sloth_kubernetes.registry import Component
 
 NAME = "local-path"
 PROVISIONER = "rancher.io/local-path"
@@ -111,30 +111,14 @@ def render(block: StorageBlock) -> AddonManifests:
     return AddonManifests([*_provisioner(path), *storage_classes(block, PROVISIONER)])
 
 
-@hookimpl
-def register_addons(register: Any) -> None:
-    register(
-        Component(
-            kind="storage",
-            name=NAME,
-            description="Node-local volumes (rancher local-path-provisioner)",
-            requires=("cni",),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("storage", NAME, LocalPathSettings))
-
-
-@hookimpl
-def render_addon(context: Any, addon: str, settings: Any) -> AddonManifests | None:
-    return render(settings) if addon == NAME else None
-
-
-@hookimpl
-def install_addon(context: Any, addon: str, settings: Any) -> list[str] | None:
-    if addon != NAME:
-        return None
-    return install_manifests(context, "storage", NAME, render(settings)).keys
+PLUGIN = AddonPlugin(
+    component=Component(
+        kind="storage",
+        name=NAME,
+        description="Node-local volumes (rancher local-path-provisioner)",
+        requires=("cni",),
+    ),
+    settings=LocalPathSettings,
+    render=lambda _config, settings: render(settings),
+)
+register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

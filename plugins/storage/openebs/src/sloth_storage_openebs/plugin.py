@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from sloth_kubernetes.addons import AddonManifests, helm_chart, install_manifests
+from sloth_kubernetes.addons import AddonManifests, helm_chart
+from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
 from sloth_kubernetes.addons.storage import storage_classes
-from sloth_kubernetes.hookspecs import hookimpl
 from sloth_kubernetes.model.cluster import StorageBlock, doc
-from sloth_kubernetes.registry import Component, ConfigBlock
+from sloth_kubernetes.registry import Component
 
 NAME = "openebs"
 CHART_REPO = "https://openebs.github.io/openebs"
@@ -69,31 +69,15 @@ def render(block: StorageBlock) -> AddonManifests:
     return AddonManifests([chart, *classes])
 
 
-@hookimpl
-def register_addons(register: Any) -> None:
-    register(
-        Component(
-            kind="storage",
-            name=NAME,
-            description="OpenEBS Local PV hostpath volumes",
-            requires=("cni",),
-            supports=("k3s", "rke2"),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("storage", NAME, OpenEbsSettings))
-
-
-@hookimpl
-def render_addon(context: Any, addon: str, settings: Any) -> AddonManifests | None:
-    return render(settings) if addon == NAME else None
-
-
-@hookimpl
-def install_addon(context: Any, addon: str, settings: Any) -> list[str] | None:
-    if addon != NAME:
-        return None
-    return install_manifests(context, "storage", NAME, render(settings)).keys
+PLUGIN = AddonPlugin(
+    component=Component(
+        kind="storage",
+        name=NAME,
+        description="OpenEBS Local PV hostpath volumes",
+        requires=("cni",),
+        supports=("k3s", "rke2"),
+    ),
+    settings=OpenEbsSettings,
+    render=lambda _config, settings: render(settings),
+)
+register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)
