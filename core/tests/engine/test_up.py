@@ -197,3 +197,23 @@ def test_concurrency_is_bounded_per_provider_and_in_all(
     smaller = config_factory({**DUMMY_CLUSTER, "metadata": {"name": "other"}})
     assert sloth_cli(*state, "up", "-f", str(smaller), "--yes", "--parallel", "2").exit_code == 0
     assert dummy_provider.seen_concurrency[-1] == 2
+
+
+def test_a_run_stopped_before_recording_the_spec_converges_on_the_next_up(
+    sloth_cli, cluster, tmp_path
+):
+    from sloth_kubernetes.state import ClusterRecord, open_store
+
+    path, state = cluster
+    assert sloth_cli(*state, "up", "-f", str(path), "--yes").exit_code == 0
+    with open_store(f"sqlite:///{tmp_path}/state.db") as store:  # as if killed before the end
+        record = store.get_cluster("test")
+        store.put_cluster(ClusterRecord(name="test", spec=record.spec, spec_hash="pending"))
+    assert json.loads(sloth_cli(*state, "status", "test", "-o", "json").stdout)[
+        "converged"] is False  # fmt: skip
+    plan = sloth_cli(*state, "plan", "-f", str(path))
+    assert "record the applied spec" in plan.stdout
+    assert sloth_cli(*state, "up", "-f", str(path), "--yes").exit_code == 0
+    assert json.loads(sloth_cli(*state, "status", "test", "-o", "json").stdout)["converged"]
+    again = sloth_cli(*state, "up", "-f", str(path), "--yes")
+    assert "up to date: no changes" in again.stdout

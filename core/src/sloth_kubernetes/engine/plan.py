@@ -232,6 +232,10 @@ def build_plan(
             )
     if changed_nodes or stale_spec:
         actions += _addon_actions(config)
+    if stale_spec and not actions:
+        # Everything is done but the spec was never recorded as applied (a run stopped at its
+        # last step, or with --until): verifying records it, then the cluster is converged.
+        actions.append(Action("verify", "configure", "cluster", "record the applied spec"))
     selected = {f"{kind}/{name}" for kind, name, _ in addon_components(config)}
     for component in sorted(set(recorded_addons) - selected):
         actions.append(Action("addons", "delete", component, "no longer in the spec"))
