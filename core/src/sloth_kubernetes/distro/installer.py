@@ -111,8 +111,12 @@ class Installer(abc.ABC):
     #: the port joining nodes register on (K3s: the API port; RKE2: the supervisor, 9345)
     join_port: ClassVar[int]
     api_port: ClassVar[int] = 6443
-    #: the log file the unit writes (for readiness failures); journald when empty
+    #: the default data directory (a distro block's ``dataDir`` overrides it)
     data_dir: ClassVar[str]
+
+    def data_dir_for(self, plan: Any) -> str:
+        """The data directory: the distro block's ``dataDir`` when it has one, else the default."""
+        return str(getattr(plan.settings, "data_dir", self.data_dir))
 
     @property
     @abc.abstractmethod
@@ -248,3 +252,20 @@ def with_extras(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 
 def sorted_unique(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+def rancher_node_keys(plan: Any, node: Any, data_dir: str) -> dict[str, Any]:
+    """Config keys K3s and RKE2 share for any node: name, mesh IP, data dir, token (as a secret
+    marker the renderer fills in only in the 0600 file), external IP, labels."""
+    keys: dict[str, Any] = {
+        "node-name": node.name,
+        "node-ip": [plan.addresses[node.name]],
+        "data-dir": data_dir,
+        "token": plan.secret(plan.token),
+    }
+    if node.public_address and node.public_address != plan.addresses[node.name]:
+        keys["node-external-ip"] = [node.public_address]
+    labels = [f"{k}={v}" for k, v in sorted(node.labels.items())]
+    if labels:
+        keys["node-label"] = labels
+    return keys

@@ -23,6 +23,7 @@ from sloth_kubernetes.distro.installer import (
     NodeFile,
     Release,
     Role,
+    rancher_node_keys,
     with_extras,
 )
 from sloth_kubernetes.model import NodeRecord
@@ -120,23 +121,10 @@ class K3sInstaller(Installer):
 
     # -- configuration -----------------------------------------------------------------------
 
-    def _data_dir(self, plan: DistroPlan) -> str:
-        return str(getattr(plan.settings, "data_dir", self.data_dir))
-
     def _common(self, plan: DistroPlan, node: NodeRecord) -> dict[str, Any]:
-        keys: dict[str, Any] = {
-            "node-name": node.name,
-            "node-ip": [plan.addresses[node.name]],
-            "data-dir": self._data_dir(plan),
-            "token": plan.secret(plan.token),
-        }
-        if node.public_address and node.public_address != plan.addresses[node.name]:
-            keys["node-external-ip"] = [node.public_address]
+        keys = rancher_node_keys(plan, node, self.data_dir_for(plan))
         if cni_type(plan.config) in (None, "flannel"):
             keys["flannel-iface"] = mesh_interface(plan.config)
-        labels = [f"{k}={v}" for k, v in sorted(node.labels.items())]
-        if labels:
-            keys["node-label"] = labels
         if plan.kubernetes.hardening == "cis":
             keys["protect-kernel-defaults"] = True
             keys["kubelet-arg"] = [
@@ -190,7 +178,7 @@ class K3sInstaller(Installer):
         if _audit_enabled(plan):
             apiserver += hardening.audit_args(
                 self._audit_policy_path(plan),
-                f"{self._data_dir(plan)}/server/logs/audit.log",
+                f"{self.data_dir_for(plan)}/server/logs/audit.log",
                 settings.audit,
             )
         if kubernetes.hardening == "cis":
@@ -207,10 +195,10 @@ class K3sInstaller(Installer):
         return with_extras(keys, plan.kubernetes.agent_config)
 
     def _audit_policy_path(self, plan: DistroPlan) -> str:
-        return f"{self._data_dir(plan)}/server/audit.yaml"
+        return f"{self.data_dir_for(plan)}/server/audit.yaml"
 
     def _psa_path(self, plan: DistroPlan) -> str:
-        return f"{self._data_dir(plan)}/server/psa.yaml"
+        return f"{self.data_dir_for(plan)}/server/psa.yaml"
 
     def unit_file(self, role: Role) -> NodeFile:
         unit = self.units[role]

@@ -24,6 +24,7 @@ from sloth_kubernetes.distro.installer import (
     NodeFile,
     Release,
     Role,
+    rancher_node_keys,
     with_extras,
 )
 from sloth_kubernetes.model import NodeRecord
@@ -149,21 +150,8 @@ class Rke2Installer(Installer):
             ),
         )
 
-    def _data_dir(self, plan: DistroPlan) -> str:
-        return str(getattr(plan.settings, "data_dir", self.data_dir))
-
     def _common(self, plan: DistroPlan, node: NodeRecord) -> dict[str, Any]:
-        keys: dict[str, Any] = {
-            "node-name": node.name,
-            "node-ip": [plan.addresses[node.name]],
-            "data-dir": self._data_dir(plan),
-            "token": plan.secret(plan.token),
-        }
-        if node.public_address and node.public_address != plan.addresses[node.name]:
-            keys["node-external-ip"] = [node.public_address]
-        labels = [f"{k}={v}" for k, v in sorted(node.labels.items())]
-        if labels:
-            keys["node-label"] = labels
+        keys = rancher_node_keys(plan, node, self.data_dir_for(plan))
         if plan.kubernetes.hardening == "cis":
             keys["profile"] = "cis"
         return keys
@@ -200,7 +188,7 @@ class Rke2Installer(Installer):
             if s3.secret_key is not None:
                 keys["etcd-s3-secret-key"] = plan.secret(s3.secret_key)
         if settings.audit.policy:
-            keys["audit-policy-file"] = f"{self._data_dir(plan)}/server/sloth-audit-policy.yaml"
+            keys["audit-policy-file"] = f"{self.data_dir_for(plan)}/server/sloth-audit-policy.yaml"
         if kubernetes.hardening == "cis":
             keys["secrets-encryption"] = True
         return with_extras(keys, kubernetes.server_config)
@@ -226,7 +214,7 @@ class Rke2Installer(Installer):
             )
         ]
         if role == "server":
-            manifests = f"{self._data_dir(plan)}/server/manifests"
+            manifests = f"{self.data_dir_for(plan)}/server/manifests"
             interface = mesh_interface(plan.config)
             cni = chosen_cni(plan)
             if cni == "canal":
@@ -248,7 +236,7 @@ class Rke2Installer(Installer):
             if plan.settings.audit.policy:
                 files.append(
                     NodeFile(
-                        f"{self._data_dir(plan)}/server/sloth-audit-policy.yaml",
+                        f"{self.data_dir_for(plan)}/server/sloth-audit-policy.yaml",
                         plan.settings.audit.policy,
                         0o600,
                     )
