@@ -69,3 +69,25 @@ def test_broken_recording_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "001.json").write_text('{"request": {"path": "/x"}}')
     with pytest.raises(EmulatorError, match=r"001\.json"):
         ReplayServer(tmp_path)
+
+
+def test_endpoint_placeholder_points_replies_back_at_the_server(
+    recorded_api: Any, tmp_path: Path
+) -> None:
+    exchange = {
+        "request": {"method": "POST", "path": "/v3/auth/tokens"},
+        "response": {
+            "status": 201,
+            "headers": {"X-Subject-Token": "t", "Location": "{{endpoint}}/v3/auth/tokens/1"},
+            "body": {"catalog": [{"url": "{{endpoint}}/compute/v2.1"}]},
+        },
+    }
+    (tmp_path / "01-auth.json").write_text(json.dumps(exchange), encoding="utf-8")
+    api = recorded_api(tmp_path)
+    connection = http.client.HTTPConnection(api.host, api.port, timeout=5)
+    connection.request("POST", "/v3/auth/tokens", body=b"{}")
+    reply = connection.getresponse()
+    body = json.loads(reply.read())
+    connection.close()
+    assert body["catalog"][0]["url"] == f"http://127.0.0.1:{api.port}/compute/v2.1"
+    assert reply.getheader("Location") == f"http://127.0.0.1:{api.port}/v3/auth/tokens/1"

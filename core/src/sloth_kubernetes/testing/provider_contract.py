@@ -112,9 +112,14 @@ def cloud_harness(
     default_nodes: int = getattr(owner, "nodes", 3)
 
     def make(
-        *, count: int | None = None, pool: dict[str, Any] | None = None, **block: Any
+        *,
+        count: int | None = None,
+        pool: dict[str, Any] | None = None,
+        name: str | None = None,
+        **block: Any,
     ) -> ClusterHarness:
-        name = f"c{uuid.uuid4().hex[:8]}"
+        # A fixed name is for recorded responses, which carry the cluster's tags verbatim.
+        name = name or f"c{uuid.uuid4().hex[:8]}"
         total = default_nodes if count is None else count
         document = {
             "apiVersion": "sloth-kubernetes.io/v1beta1",

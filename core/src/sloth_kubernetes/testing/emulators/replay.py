@@ -9,7 +9,9 @@ A scenario is a folder of JSON files, read in name order; each file is one excha
       "response": {"status": 202, "headers": {"X-Id": "1"}, "body": {"instance": {...}}}
     }
 
-Several files with the same method and path are served in order (a list before and after a
+``{{endpoint}}`` anywhere in a response (body or header values) is replaced by the server's own
+``http://127.0.0.1:PORT``, for APIs whose replies point at further endpoints (OpenStack's service
+catalog, OAuth token URIs, operation links). Several files with the same method and path are served in order (a list before and after a
 create), the last one repeating. A request nothing matches gets ``501`` with a message listing the
 recorded routes, and lands in :attr:`ReplayServer.unmatched` so a test can assert there were none.
 Responses come from the provider's documentation or a real session (secrets removed), never from
@@ -138,17 +140,20 @@ class ReplayServer:
             status, headers = 501, [("Content-Type", "text/plain")]
         else:
             status = exchange.status
-            headers = list(exchange.headers.items())
+            headers = [(k, self._expand(v)) for k, v in exchange.headers.items()]
             if exchange.response_body is None:
                 payload = b""
             else:
-                payload = json.dumps(exchange.response_body).encode()
+                payload = self._expand(json.dumps(exchange.response_body)).encode()
                 if not any(k.lower() == "content-type" for k, _ in headers):
                     headers.append(("Content-Type", "application/json"))
         self.requests.add(RecordedRequest(method=method, path=path, status=status))
         headers.append(("Content-Length", str(len(payload))))
         start_response(f"{status} {reason(status)}", headers)
         return [payload]
+
+    def _expand(self, text: str) -> str:
+        return text.replace("{{endpoint}}", self.endpoint)
 
     def _next(self, method: str, path: str, query: dict[str, str], body: Any) -> Exchange | None:
         candidates = [
