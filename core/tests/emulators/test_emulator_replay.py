@@ -91,3 +91,4 @@ def test_endpoint_placeholder_points_replies_back_at_the_server(
     connection.close()
     assert body["catalog"][0]["url"] == f"http://127.0.0.1:{api.port}/compute/v2.1"
     assert reply.getheader("Location") == f"http://127.0.0.1:{api.port}/v3/auth/tokens/1"
+    assert api.received == [("POST", "/v3/auth/tokens", {})]

@@ -98,6 +98,9 @@ class ReplayServer:
         self.exchanges = load_scenario(self.directory)
         self.requests = RequestLog()
         self.unmatched: list[str] = []
+        #: (method, path, decoded JSON body or None) of every request, to read back what a client
+        #: sent (user data, tags, firewall rules).
+        self.received: list[tuple[str, str, Any]] = []
         self._served: dict[int, int] = {}  # exchange index -> times served
         self._lock = threading.Lock()
         self._server = BackgroundServer(self, name=name)
@@ -112,6 +115,7 @@ class ReplayServer:
         with self._lock:
             self._served.clear()
             self.unmatched.clear()
+            self.received.clear()
         self.requests.clear()
 
     def stop(self) -> None:
@@ -128,6 +132,7 @@ class ReplayServer:
         except ValueError:
             body = None
         with self._lock:
+            self.received.append((method, path, body))
             exchange = self._next(method, path, query, body)
             if exchange is None:
                 self.unmatched.append(f"{method} {path}?{environ.get('QUERY_STRING', '')}")
