@@ -6,6 +6,7 @@ import inspect
 import re
 from pathlib import Path
 
+import attrs
 import pytest
 from sloth_kubernetes import hookspecs
 from sloth_kubernetes.context import ClusterContext, DoctorCheck, DoctorContext
@@ -150,6 +151,33 @@ def test_hook_list_nodes(sloth_manager, context, dummy_provider):
     sloth_manager.hooks.provision_nodes(context, "dummy", node_requests(context.config))
     listed = sloth_manager.hooks.list_nodes(context, "dummy")
     assert sorted(n.name for n in listed) == ["test-agents-1", "test-agents-2", "test-servers-1"]
+
+
+def test_hook_describe_nodes(sloth_manager, register_plugin, context, dummy_provider):
+    from sloth_kubernetes.engine.plan import node_requests
+    from sloth_kubernetes.model.cluster import SizeRequest
+
+    requests = node_requests(context.config)
+    # Optional: a provider that does not answer describes nothing, and nothing fails.
+    assert sloth_manager.hooks.describe_nodes(context, "dummy", requests) == {}
+    assert sloth_manager.hooks.describe_nodes(context, "not-installed", requests) == {}
+
+    class Sizer:
+        @hookimpl
+        def describe_nodes(self, context, provider, requests):
+            if provider != "dummy":
+                return None
+            return {
+                r.name: f"d-{r.size.cpu}x{r.size.memory_gib:g} (cheapest match)"
+                for r in requests
+                if isinstance(r.size, SizeRequest)
+            }
+
+    register_plugin(Sizer(), "sizer")
+    sized = [attrs.evolve(r, size=SizeRequest(cpu=2, memory_gib=4)) for r in requests[:1]]
+    assert sloth_manager.hooks.describe_nodes(context, "dummy", sized) == {
+        "test-servers-1": "d-2x4 (cheapest match)"
+    }
 
 
 def test_hook_destroy_nodes(sloth_manager, context, dummy_provider):

@@ -15,7 +15,7 @@ Each hook is documented in docs/reference/hooks.md and tested by ``test_hook_<na
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -122,6 +122,14 @@ def node_packages(context: ClusterContext, node: NodeRecord) -> Sequence[str]:  
 @hookspec(firstresult=True)
 def list_nodes(context: ClusterContext, provider: str) -> Sequence[NodeRecord] | None:
     """Dispatch. List the machines on ``provider`` tagged with this cluster (live inventory)."""
+
+
+@hookspec(firstresult=True)
+def describe_nodes(
+    context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
+) -> Mapping[str, str] | None:
+    """Dispatch. Optional (no answer: no description). Node name → how ``provider`` builds it:
+    the size chosen for a portable ``{cpu, memoryGiB}`` and why; ``plan`` shows it. Read-only."""
 
 
 @hookspec(firstresult=True)

@@ -362,6 +362,15 @@ class Hooks:
             )
         )
 
+    def describe_nodes(
+        self, context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
+    ) -> dict[str, str]:
+        """How ``provider`` will build each node (empty when the provider does not say)."""
+        if self.catalog().component("provider", provider) is None:
+            return {}
+        found = self._hook.describe_nodes(context=context, provider=provider, requests=requests)
+        return dict(found or {})
+
     def destroy_nodes(
         self, context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
     ) -> list[str]:

@@ -5,11 +5,12 @@ A plugin module does::
     PROVIDER = CloudProvider(ProviderSpec(name="hetzner", ...))
     (register_providers, register_config_models, provision_nodes, list_nodes,
      destroy_nodes) = plugin_hooks(PROVIDER)
+    describe_nodes = describe_hook(PROVIDER)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
@@ -65,3 +66,17 @@ def plugin_hooks(provider: CloudProvider) -> tuple[Callable[..., Any], ...]:
         list_nodes,
         destroy_nodes,
     )
+
+
+def describe_hook(provider: CloudProvider) -> Callable[..., Any]:
+    """``describe_nodes`` for ``provider.name``: the size each node gets and why (``plan``)."""
+    name = provider.name
+
+    @hookimpl
+    def describe_nodes(
+        context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
+    ) -> Mapping[str, str] | None:
+        return cloud.describe_sizes(context, requests) if provider == name else None
+
+    cloud = provider
+    return describe_nodes

@@ -157,8 +157,13 @@ def build_plan(
     live: Mapping[str, Sequence[NodeRecord]] | None = None,
     recorded_hash: str = "",
     recorded_addons: Sequence[str] = (),
+    sizes: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compare desired, recorded and (when given) live nodes; ``live`` maps provider → nodes.
+
+    ``sizes`` (node name → text) is what the providers said about the sizes they will use
+    (``describe_nodes``: the cheapest match for a portable size); it replaces the request's own
+    wording in the plan.
 
     ``recorded_addons`` are the component ids (``storage/longhorn``) with manifests in the
     registry: those no longer in the spec are planned as ``delete`` (destructive).
@@ -170,7 +175,8 @@ def build_plan(
     actions: list[Action] = []
     for request in requests:
         record = by_name.get(request.name)
-        describe = f"{request.provider}: {'+'.join(request.roles)}, {_size_text(request.size)}" + (
+        size = (sizes or {}).get(request.name) or _size_text(request.size)
+        describe = f"{request.provider}: {'+'.join(request.roles)}, {size}" + (
             f", {request.region}" if request.region else ""
         )
         if record is None:

@@ -22,9 +22,10 @@ from ..paths import data_dir
 from . import phases
 from .operator import operator_key
 from .phases import Failure
-from .plan import PHASES, Action, Plan, build_plan
+from .plan import PHASES, Action, Plan, build_plan, node_requests
 
 if TYPE_CHECKING:
+    from ..model.nodes import NodeRequest
     from ..plugins import PluginManager
 
 Confirm = Callable[[str], bool]
@@ -85,10 +86,12 @@ def make_plan(
 ) -> Plan:
     recorded_hash, recorded = recorded_state(store, config.name)
     live = None
+    sizes: dict[str, str] = {}
     if refresh:
         context = ClusterContext(config=config, state=store, data_dir=data_dir())
         providers = [p.provider for p in config.spec.node_pools] + [n.provider for n in recorded]
         live = live_inventory(manager, context, providers)
+        sizes = _describe_nodes(manager, context)
     recorded_addons = sorted({m.plugin for m in store.list_manifests(config.name)})
     return build_plan(
         config,
@@ -96,7 +99,20 @@ def make_plan(
         live=live,
         recorded_hash=recorded_hash,
         recorded_addons=recorded_addons,
+        sizes=sizes,
     )
+
+
+def _describe_nodes(manager: PluginManager, context: ClusterContext) -> dict[str, str]:
+    """What each provider says about the sizes it will use (``describe_nodes``; providers with
+    a catalog answer from their on-disk cache, so this costs no request most of the time)."""
+    by_provider: dict[str, list[NodeRequest]] = {}
+    for request in node_requests(context.config):
+        by_provider.setdefault(request.provider, []).append(request)
+    sizes: dict[str, str] = {}
+    for provider, requests in sorted(by_provider.items()):
+        sizes.update(manager.hooks.describe_nodes(context, provider, requests))
+    return sizes
 
 
 def _phases_to_run(options: UpOptions) -> list[str]:

@@ -281,13 +281,24 @@ class ProviderContract:
     # ---------------------------------------------------------------- sizing, credentials
 
     def test_contract_portable_size_is_the_cheapest_match(
-        self, cloud_harness: Callable[..., ClusterHarness]
+        self, cloud_harness: Callable[..., ClusterHarness], sloth_manager: Any
     ) -> None:
         if self.portable_size is None:
             pytest.skip("this provider declares no catalog")
+        from ..engine.run import make_plan
+        from ..state import open_store
+
         harness = cloud_harness(count=1, pool={"size": self.portable_size})
-        described = harness.cloud.describe_sizes(harness.context, harness.requests())
+        # Through the hook, as `plan` asks: the plugin must answer describe_nodes.
+        described = sloth_manager.hooks.describe_nodes(
+            harness.context, harness.cloud.name, harness.requests()
+        )
         assert next(iter(described.values())).startswith(f"{self.expected_size} ("), described
+        harness.context.data_dir.mkdir(parents=True, exist_ok=True)
+        with open_store(f"sqlite:///{harness.context.data_dir / 'plan.db'}") as store:
+            plan = make_plan(sloth_manager, store, harness.context.config)
+        (create,) = plan.node_actions("create")
+        assert f"{self.expected_size} (cheapest match" in create.detail, create.detail
         (record,) = harness.provision()
         assert record.extra["size"] == self.expected_size
         harness.destroy([record])

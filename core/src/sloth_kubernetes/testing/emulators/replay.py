@@ -11,9 +11,10 @@ A scenario is a folder of JSON files, read in name order; each file is one excha
 
 ``{{endpoint}}`` anywhere in a response (body or header values) is replaced by the server's own
 ``http://127.0.0.1:PORT``, for APIs whose replies point at further endpoints (OpenStack's service
-catalog, OAuth token URIs, operation links). Several files with the same method and path are served in order (a list before and after a
-create), the last one repeating. A request nothing matches gets ``501`` with a message listing the
-recorded routes, and lands in :attr:`ReplayServer.unmatched` so a test can assert there were none.
+catalog, OAuth token URIs, operation links). Several files with the same method and path are
+served in order (a list before and after a create), the last one repeating. A request nothing
+matches gets ``501`` with a message listing the recorded routes, and lands in
+:attr:`ReplayServer.unmatched` so a test can assert there were none.
 Responses come from the provider's documentation or a real session (secrets removed), never from
 our own code, so the driver is checked against the cloud's shapes rather than our assumptions.
 """
