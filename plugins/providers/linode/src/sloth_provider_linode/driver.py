@@ -7,8 +7,12 @@ imported); user data goes through the Metadata service (base64). Instances are c
 cluster's ``firewall_id``, so they are protected from their first boot. Linode limits labels to
 64 and tags to 50 characters: longer node names are refused up front rather than silently
 shortened (adoption matches names).
-Private network: Linode VPCs exist, but attaching instances (``interfaces``) is not implemented
-yet, so the feature is not declared and nodes talk over the mesh.
+Private network: a VPC labelled ``sloth-<cluster>`` (VPCs take no tags; the label is unique per
+account) with one subnet of ``networkCIDR``; instances get two configuration interfaces, ``public``
+(eth0, the default route) and ``vpc`` on that subnet (eth1), and their VPC address — read from
+``/vpcs/{id}/ips`` — is the node's private address. Without the VPC (``privateNetwork: false``)
+instances get Linode's legacy private IPv4 (192.168.128.0/17), shared by every customer of the
+region, which the mesh treats as untrusted like any other path.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ _STATES = {
 }
 TAG_LIMIT = 50
 FIREWALL_LABEL_LIMIT = 32
+VPC_LABEL_LIMIT = 64
 
 
 def _unsafe(action: str, _params: Any, method: str, _data: Any) -> bool:
@@ -56,7 +61,15 @@ def _unsafe(action: str, _params: Any, method: str, _data: Any) -> bool:
 class LinodeDriver(CloudDriver):
     name = "linode"
     features = frozenset(
-        {"ssh", "tags", "user-data", "host-key-at-creation", "firewall", "catalog"}
+        {
+            "ssh",
+            "tags",
+            "user-data",
+            "host-key-at-creation",
+            "firewall",
+            "private-network",
+            "catalog",
+        }
     )
     image_aliases: ClassVar[dict[str, str]] = {
         "ubuntu-24.04": "linode/ubuntu24.04",
@@ -75,6 +88,7 @@ class LinodeDriver(CloudDriver):
 
         self.linode = LinodeNodeDriver(credentials["token"].reveal(), api_version="4.0")
         self.prefix = ""
+        self._vpcs: dict[str, tuple[str, int]] = {}  # cluster -> (VPC id, subnet id), once found
         if settings.endpoint:  # the driver ignores host/port arguments: re-point its connection
             parts = urlsplit(settings.endpoint)
             connection = self.linode.connection
@@ -120,10 +134,16 @@ class LinodeDriver(CloudDriver):
 
     def list_machines(self, cluster: str) -> list[Machine]:
         found = self._all("/linode/instances", {"tags": self._cluster_tag(cluster)})
-        return [self._machine(i) for i in found]
+        vpc = self._vpc(cluster) if found else None
+        addresses: dict[int, str] = {}
+        if vpc is not None:  # one request for every node's VPC address
+            for ip in self._all(f"/vpcs/{vpc[0]}/ips"):
+                if ip.get("address") and ip.get("linode_id") is not None:
+                    addresses[int(ip["linode_id"])] = ip["address"]
+        return [self._machine(i, addresses.get(int(i["id"]))) for i in found]
 
     @staticmethod
-    def _machine(instance: dict[str, Any]) -> Machine:
+    def _machine(instance: dict[str, Any], vpc_address: str | None = None) -> Machine:
         public = [a for a in instance.get("ipv4") or [] if not a.startswith("192.168.")]
         private = [a for a in instance.get("ipv4") or [] if a.startswith("192.168.")]
         tags = dict(t.split(":", 1) for t in instance.get("tags") or [] if ":" in t)
@@ -132,7 +152,7 @@ class LinodeDriver(CloudDriver):
             name=instance["label"],
             state=_STATES.get(instance.get("status", ""), "unknown"),  # type: ignore[arg-type]
             public_ip=public[0] if public else None,
-            private_ip=private[0] if private else None,
+            private_ip=vpc_address or (private[0] if private else None),
             tags=tags,
             extra={"type": instance.get("type")},
         )
@@ -160,11 +180,18 @@ class LinodeDriver(CloudDriver):
             "authorized_keys": [spec.operator_key] if spec.operator_key else [],
             "metadata": {"user_data": base64.b64encode(spec.user_data.encode()).decode()},
             "tags": tags,
-            "private_ip": True,
+            "private_ip": spec.network is None,
             "booted": True,
         }
         if spec.firewall is not None:  # protected from its first boot, no extra request
             body["firewall_id"] = int(spec.firewall.id)
+        if spec.network is not None:
+            subnet = self._subnet_of(spec.network)
+            body["interfaces"] = [
+                {"purpose": "public", "primary": True},
+                {"purpose": "vpc", "subnet_id": subnet, "ipv4": {"nat_1_1": None}},
+            ]
+        # The reply has no interfaces: the VPC address shows in the listings that follow.
         return self._machine(self._request("POST", "/linode/instances", body))
 
     def destroy_machine(self, machine: Machine) -> None:
@@ -218,6 +245,51 @@ class LinodeDriver(CloudDriver):
             )
             for r in (found.get("rules") or {}).get("inbound") or []
         ]
+
+    # -- private network (VPC) ------------------------------------------------------------------
+
+    @staticmethod
+    def _vpc_label(cluster: str) -> str:
+        return f"sloth-{cluster}"[:VPC_LABEL_LIMIT]
+
+    def create_network(self, cluster: str, cidr: str) -> Resource:
+        body = {
+            "label": self._vpc_label(cluster),
+            "description": f"sloth-kubernetes cluster {cluster}",
+            "region": self.region,
+            "subnets": [{"label": "nodes", "ipv4": cidr}],
+        }
+        vpc = self._request("POST", "/vpcs", body)
+        self._vpcs[cluster] = (str(vpc["id"]), int(vpc["subnets"][0]["id"]))
+        return Resource("network", str(vpc["id"]), vpc["label"])
+
+    def _vpc(self, cluster: str) -> tuple[str, int] | None:
+        """(VPC id, subnet id) of the cluster's VPC, looked up once per driver."""
+        if cluster not in self._vpcs:
+            label = self._vpc_label(cluster)
+            for vpc in self._all("/vpcs", {"label": label}):
+                if vpc.get("label") == label and vpc.get("subnets"):
+                    self._vpcs[cluster] = (str(vpc["id"]), int(vpc["subnets"][0]["id"]))
+        return self._vpcs.get(cluster)
+
+    def _subnet_of(self, network: Resource) -> int:
+        for vpc_id, subnet in self._vpcs.values():
+            if vpc_id == network.id:
+                return subnet
+        vpc = self._request("GET", f"/vpcs/{network.id}")
+        return int(vpc["subnets"][0]["id"])
+
+    def list_networks(self, cluster: str) -> list[Resource]:
+        label = self._vpc_label(cluster)
+        return [
+            Resource("network", str(v["id"]), v["label"])
+            for v in self._all("/vpcs", {"label": label})
+            if v.get("label") == label
+        ]
+
+    def delete_network(self, network: Resource) -> None:
+        self._request("DELETE", f"/vpcs/{network.id}")
+        self._vpcs = {c: v for c, v in self._vpcs.items() if v[0] != network.id}
 
     # -- catalog --------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ matches when the value is one of the instance's tags) and ``{"+and": [...]}`` / 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -87,6 +88,13 @@ class LinodeFake(JsonApp):
         }
         return JsonReply(200, body)
 
+    def _subnet(self, subnet_id: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        for vpc in self.vpcs.values():
+            for subnet in vpc["subnets"]:
+                if subnet["id"] == subnet_id:
+                    return vpc, subnet
+        return None
+
     def not_found(self) -> JsonReply:
         return self.error(404, "not_found", "Not found")
 
@@ -131,11 +139,38 @@ class LinodeFake(JsonApp):
                 return JsonReply(
                     400, {"errors": [{"reason": "image is not valid", "field": "image"}]}
                 )
+            firewall = body.get("firewall_id")
+            if firewall is not None and firewall not in self.firewalls:
+                return JsonReply(
+                    400, {"errors": [{"reason": "Firewall not found", "field": "firewall_id"}]}
+                )
+            interfaces = body.get("interfaces") or []
+            vpc_subnets = [i.get("subnet_id") for i in interfaces if i.get("purpose") == "vpc"]
+            if len(vpc_subnets) > 1 or any(self._subnet(s) is None for s in vpc_subnets):
+                return JsonReply(
+                    400, {"errors": [{"reason": "subnet_id is not valid", "field": "interfaces"}]}
+                )
+            if vpc_subnets and body.get("private_ip"):
+                # The real API refuses a legacy private IPv4 next to a VPC interface.
+                return JsonReply(
+                    400,
+                    {"errors": [{"reason": "private IP not allowed with a VPC interface"}]},
+                )
             instance_id = self.ids.next()
             spec = TYPES[body["type"]]
             ipv4 = [self.public_ips.take()]
             if body.get("private_ip"):
                 ipv4.append(self.private_ips.take())
+            if firewall is not None:
+                self.firewalls[firewall]["_devices"].add(instance_id)
+            for subnet_id in vpc_subnets:
+                _, subnet = self._subnet(subnet_id)  # type: ignore[misc]
+                taken = set(subnet["_addresses"].values())
+                hosts = ipaddress.ip_network(subnet["ipv4"]).hosts()
+                next(hosts)  # .1 is the subnet's gateway
+                address = next(str(h) for h in hosts if str(h) not in taken)
+                subnet["_addresses"][instance_id] = address
+                subnet["linodes"].append({"id": instance_id, "interfaces": []})
             tags = list(body.get("tags") or [])
             self.tags.update(tags)
             now = utc_now(zulu=False)
@@ -193,6 +228,10 @@ class LinodeFake(JsonApp):
                 return self.not_found()
             for firewall in self.firewalls.values():
                 firewall["_devices"].discard(_int(linode_id))
+            for vpc in self.vpcs.values():
+                for subnet in vpc["subnets"]:
+                    subnet["_addresses"].pop(_int(linode_id), None)
+                    subnet["linodes"] = [x for x in subnet["linodes"] if x["id"] != _int(linode_id)]
             return JsonReply(200, {})
 
         for verb, status in (("boot", "running"), ("reboot", "running"), ("shutdown", "offline")):
@@ -295,7 +334,35 @@ class LinodeFake(JsonApp):
 
         @route("GET", "/v4/vpcs")
         def list_vpcs(r: JsonRequest) -> JsonReply:
-            return self.listing(r, list(self.vpcs.values()))
+            return self.listing(r, [_public_vpc(v) for v in self.vpcs.values()])
+
+        @route("GET", "/v4/vpcs/{vpc_id}/ips")
+        def list_vpc_ips(r: JsonRequest, vpc_id: str) -> JsonReply:
+            vpc = self.vpcs.get(_int(vpc_id))
+            if vpc is None:
+                return self.not_found()
+            ips = []
+            for subnet in vpc["subnets"]:
+                network = ipaddress.ip_network(subnet["ipv4"])
+                for linode_id, address in sorted(subnet["_addresses"].items()):
+                    ips.append(
+                        {
+                            "active": True,
+                            "address": address,
+                            "address_range": None,
+                            "config_id": linode_id * 10,
+                            "gateway": str(next(network.hosts())),
+                            "interface_id": linode_id * 10 + 1,
+                            "linode_id": linode_id,
+                            "nat_1_1": "",
+                            "prefix": network.prefixlen,
+                            "region": vpc["region"],
+                            "subnet_id": subnet["id"],
+                            "subnet_mask": str(network.netmask),
+                            "vpc_id": vpc["id"],
+                        }
+                    )
+            return self.listing(r, ips)
 
         @route("POST", "/v4/vpcs")
         def create_vpc(r: JsonRequest) -> JsonReply:
@@ -313,6 +380,7 @@ class LinodeFake(JsonApp):
                     "linodes": [],
                     "created": now,
                     "updated": now,
+                    "_addresses": {},
                 }
                 for s in body.get("subnets") or []
             ]
@@ -326,16 +394,22 @@ class LinodeFake(JsonApp):
                 "updated": now,
             }
             self.vpcs[vpc["id"]] = vpc
-            return JsonReply(200, vpc)
+            return JsonReply(200, _public_vpc(vpc))
 
         @route("GET", "/v4/vpcs/{vpc_id}")
         def get_vpc(_r: JsonRequest, vpc_id: str) -> JsonReply:
             vpc = self.vpcs.get(_int(vpc_id))
-            return JsonReply(200, vpc) if vpc else self.not_found()
+            return JsonReply(200, _public_vpc(vpc)) if vpc else self.not_found()
 
         @route("DELETE", "/v4/vpcs/{vpc_id}")
         def delete_vpc(_r: JsonRequest, vpc_id: str) -> JsonReply:
-            return JsonReply(200, {}) if self.vpcs.pop(_int(vpc_id), None) else self.not_found()
+            vpc = self.vpcs.get(_int(vpc_id))
+            if vpc is None:
+                return self.not_found()
+            if any(subnet["linodes"] for subnet in vpc["subnets"]):
+                return self.error(400, "in_use", "Cannot delete a VPC with Linodes attached")
+            del self.vpcs[vpc["id"]]
+            return JsonReply(200, {})
 
         @route("GET", "/v4/tags")
         def list_tags(r: JsonRequest) -> JsonReply:
@@ -382,6 +456,10 @@ def _matches(item: dict[str, Any], condition: dict[str, Any]) -> bool:
 
 def _public(firewall: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in firewall.items() if not k.startswith("_")}
+
+
+def _public_vpc(vpc: dict[str, Any]) -> dict[str, Any]:
+    return {**vpc, "subnets": [_public(subnet) for subnet in vpc["subnets"]]}
 
 
 def _region(slug: str) -> dict[str, Any]:
