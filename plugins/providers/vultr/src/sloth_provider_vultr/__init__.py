@@ -1,0 +1,1 @@
+"""sloth-kubernetes provider for Vultr (libcloud's Vultr v2 connection)."""
