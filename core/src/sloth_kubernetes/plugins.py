@@ -23,6 +23,12 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+from .plugin_cache import (
+    COMMANDS_CACHE,
+    discover_entry_points,
+    env_list,
+    write_cache,
+)
 from .registry import Catalog, Component, ComponentKind, ConfigBlock
 
 if TYPE_CHECKING:
@@ -33,7 +39,6 @@ if TYPE_CHECKING:
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.nodes import NodeRecord, NodeRequest
 
-ENTRY_POINT_GROUP = "sloth_kubernetes"
 #: Modules of the core that are plugins themselves (always loaded, never disabled).
 BUILTIN_PLUGINS = ("sloth_kubernetes.builtin.doctor",)
 
@@ -57,13 +62,6 @@ class LoadFailure:
 
     def render(self) -> str:
         return f"plugin {self.name!r} ({self.distribution}) was skipped: {self.error}"
-
-
-def _env_list(name: str) -> list[str] | None:
-    value = os.environ.get(name)
-    if value is None:
-        return None
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 class PluginManager:
@@ -115,8 +113,8 @@ class PluginManager:
 
     def load_entry_points(self) -> None:
         """Load installed plugins, honouring SLOTH_LOAD_PLUGINS / SLOTH_DISABLE_PLUGINS."""
-        only = _env_list("SLOTH_LOAD_PLUGINS")
-        disabled = set(_env_list("SLOTH_DISABLE_PLUGINS") or [])
+        only = env_list("SLOTH_LOAD_PLUGINS")
+        disabled = set(env_list("SLOTH_DISABLE_PLUGINS") or [])
         for name, value, distribution, version in discover_entry_points():
             if (only is not None and name not in only) or name in disabled:
                 continue
@@ -129,6 +127,11 @@ class PluginManager:
                 continue
             self.register(plugin, name, distribution=distribution, version=version)
         self.check_pending()
+        if only is None and not disabled:
+            commanders = sorted(
+                impl.plugin_name for impl in self.pm.hook.register_commands.get_hookimpls()
+            )
+            write_cache(COMMANDS_CACHE, [n for n in commanders if n not in BUILTIN_PLUGINS])
 
     def check_pending(self) -> None:
         """Unregister plugins implementing hooks that do not exist (typos, newer API)."""
@@ -161,68 +164,6 @@ def _load(value: str) -> object:
     for part in filter(None, attribute.strip().split(".")):
         loaded = getattr(loaded, part)
     return loaded
-
-
-def _path_signature() -> str:
-    """Changes whenever a package is installed or removed on ``sys.path``."""
-    import hashlib
-
-    parts = []
-    here = os.getcwd()
-    for entry in sys.path:
-        if entry in ("", ".", here):  # `python -m` puts the working directory first
-            continue
-        try:
-            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
-        except OSError:
-            parts.append(f"{entry}:-")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-
-def discover_entry_points() -> list[tuple[str, str, str, str]]:
-    """(name, value, distribution, version) of every plugin entry point.
-
-    Scanning every installed distribution's metadata takes longer than the rest of ``--help``, so
-    the result is cached (``$XDG_CACHE_HOME/sloth-kubernetes``) under a signature of ``sys.path``
-    that changes whenever a package is installed or removed.
-    """
-    import json
-
-    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    cache = os.path.join(cache_home, "sloth-kubernetes", "entry-points.json")
-    signature = _path_signature()
-    try:
-        with open(cache, encoding="utf-8") as handle:
-            cached = json.load(handle)
-        if not isinstance(cached, dict):
-            cached = {}
-    except (OSError, ValueError):
-        cached = {}
-    if isinstance(cached.get(signature), list):
-        return [tuple(item) for item in cached[signature]]
-    import importlib.metadata  # slow to import and to scan: only on a cache miss
-
-    found = []
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = entry_point.dist
-        found.append((
-            entry_point.name,
-            entry_point.value,
-            dist.name if dist else entry_point.module,
-            dist.version if dist else "",
-        ))  # fmt: skip
-    # a few signatures side by side: `python -m`, scripts and tests see different sys.paths
-    kept = dict(list(cached.items())[-7:])
-    kept[signature] = found
-    try:
-        os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
-        temporary = f"{cache}.{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(kept, handle)
-        os.replace(temporary, cache)
-    except OSError:
-        pass  # a read-only home only costs speed
-    return found
 
 
 def create_plugin_manager(*, entry_points: bool = True) -> PluginManager:

@@ -18,10 +18,12 @@ def app_state() -> AppState:
 
 def manager() -> Any:
     state = app_state()
-    if state.manager is None:
+    if state.manager is None:  # plugins are loaded when a command first needs them
         from ..api import plugin_manager
+        from .main import warn_about_failures
 
         state.manager = plugin_manager()
+        warn_about_failures(state.manager)
     return state.manager
 
 

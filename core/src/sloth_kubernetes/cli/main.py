@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,30 +17,19 @@ import click
 from .. import __version__
 from ..errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SlothError
 from ..secrets import redact
+from .lazy import BUILTIN_COMMANDS, LazyGroup
 from .output import OUTPUT_FORMATS, AppState
-
-#: Built-in command modules; each defines ``register(cli)``.
-COMMAND_MODULES = (
-    "info",
-    "config_cmd",
-    "plan_cmd",
-    "up_cmd",
-    "nodes_cmd",
-    "state_cmd",
-    "audit_cmd",
-    "mesh_cmd",
-    "vpn_cmd",
-    "kubeconfig_cmd",
-    "render_cmd",
-    "artifacts_cmd",
-    "addons_cmd",
-)
 
 
 def build_cli(manager: Any = None) -> click.Group:
-    """The click group with built-in commands and every plugin's ``register_commands``."""
+    """The click group with built-in commands and every plugin's ``register_commands``.
+
+    Without ``manager`` the plugins are loaded when a command first needs them (see
+    :func:`run`); built-in commands are imported when they run (:class:`LazyGroup`).
+    """
 
     @click.group(
+        cls=LazyGroup,
         name="sloth-kubernetes",
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     )
@@ -94,16 +82,31 @@ def build_cli(manager: Any = None) -> click.Group:
         state.yes, state.color, state.state_url = yes, not no_color, state_url
         state.manager = manager
         if manager is not None:
-            for failure in manager.failures:
-                click.echo(f"warning: {failure.render()}", err=True)
+            warn_about_failures(manager)
 
-    import importlib
-
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(f"{__package__}.{module_name}").register(cli)
     if manager is not None:
         manager.hooks.register_commands(cli)
     return cli
+
+
+def warn_about_failures(manager: Any) -> None:
+    """One warning line per plugin that could not be loaded."""
+    for failure in manager.failures:
+        click.echo(f"warning: {failure.render()}", err=True)
+
+
+def _needs_plugins_now(args: Sequence[str]) -> bool:
+    """Whether the plugins must be loaded before parsing ``args``: a plugin adds commands, or
+    (unknown until plugins were loaded once) might, or the command is not a built-in one."""
+    from ..plugin_cache import recorded_command_plugins
+
+    commanders = recorded_command_plugins()
+    if commanders is None or commanders:
+        return True
+    words = [a for a in args if not a.startswith("-")]
+    # Options of the group taking a value (-o table, --state URL, --log-format json) put a word
+    # before the command; a first word that is a built-in command name is unambiguous enough.
+    return bool(words) and not any(word in BUILTIN_COMMANDS for word in words[:3])
 
 
 def _crash_log(error: BaseException) -> str | None:
@@ -114,7 +117,7 @@ def _crash_log(error: BaseException) -> str | None:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
         path = directory / f"crash-{stamp}-{os.getpid()}.log"
-        text = "".join(traceback.format_exception(error))
+        text = _traceback(error)
         path.write_text(redact(text), encoding="utf-8")
         path.chmod(0o600)
         return str(path)
@@ -122,13 +125,20 @@ def _crash_log(error: BaseException) -> str | None:
         return None
 
 
+def _traceback(error: BaseException) -> str:
+    import traceback  # only on errors: it pulls linecache and tokenize in
+
+    return "".join(traceback.format_exception(error))
+
+
 def run(args: Sequence[str] | None = None, *, manager: Any = None) -> int:
     """Run the CLI and return its exit code: the one exit boundary."""
-    if manager is None:
+    argv = list(args) if args is not None else sys.argv[1:]
+    if manager is None and _needs_plugins_now(argv):
         from ..api import plugin_manager
 
         manager = plugin_manager()
-    debug = "--debug" in (args if args is not None else sys.argv[1:])
+    debug = "--debug" in argv
     try:
         cli = build_cli(manager)
         code = cli.main(
@@ -143,7 +153,7 @@ def run(args: Sequence[str] | None = None, *, manager: Any = None) -> int:
         if error.hint:
             click.echo(f"hint: {redact(error.hint)}", err=True)
         if debug:
-            click.echo(redact("".join(traceback.format_exception(error))), err=True)
+            click.echo(redact(_traceback(error)), err=True)
         return error.exit_code
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
@@ -163,7 +173,7 @@ def run(args: Sequence[str] | None = None, *, manager: Any = None) -> int:
         path = _crash_log(error)
         click.echo(f"internal error: {type(error).__name__}: {redact(str(error))}", err=True)
         if debug:
-            click.echo(redact("".join(traceback.format_exception(error))), err=True)
+            click.echo(redact(_traceback(error)), err=True)
         click.echo(
             f"this is a bug in sloth-kubernetes; the traceback is in {path}"
             if path
