@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -62,15 +63,19 @@ def console() -> Any:
 
     state = click.get_current_context().find_object(AppState)
     no_color = state is not None and not state.color
-    return Console(file=sys.stdout, no_color=no_color, highlight=False, soft_wrap=True)
+    # Piped into a file or another program, rich would assume 80 columns and cut node names and
+    # addresses short ("demo-agen…"); there is no terminal to fit, so give tables room.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+    return Console(file=sys.stdout, no_color=no_color, highlight=False, soft_wrap=True, width=width)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     from rich.table import Table
 
     view = Table(title=title, show_lines=False, header_style="bold")
-    for column in columns:
-        view.add_column(column)
+    for index, column in enumerate(columns):
+        # the first column names the row (a node, a cluster): never cut it, even on a terminal
+        view.add_column(column, overflow="fold", no_wrap=index == 0)
     for row in rows:
         view.add_row(*(str(cell) for cell in row))
     console().print(view)
