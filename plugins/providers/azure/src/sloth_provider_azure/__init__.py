@@ -1,0 +1,1 @@
+"""sloth-kubernetes provider for Microsoft Azure (libcloud's Azure Resource Manager connection)."""
