@@ -17,6 +17,11 @@ CREDENTIALS = {
 
 
 @pytest.fixture
+def credentials() -> dict[str, str]:
+    return dict(CREDENTIALS)
+
+
+@pytest.fixture
 def cloud() -> CloudProvider:
     return PROVIDER
 
