@@ -167,29 +167,78 @@ def _handshake(mesh_cluster, node: str, key: str) -> int:
     raise AssertionError(f"{node} has no peer {key}")
 
 
+FAILOVER_INTERVAL = 2  # seconds between the watchers' probes; short to keep the test short
+SCRIPT = "/usr/local/sbin/sloth-wg-wg-sloth"
+
+
 def test_location_topology_survives_losing_a_gateway(mesh_cluster):
     pools = [
         pool(3, "east", location="east", roles=["server"]),
         pool(3, "west", location="west"),
     ]
-    mesh_cluster.up(pools, {"topology": "location", "persistentKeepalive": KEEPALIVE})
+    mesh = {
+        "topology": "location",
+        "persistentKeepalive": KEEPALIVE,
+        "failoverInterval": FAILOVER_INTERVAL,
+    }
+    mesh_cluster.up(pools, mesh)
     code, check = mesh_cluster.check()
     assert code == 0, check
     gateways = _gateways(mesh_cluster)
     assert len(gateways["east"]) == 2
     assert len(gateways["west"]) == 2
-    east = sorted(n for n in mesh_cluster.nodes() if "-east-" in n)
+    nodes = mesh_cluster.nodes()
+    east = sorted(n for n in nodes if "-east-" in n)
+    west = sorted(n for n in nodes if "-west-" in n)
     (homed,) = [n for n in east if n not in gateways["east"]]
-    # Lose the gateway the remaining east node is homed on: the machine drops off the network.
+    (west_homed,) = [n for n in west if n not in gateways["west"]]
     home = _home(mesh_cluster, homed)
-    lost = mesh_cluster.host(home)
-    mesh_cluster.run(home, "ip link set eth0 down")
-    # Until the failover step, the homed node cannot reach the other location (documented).
+    (backup,) = [n for n in gateways["east"] if n != home]
+    # Who routes through `home`: the node homed on it (outbound) and the west gateways
+    # (inbound); they run a watcher. Its co-gateway has nothing to move for it.
+    watchers = [homed, *gateways["west"]]
+    normal = {node: _allowed_ips(mesh_cluster, node) for node in watchers}
+    for node in watchers:  # (run fails when the command does)
+        mesh_cluster.run(node, "kill -0 $(cat /run/sloth-wg-wg-sloth-watch.pid)")
+    backup_key = _key(mesh_cluster, backup)
+
+    # Kill the gateway's WireGuard. Nobody runs a repair: the watchers move the routes through
+    # it to the other east gateway, and the homed node reaches the west again.
+    mesh_cluster.run(home, f"{SCRIPT} down")
+    took = mesh_cluster.wait_until(
+        lambda: (
+            _reaches(mesh_cluster, homed, [nodes[n]["mesh_address"] for n in west])
+            and _reaches(mesh_cluster, west_homed, [nodes[homed]["mesh_address"]])
+        ),
+        3 * FAILOVER_INTERVAL + 5,
+        "failover without repair",
+    )
+    print(f"failover: {homed} reaches the west again {took:.1f}s after {home} died")
     code, check = mesh_cluster.check()
     assert code == 1
-    assert home in check["down"]
-    # Failover: `mesh check --repair` re-plans without the lost gateway and applies the few
-    # peer changes; the location keeps two gateways and every remaining pair answers.
+    assert list(check["down"]) == [home], check
+    assert check["brokenLinks"] == [], check  # every pair not involving the dead gateway
+    # The backup now carries the west for the homed node (its own /32 plus 3 west nodes).
+    assert len(_allowed_ips(mesh_cluster, homed)[backup_key]) == 4
+    log = mesh_cluster.run(homed, f"cat {LOG}").stdout
+    assert f"gateway {home} does not answer: its routes move to {backup}" in log
+
+    # Back: the routes return by themselves and every pair answers.
+    mesh_cluster.run(home, f"{SCRIPT} up")
+    took = mesh_cluster.wait_until(
+        lambda: all(_allowed_ips(mesh_cluster, n) == normal[n] for n in watchers),
+        30,
+        "routes back on the gateway",
+    )
+    print(f"recovery: routes back on every watcher {took:.1f}s after {home} restarted")
+    mesh_cluster.wait_until(lambda: mesh_cluster.check()[0] == 0, 20, "mesh whole")
+    assert f"gateway {home} answers again" in mesh_cluster.run(homed, f"cat {LOG}").stdout
+
+    # Lose the gateway's machine (off the network), then repair: `mesh check --repair`
+    # re-plans without it, promotes the next node (the location keeps two gateways) and
+    # rewrites the watchers' tables; every remaining pair answers.
+    lost = mesh_cluster.host(home)
+    mesh_cluster.run(home, "ip link set eth0 down")
     code, check = mesh_cluster.check("--repair")
     assert list(check["down"]) == [home], check
     assert check["brokenLinks"] == [], check
@@ -197,6 +246,26 @@ def test_location_topology_survives_losing_a_gateway(mesh_cluster):
     assert home not in gateways["east"]
     assert len(gateways["east"]) == 2
     assert lost.alive
+
+
+LOG = "/var/log/sloth-wg-wg-sloth.log"
+
+
+def _allowed_ips(mesh_cluster, node: str) -> dict[str, list[str]]:
+    out = mesh_cluster.run(node, "wg show wg-sloth allowed-ips").stdout
+    return {
+        key: sorted(prefixes.split())
+        for key, _, prefixes in (line.partition("\t") for line in out.splitlines())
+    }
+
+
+def _key(mesh_cluster, node: str) -> str:
+    return mesh_cluster.run(node, "wg show wg-sloth public-key").stdout.strip()
+
+
+def _reaches(mesh_cluster, node: str, addresses: list[str]) -> bool:
+    checks = "; ".join(f"ping -n -q -c 1 -W 1 {a} >/dev/null || exit 1" for a in addresses)
+    return mesh_cluster.run(node, checks, check=False).returncode == 0
 
 
 def _gateways(mesh_cluster) -> dict[str, list[str]]:

@@ -21,6 +21,7 @@ def test_defaults_match_the_documented_ones() -> None:
         "topology": "full",
         "endpointPreference": {},
         "gatewaysPerLocation": 2,
+        "failoverInterval": 5,
     }
 
 

@@ -144,6 +144,12 @@ class WireGuardMeshSpec:
     gateways_per_location: int = attrs.field(
         default=2, validator=_int_between(2, 16), metadata={"key": "gatewaysPerLocation"}
     )
+    #: ``topology: location``: seconds between a node's probes of the gateways it routes
+    #: through; a dead gateway's routes move to a live gateway of its location by themselves
+    #: (the node-local watcher, see the README). 0 = off (failover only by `mesh check --repair`).
+    failover_interval: int = attrs.field(
+        default=5, validator=_int_between(0, 3600), metadata={"key": "failoverInterval"}
+    )
 
     def __attrs_post_init__(self) -> None:
         nodes = ipaddress.IPv4Network(self.cidr)

@@ -28,6 +28,7 @@ from sloth_kubernetes.errors import RemoteError
 from sloth_kubernetes.model.nodes import NodeRecord
 
 from . import commands, node_script, verify
+from .failover import FailoverTable, failover_tables, render_failover
 from .members import (
     ADDRESS_POOL,
     EXTRA_KEY,
@@ -126,24 +127,30 @@ def node_script_for(
     base: NodeMeshConfig,
     operators: Sequence[OperatorPeer],
     probe: Probe,
+    failover: FailoverTable | None = None,
 ) -> str:
     """Everything one node needs, as one script: files written when they differ, then either
-    the peer-by-peer changes (running) or a start through the supervisor (stopped)."""
+    the peer-by-peer changes (running) or a start through the supervisor (stopped), then the
+    gateway watcher started or stopped as the failover table and ``failoverInterval`` say."""
     iface = spec.interface
     config = with_operators(base, operators)
     operator_peers_ = config.peers[len(base.peers) :]
+    table = failover or FailoverTable(base.name)
     env = node_script.render_env(
         address=config.address,
         mtu=spec.mtu,
         forward=config.gateway,
         implementation=probe.implementation,
         client_cidr=spec.client_cidr,
+        supervisor=probe.supervisor,
+        failover_interval=0 if table.empty else spec.failover_interval,
     )
+    script = node_script.script_path(iface)
     parts = [
         "set -eu",
-        commands.write_file(
-            node_script.script_path(iface), node_script.render_script(iface), "755"
-        ),
+        # A running watcher keeps the script text it started with: restart it on a change.
+        f"script_before=$(cksum < {script} 2>/dev/null || true)",
+        commands.write_file(script, node_script.render_script(iface), "755"),
         commands.write_file(node_script.env_path(iface), env, "600"),
         commands.write_file(commands.config_path(iface), render_setconf(base), "600"),
         commands.write_file(
@@ -151,13 +158,20 @@ def node_script_for(
             node_script.render_operators(operator_peers_),
             "600",
         ),
+        commands.write_file(node_script.failover_path(iface), render_failover(table, iface), "600"),
     ]
     unit = node_script.unit_name(iface)
     if probe.supervisor == "systemd":
         unit_file = f"{node_script.UNIT_DIR}/{unit}"
+        watch_unit = node_script.watch_unit_name(iface)
         parts.append(
             commands.write_file(
                 unit_file, node_script.render_unit(iface, probe.implementation), "644"
+            )
+        )
+        parts.append(
+            commands.write_file(
+                f"{node_script.UNIT_DIR}/{watch_unit}", node_script.render_watch_unit(iface), "644"
             )
         )
         parts.append(f"systemctl daemon-reload && systemctl enable --quiet {unit}")
@@ -174,9 +188,13 @@ def node_script_for(
         if changes:
             parts.append(commands.set_peers(changes))
     elif probe.supervisor == "systemd":
-        parts.append(f"systemctl restart {unit} && {node_script.script_path(iface)} wait-ready")
+        parts.append(f"systemctl restart {unit} && {script} wait-ready")
     else:
-        parts.append(f"{node_script.script_path(iface)} up")
+        parts.append(f"{script} up")
+    parts.append(
+        f'if [ "$script_before" = "$(cksum < {script})" ]; then {script} watcher; '
+        f"else {script} watcher restart; fi"
+    )
     return "\n".join(parts)
 
 
@@ -340,8 +358,10 @@ def configure(
             "spec.mesh.endpointPreference for a routed private network",
         )
     operators = operator_peers(store, cluster)
+    tables = failover_tables(plan, [*members, *down_members])
     scripts = {
-        name: node_script_for(spec, plan.nodes[name], operators, probes[name]) for name in names
+        name: node_script_for(spec, plan.nodes[name], operators, probes[name], tables[name])
+        for name in names
     }
     changed = [name for name in names if not probes[name].running]
     context.event(PHASE, f"applying peers ({len(changed)} interfaces to start)")
