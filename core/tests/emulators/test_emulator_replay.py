@@ -92,3 +92,28 @@ def test_endpoint_placeholder_points_replies_back_at_the_server(
     assert body["catalog"][0]["url"] == f"http://127.0.0.1:{api.port}/compute/v2.1"
     assert reply.getheader("Location") == f"http://127.0.0.1:{api.port}/v3/auth/tokens/1"
     assert api.received == [("POST", "/v3/auth/tokens", {})]
+
+
+def test_body_match_is_a_nested_subset(recorded_api: Any, tmp_path: Path) -> None:
+    for index, name in enumerate(("node-1", "node-2")):
+        exchange = {
+            "request": {"method": "POST", "path": "/servers", "body": {"server": {"name": name}}},
+            "response": {"status": 202, "body": {"server": {"id": f"id-{index}"}}},
+        }
+        (tmp_path / f"{index}.json").write_text(json.dumps(exchange), encoding="utf-8")
+    api = recorded_api(tmp_path)
+
+    def create(name: str) -> Any:
+        connection = http.client.HTTPConnection(api.host, api.port, timeout=5)
+        body = {"server": {"name": name, "flavorRef": "m1", "networks": [{"uuid": "n"}]}}
+        connection.request("POST", "/servers", body=json.dumps(body).encode())
+        reply = connection.getresponse()
+        raw = reply.read()
+        payload = json.loads(raw) if reply.status < 500 else raw.decode()
+        connection.close()
+        return reply.status, payload
+
+    # served by name, whatever the order: parallel creates can be recorded
+    assert create("node-2") == (202, {"server": {"id": "id-1"}})
+    assert create("node-1") == (202, {"server": {"id": "id-0"}})
+    assert create("node-3")[0] == 501

@@ -5,7 +5,7 @@ A scenario is a folder of JSON files, read in name order; each file is one excha
     {
       "request":  {"method": "POST", "path": "/v2/instances",
                    "query": {"per_page": "100"},      # optional: these params must be present
-                   "body": {"label": "node-1"}},      # optional: these top-level keys must match
+                   "body": {"label": "node-1"}},      # optional: a subset the body must contain
       "response": {"status": 202, "headers": {"X-Id": "1"}, "body": {"instance": {...}}}
     }
 
@@ -58,9 +58,17 @@ class Exchange:
             return False
         if any(query.get(k) != v for k, v in self.query.items()):
             return False
-        if self.body is None:
-            return True
-        return isinstance(body, dict) and all(body.get(k) == v for k, v in self.body.items())
+        return self.body is None or _contains(body, self.body)
+
+
+def _contains(actual: Any, expected: Any) -> bool:
+    """``expected`` is a subset of ``actual``: dicts by their keys, recursively (so a recording
+    can match ``{"server": {"name": "node-1"}}`` inside a larger body); anything else equal."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and _contains(actual[key], value) for key, value in expected.items()
+        )
+    return bool(actual == expected)
 
 
 def load_scenario(directory: Path) -> list[Exchange]:
