@@ -91,3 +91,20 @@ def test_recorded_machine_that_never_runs_is_named_and_deleted(
     instance = "a0b1c2d3-e4f5-4a6b-8c7d-e8f9a0b1c2d3"
     assert ("DELETE", f"/v2/instances/{instance}", None) in api.received
     assert api.unmatched == []
+
+
+def test_recorded_firewall_group_with_a_refused_rule_is_not_left_half_built(
+    cloud_harness: Callable[..., Any], vultr_api: Callable[[str], Any]
+) -> None:
+    from sloth_kubernetes.cloud.rules import cluster_rules
+
+    api = vultr_api("firewall-rule-refused")  # the second rule is refused (400)
+    harness = cloud_harness(name="vfw", count=1, endpoint=api.endpoint)
+    rules = cluster_rules(harness.context.config, None)
+
+    with pytest.raises(Exception, match="maximum rule count reached"):
+        harness.driver().create_firewall("vfw", rules, None)
+
+    # Deleted, so the next run creates it again instead of adopting a group missing rules.
+    assert api.received[-1] == ("DELETE", "/v2/firewalls/5678ef01", None)
+    assert api.unmatched == []
