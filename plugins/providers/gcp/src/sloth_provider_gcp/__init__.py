@@ -1,0 +1,1 @@
+"""sloth-kubernetes provider for Google Compute Engine (libcloud's Google/GCE connection)."""
