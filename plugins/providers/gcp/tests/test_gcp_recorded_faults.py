@@ -128,3 +128,26 @@ def test_recorded_machine_that_never_runs_is_named_and_deleted(
     assert caught.value.records == []
     assert api.unmatched == []
     assert os.environ[VARIABLE].endswith("service-account.json")
+
+
+def test_recorded_name_conflict_adopts_our_instance_and_refuses_a_foreign_one(
+    replay: Callable[[str], Any], cloud_harness: Callable[..., Any]
+) -> None:
+    # 409 alreadyExists on insert: an earlier attempt's lost reply (our labels: adopted), or an
+    # unrelated instance with the node's name (refused, named, left alone).
+    api = replay("already-exists")
+    harness = cloud_harness(
+        name="demo", count=2, endpoint=api.endpoint, privateNetwork=False, firewall=False
+    )
+    with pytest.raises(PartialProvisionError) as caught:
+        harness.provision()
+    (record,) = caught.value.records
+    assert record.name == "demo-server-1"
+    assert record.public_address == "34.76.10.21"
+    assert list(caught.value.failed) == ["demo-agent-1"]
+    assert "already exists" in caught.value.failed["demo-agent-1"]
+    assert "team" in caught.value.failed["demo-agent-1"]
+    harness.destroy([record])
+    assert [p.rsplit("/", 1)[-1] for m, p, _ in api.received if m == "DELETE"] == ["demo-server-1"]
+    assert harness.resources() == []
+    assert api.unmatched == []

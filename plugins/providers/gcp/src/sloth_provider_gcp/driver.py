@@ -263,9 +263,27 @@ class GcpDriver(CloudDriver):
             ],
             "networkInterfaces": [interface],
         }
-        operation = self._request("POST", f"/zones/{self.zone}/instances", body)
+        path = f"/zones/{self.zone}/instances"
+        try:
+            operation = self._request("POST", path, body)
+        except Exception as error:
+            if getattr(error, "http_code", None) != 409:
+                raise
+            return self._existing(spec)  # an earlier attempt's reply was lost
         self._wait(operation, f"creating {spec.name}")
-        return self._machine(self._request("GET", f"/zones/{self.zone}/instances/{spec.name}"))
+        return self._machine(self._request("GET", f"{path}/{spec.name}"))
+
+    def _existing(self, spec: MachineSpec) -> Machine:
+        """The instance named like ``spec``, if it carries this node's labels."""
+        machine = self._machine(self._request("GET", f"/zones/{self.zone}/instances/{spec.name}"))
+        if any(machine.tags.get(key) != value for key, value in spec.tags.items()):
+            raise ProviderError(
+                f"gcp: an instance named {spec.name} already exists in {self.zone} and is not "
+                f"node {spec.name} of cluster {spec.cluster} (labels: {machine.tags or 'none'})",
+                provider="gcp",
+                hint="rename the cluster or pool, or delete that instance",
+            )
+        return machine
 
     def destroy_machine(self, machine: Machine) -> None:
         zone = machine.extra.get("zone") or self.zone
