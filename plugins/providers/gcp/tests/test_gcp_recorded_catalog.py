@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -55,12 +56,19 @@ def test_image_aliases_are_image_families() -> None:
 
 
 def test_recorded_declared_features_work_and_the_rest_raise(
-    replay: Callable[[str], Any], cloud_harness: Callable[..., Any]
+    replay: Callable[[str], Any],
+    cloud_harness: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from sloth_kubernetes.cloud import Machine
 
     api = replay("catalog")
-    harness = cloud_harness(name="demo", count=1, endpoint=api.endpoint)
+    # the key's JSON itself through ${file:…} (the default variable holds its path instead)
+    key = os.environ["GOOGLE_APPLICATION_CREDENTIALS"]
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS")
+    harness = cloud_harness(
+        name="demo", count=1, endpoint=api.endpoint, credentials=f"${{file:{key}}}"
+    )
     driver = harness.driver()
     assert driver.features <= set(FEATURES)
     machine = Machine("7000000000000000001", "demo-server-1", "running",
