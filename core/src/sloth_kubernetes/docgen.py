@@ -88,6 +88,10 @@ def config_reference() -> str:
 
 
 def main() -> None:
+    if len(sys.argv) > 2 or (len(sys.argv) == 2 and sys.argv[1].startswith("-")):
+        print("usage: python -m sloth_kubernetes.docgen [DIRECTORY]  (default docs/reference)")
+        print("writes DIRECTORY/config.md, the configuration reference generated from the models")
+        sys.exit(0 if sys.argv[1] in ("-h", "--help") else 2)
     directory = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/reference")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.md").write_text(config_reference(), encoding="utf-8")

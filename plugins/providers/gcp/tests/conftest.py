@@ -86,7 +86,7 @@ def replay(
 
 @pytest.fixture
 def provider_block() -> dict[str, Any]:
-    # Few, short retries: an unrecorded request (501) must fail fast, not for two minutes.
+    # Few, short retries: an unrecorded request (421) must fail fast, not for two minutes.
     return {
         "project": PROJECT,
         "region": "europe-west1",

@@ -13,8 +13,9 @@ A scenario is a folder of JSON files, read in name order; each file is one excha
 ``http://127.0.0.1:PORT``, for APIs whose replies point at further endpoints (OpenStack's service
 catalog, OAuth token URIs, operation links). Several files with the same method and path are
 served in order (a list before and after a create), the last one repeating. A request nothing
-matches gets ``501`` with a message listing the recorded routes, and lands in
-:attr:`ReplayServer.unmatched` so a test can assert there were none.
+matches gets ``421`` (a 4xx: clients fail at once instead of retrying) with a message listing
+the recorded routes, and lands in :attr:`ReplayServer.unmatched` so a test can assert there
+were none.
 Responses come from the provider's documentation or a real session (secrets removed), never from
 our own code, so the driver is checked against the cloud's shapes rather than our assumptions.
 """
@@ -151,7 +152,7 @@ class ReplayServer:
                 f"no recorded exchange for {method} {path} in {self.directory}; recorded: "
                 + ", ".join(routes)
             ).encode()
-            status, headers = 501, [("Content-Type", "text/plain")]
+            status, headers = 421, [("Content-Type", "text/plain")]
         else:
             status = exchange.status
             headers = [(k, self._expand(v)) for k, v in exchange.headers.items()]
