@@ -48,13 +48,14 @@ class MeshCluster:
         *,
         expect: int = 0,
         only: str | None = None,
+        mode: str = "fast",
     ) -> Any:
         document = {
             "apiVersion": "sloth-kubernetes.io/v1beta1",
             "kind": "Cluster",
             "metadata": {"name": self.name},
             "spec": {
-                "providers": {"local": {"mode": "fast", "cidr": self.network.cidr}},
+                "providers": {"local": {"mode": mode, "cidr": self.network.cidr}},
                 "nodePools": pools,
                 "mesh": {"type": "wireguard", **(mesh or {})},
             },

@@ -171,7 +171,10 @@ FAILOVER_INTERVAL = 2  # seconds between the watchers' probes; short to keep the
 SCRIPT = "/usr/local/sbin/sloth-wg-wg-sloth"
 
 
-def test_location_topology_survives_losing_a_gateway(mesh_cluster):
+@pytest.mark.parametrize("mode", ["fast", "systemd"])
+def test_location_topology_survives_losing_a_gateway(mesh_cluster, mode):
+    """Fast hosts run the watcher under the script's detached supervision; systemd hosts as
+    the unit sloth-wg-IFACE-watch.service, logging to the journal."""
     pools = [
         pool(3, "east", location="east", roles=["server"]),
         pool(3, "west", location="west"),
@@ -181,7 +184,7 @@ def test_location_topology_survives_losing_a_gateway(mesh_cluster):
         "persistentKeepalive": KEEPALIVE,
         "failoverInterval": FAILOVER_INTERVAL,
     }
-    mesh_cluster.up(pools, mesh)
+    mesh_cluster.up(pools, mesh, mode=mode)
     code, check = mesh_cluster.check()
     assert code == 0, check
     gateways = _gateways(mesh_cluster)
@@ -195,16 +198,21 @@ def test_location_topology_survives_losing_a_gateway(mesh_cluster):
     home = _home(mesh_cluster, homed)
     (backup,) = [n for n in gateways["east"] if n != home]
     # Who routes through `home`: the node homed on it (outbound) and the west gateways
-    # (inbound); they run a watcher. Its co-gateway has nothing to move for it.
+    # (inbound). Its co-gateway has nothing to move for it (but watches the west gateways).
     watchers = [homed, *gateways["west"]]
     normal = {node: _allowed_ips(mesh_cluster, node) for node in watchers}
     for node in watchers:  # (run fails when the command does)
-        mesh_cluster.run(node, "kill -0 $(cat /run/sloth-wg-wg-sloth-watch.pid)")
+        mesh_cluster.run(node, WATCHER_RUNS)
     backup_key = _key(mesh_cluster, backup)
 
     # Kill the gateway's WireGuard. Nobody runs a repair: the watchers move the routes through
     # it to the other east gateway, and the homed node reaches the west again.
-    mesh_cluster.run(home, f"{SCRIPT} down")
+    stop, start = (
+        ("systemctl stop sloth-wg-wg-sloth", "systemctl start sloth-wg-wg-sloth")
+        if mode == "systemd"
+        else (f"{SCRIPT} down", f"{SCRIPT} up")
+    )
+    mesh_cluster.run(home, stop)
     took = mesh_cluster.wait_until(
         lambda: (
             _reaches(mesh_cluster, homed, [nodes[n]["mesh_address"] for n in west])
@@ -220,11 +228,11 @@ def test_location_topology_survives_losing_a_gateway(mesh_cluster):
     assert check["brokenLinks"] == [], check  # every pair not involving the dead gateway
     # The backup now carries the west for the homed node (its own /32 plus 3 west nodes).
     assert len(_allowed_ips(mesh_cluster, homed)[backup_key]) == 4
-    log = mesh_cluster.run(homed, f"cat {LOG}").stdout
+    log = mesh_cluster.run(homed, WATCH_LOG).stdout
     assert f"gateway {home} does not answer: its routes move to {backup}" in log
 
     # Back: the routes return by themselves and every pair answers.
-    mesh_cluster.run(home, f"{SCRIPT} up")
+    mesh_cluster.run(home, start)
     took = mesh_cluster.wait_until(
         lambda: all(_allowed_ips(mesh_cluster, n) == normal[n] for n in watchers),
         30,
@@ -232,7 +240,9 @@ def test_location_topology_survives_losing_a_gateway(mesh_cluster):
     )
     print(f"recovery: routes back on every watcher {took:.1f}s after {home} restarted")
     mesh_cluster.wait_until(lambda: mesh_cluster.check()[0] == 0, 20, "mesh whole")
-    assert f"gateway {home} answers again" in mesh_cluster.run(homed, f"cat {LOG}").stdout
+    assert f"gateway {home} answers again" in mesh_cluster.run(homed, WATCH_LOG).stdout
+    if mode == "systemd":
+        return  # the repair below is the same on both kinds of host
 
     # Lose the gateway's machine (off the network), then repair: `mesh check --repair`
     # re-plans without it, promotes the next node (the location keeps two gateways) and
@@ -248,7 +258,14 @@ def test_location_topology_survives_losing_a_gateway(mesh_cluster):
     assert lost.alive
 
 
-LOG = "/var/log/sloth-wg-wg-sloth.log"
+WATCHER_RUNS = (
+    "systemctl is-active --quiet sloth-wg-wg-sloth-watch.service 2>/dev/null"
+    " || kill -0 $(cat /run/sloth-wg-wg-sloth-watch.pid 2>/dev/null) 2>/dev/null"
+)
+WATCH_LOG = (
+    "journalctl -q -o cat -u sloth-wg-wg-sloth-watch.service 2>/dev/null;"
+    " cat /var/log/sloth-wg-wg-sloth.log 2>/dev/null; true"
+)
 
 
 def _allowed_ips(mesh_cluster, node: str) -> dict[str, list[str]]:

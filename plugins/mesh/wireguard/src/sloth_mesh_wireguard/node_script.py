@@ -360,6 +360,7 @@ ensure_watcher() {{
   if ! watch_enabled || [ "${{1:-}}" = restart ]; then stop_watcher; fi
   if watch_enabled && ! watcher_alive; then
     nohup setsid "$0" watch >>"$LOG" 2>&1 </dev/null &
+    echo $! > "$WATCH_PIDFILE"  # at once, so a second call right after sees it running
   fi
   return 0
 }}
