@@ -13,7 +13,7 @@ from ..plugins import create_plugin_manager
 from .contract import FEATURES
 
 #: The cloud plugins the page covers (others, like local and ssh, have their own pages).
-CLOUDS = ("aws", "digitalocean", "hetzner", "linode")
+CLOUDS = ("aws", "azure", "digitalocean", "gcp", "hetzner", "linode", "openstack", "vultr")
 
 
 def feature_matrix() -> str:
