@@ -113,42 +113,88 @@ class WireGuardMeshSpec:
 
     type: str = attrs.field(default="wireguard", validator=_one_of(("wireguard",)))
     cidr: str = attrs.field(
-        default="10.100.0.0/16", validator=_private_network, metadata={"key": "cidr"}
+        default="10.100.0.0/16",
+        validator=_private_network,
+        metadata={
+            "key": "cidr",
+            "doc": "Node mesh addresses: one /32 per node, allocated in the state store.",
+        },
     )
     client_cidr: str = attrs.field(
-        default="10.101.0.0/24", validator=_private_network, metadata={"key": "clientCidr"}
+        default="10.101.0.0/24",
+        validator=_private_network,
+        metadata={
+            "key": "clientCidr",
+            "doc": "Operator devices (vpn join); must not overlap cidr.",
+        },
     )
     port: int = attrs.field(
-        default=51820, validator=_int_between(1, 65535), metadata={"key": "port"}
+        default=51820,
+        validator=_int_between(1, 65535),
+        metadata={"key": "port", "doc": "UDP listen port on every node."},
     )
     mtu: int = attrs.field(
-        default=1420, validator=_int_between(1280, 9000), metadata={"key": "mtu"}
+        default=1420,
+        validator=_int_between(1280, 9000),
+        metadata={"key": "mtu", "doc": "Interface MTU, 1280-9000."},
     )
     persistent_keepalive: int = attrs.field(
-        default=25, validator=_int_between(0, 65535), metadata={"key": "persistentKeepalive"}
+        default=25,
+        validator=_int_between(0, 65535),
+        metadata={
+            "key": "persistentKeepalive",
+            "doc": "Seconds, on one end of each pair; 0 = off.",
+        },
     )
     interface: str = attrs.field(
-        default="wg-sloth", validator=_interface_name, metadata={"key": "interface"}
+        default="wg-sloth",
+        validator=_interface_name,
+        metadata={
+            "key": "interface",
+            "doc": "Interface name; also names the node's files, script and units.",
+        },
     )
     topology: str = attrs.field(
-        default="full", validator=_one_of(TOPOLOGIES), metadata={"key": "topology"}
+        default="full",
+        validator=_one_of(TOPOLOGIES),
+        metadata={
+            "key": "topology",
+            "doc": "full: every node peers with every other; "
+            "location: only gateways peer across locations.",
+        },
     )
     #: node pool name → "public" | "private" | "auto"; pools not listed use "auto".
     endpoint_preference: dict[str, str] = attrs.field(
         factory=dict,
         converter=_frozen_dict,
         validator=_endpoint_preferences,
-        metadata={"key": "endpointPreference"},
+        metadata={
+            "key": "endpointPreference",
+            "doc": "Node pool -> public, private or auto: "
+            "the address peers use to reach its nodes.",
+        },
     )
     #: Gateways per location for ``topology: location`` (at least 2, so one may fail).
     gateways_per_location: int = attrs.field(
-        default=2, validator=_int_between(2, 16), metadata={"key": "gatewaysPerLocation"}
+        default=2,
+        validator=_int_between(2, 16),
+        metadata={
+            "key": "gatewaysPerLocation",
+            "doc": "Gateways per location (topology: location), 2-16.",
+        },
     )
     #: ``topology: location``: seconds between a node's probes of the gateways it routes
     #: through; a dead gateway's routes move to a live gateway of its location by themselves
     #: (the node-local watcher, see the README). 0 = off (failover only by `mesh check --repair`).
     failover_interval: int = attrs.field(
-        default=5, validator=_int_between(0, 3600), metadata={"key": "failoverInterval"}
+        default=5,
+        validator=_int_between(0, 3600),
+        metadata={
+            "key": "failoverInterval",
+            "doc": "topology: location: seconds between each node's probes of the gateways "
+            "it routes through; a dead gateway's routes move to a live gateway of its "
+            "location by themselves. 0 = off.",
+        },
     )
 
     def __attrs_post_init__(self) -> None:
