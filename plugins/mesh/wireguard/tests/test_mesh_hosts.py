@@ -203,6 +203,8 @@ def test_location_topology_survives_losing_a_gateway(mesh_cluster, mode):
     normal = {node: _allowed_ips(mesh_cluster, node) for node in watchers}
     for node in watchers:  # (run fails when the command does)
         mesh_cluster.run(node, WATCHER_RUNS)
+        count = mesh_cluster.run(node, "pgrep -fc 'sloth-wg-wg-slot[h] watch'", check=False)
+        assert count.stdout.strip() == "1", f"{node}: {count.stdout} watchers"
     backup_key = _key(mesh_cluster, backup)
 
     # Kill the gateway's WireGuard. Nobody runs a repair: the watchers move the routes through
@@ -242,7 +244,12 @@ def test_location_topology_survives_losing_a_gateway(mesh_cluster, mode):
     mesh_cluster.wait_until(lambda: mesh_cluster.check()[0] == 0, 20, "mesh whole")
     assert f"gateway {home} answers again" in mesh_cluster.run(homed, WATCH_LOG).stdout
     if mode == "systemd":
-        return  # the repair below is the same on both kinds of host
+        # failoverInterval 0 turns the watchers off (the repair below is the same on both
+        # kinds of host).
+        mesh_cluster.up(pools, {**mesh, "failoverInterval": 0}, only="mesh", mode=mode)
+        for node in watchers:
+            assert mesh_cluster.run(node, WATCHER_RUNS, check=False).returncode != 0
+        return
 
     # Lose the gateway's machine (off the network), then repair: `mesh check --repair`
     # re-plans without it, promotes the next node (the location keeps two gateways) and

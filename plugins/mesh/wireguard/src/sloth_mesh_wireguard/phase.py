@@ -192,8 +192,8 @@ def node_script_for(
     else:
         parts.append(f"{script} up")
     parts.append(
-        f'if [ "$script_before" = "$(cksum < {script})" ]; then {script} watcher; '
-        f"else {script} watcher restart; fi"
+        f'if [ -n "$script_before" ] && [ "$script_before" != "$(cksum < {script})" ]; '
+        f"then {script} watcher restart; else {script} watcher; fi"
     )
     return "\n".join(parts)
 
