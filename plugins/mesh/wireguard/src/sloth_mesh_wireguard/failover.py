@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import attrs
 
-from .topology import MeshMember, MeshPlan, Peer
+from .topology import MeshMember, MeshPlan
 
 
 @attrs.frozen
@@ -63,46 +63,72 @@ class FailoverTable:
         return not self.rules
 
 
-def _canonical(prefix: str) -> str:
-    # `wg show allowed-ips` prints canonical forms; the watcher compares strings.
-    return str(ipaddress.ip_network(prefix, strict=False))
+class _Canonical:
+    """Canonical prefix lists (`wg show allowed-ips` prints canonical forms and the watcher
+    compares strings), computed once per distinct list: peers of a large mesh share them."""
+
+    def __init__(self) -> None:
+        self._lists: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._one: dict[str, str] = {}
+
+    def __call__(self, prefixes: tuple[str, ...]) -> tuple[str, ...]:
+        found = self._lists.get(prefixes)
+        if found is None:
+            found = tuple(map(self._prefix, prefixes))
+            self._lists[prefixes] = found
+        return found
+
+    def _prefix(self, prefix: str) -> str:
+        found = self._one.get(prefix)
+        if found is None:
+            found = str(ipaddress.ip_network(prefix, strict=False))
+            self._one[prefix] = found
+        return found
 
 
 def failover_tables(plan: MeshPlan, members: Sequence[MeshMember]) -> dict[str, FailoverTable]:
     """Every node's :class:`FailoverTable` (all empty for the full topology)."""
     if plan.topology != "location":
         return {name: FailoverTable(name) for name in plan.nodes}
+    canonical = _Canonical()
     own = {member.name: frozenset(member.own_allowed_ips) for member in members}
     address = {member.name: member.mesh_address for member in members}
     location_of = {gw: location for location, gws in plan.gateways.items() for gw in gws}
+    # A gateway's entry is the same tuple at every node that sees it the same way.
+    relayed_of: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
     tables = {}
     for name, node in plan.nodes.items():
-        peers = {peer.name: peer for peer in node.peers}
+        peer_names = {peer.name for peer in node.peers}
         rules = []
         used: set[str] = set()
         for peer in node.peers:
             location = location_of.get(peer.name)
             if location is None:
                 continue
-            relayed = tuple(p for p in peer.allowed_ips if p not in own[peer.name])
-            backups = tuple(gw for gw in plan.gateways[location] if gw != peer.name and gw in peers)
+            cache_key = (peer.name, peer.allowed_ips)
+            relayed = relayed_of.get(cache_key)
+            if relayed is None:
+                mine = own[peer.name]
+                relayed = canonical(tuple(p for p in peer.allowed_ips if p not in mine))
+                relayed_of[cache_key] = relayed
+            backups = tuple(
+                gw for gw in plan.gateways[location] if gw != peer.name and gw in peer_names
+            )
             if relayed and backups:
-                rules.append(FailoverRule(peer.name, tuple(map(_canonical, relayed)), backups))
+                rules.append(FailoverRule(peer.name, relayed, backups))
                 used.update((peer.name, *backups))
         tables[name] = FailoverTable(
             name,
             tuple(
-                _failover_peer(peer, address[peer.name]) for peer in node.peers if peer.name in used
+                FailoverPeer(
+                    peer.name, peer.public_key, address[peer.name], canonical(peer.allowed_ips)
+                )
+                for peer in node.peers
+                if peer.name in used
             ),
             tuple(rules),
         )
     return tables
-
-
-def _failover_peer(peer: Peer, address: str) -> FailoverPeer:
-    return FailoverPeer(
-        peer.name, peer.public_key, address, tuple(map(_canonical, peer.allowed_ips))
-    )
 
 
 def desired_allowed_ips(table: FailoverTable, alive: Collection[str]) -> dict[str, tuple[str, ...]]:
