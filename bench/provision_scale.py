@@ -1,12 +1,27 @@
-"""Provisioning speed on the EC2 emulator (moto) with 100 ms injected latency per request.
+"""Provisioning speed of the aws provider on the EC2 emulator (moto).
 
-Run: .venv/bin/python bench/provision_scale.py [--machines 100] [--large 500]
-Needs `pip install 'moto[server]'`. Prints, for N machines: serial wall time (concurrency 1),
-wall time with the aws provider's default concurrency, the ratio (aim: >= 8x), the number of API
-requests, and the same with the provider's default rate limit (AWS's documented 20 requests/s,
-burst 100) lifted, since a local emulator has no such limit. Then the large run (default 500
-machines) without injected latency: "emulator time" is the wall time of the run.
-Each run uses a fresh cluster name; every machine is destroyed afterwards.
+Run: .venv/bin/python bench/provision_scale.py [--machines 100] [--large 500] [--no-budget]
+Needs `pip install 'moto[server]'`. What each printed line is:
+
+* ``N, serial, rate limit lifted`` — N machines through a proxy adding 100 ms to every request,
+  concurrency 1: the tool makes one request at a time (shared resources, creates, polls).
+* ``N, concurrency C, rate limit lifted`` — the same with the provider's default concurrency.
+  Both lift the request budget (``rateLimit``/``burst`` 10000): a local emulator has no budget,
+  so these two lines measure the tool's own parallelism. Aim: the ratio >= 8x.
+* ``N, concurrency C, AWS request budget`` — the provider's defaults, i.e. AWS's documented
+  token buckets (RunInstances: 5 at once, then 2 per second): what the same run costs against
+  real EC2, next to the floor those buckets alone impose. (A serial run under the budget takes
+  as long: the budget, not the latency, is the bound.) ``--no-budget`` skips it.
+* ``L, no latency, rate limit lifted`` — L machines straight to moto (aim: under 10 s), and the
+  floor AWS's budget would impose on L machines (computed, not run).
+
+Columns: ``total s`` is provision_nodes' wall time (shared resources included), ``machines s``
+first create → last machine seen running, ``destroy s`` destroy_nodes, ``requests`` the API
+requests of the provisioning, ``moto s`` the time moto spent answering them (its own cost, the
+rest is latency, client and waiting). Every run starts from an empty emulator (moto keeps
+terminated instances, and its per-request cost grows with them, while AWS's does not) whose
+region is warmed up first (moto builds it on the first request, ~1 s); each run uses a fresh
+cluster name; every machine is destroyed afterwards.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ from sloth_kubernetes.testing.emulators import Ec2Emulator, FaultPolicy, FaultyP
 from sloth_provider_aws.plugin import PROVIDER
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMvrWSe0b0pYbLMwS2NBc6B7GOXVmHcpq5iT9MVWmW4h bench"
+LATENCY = 0.1
 
 
 def context(endpoint: str, machines: int, *, parallel: int, unlimited: bool, data: Path) -> Any:
@@ -61,72 +77,104 @@ def context(endpoint: str, machines: int, *, parallel: int, unlimited: bool, dat
     )
 
 
-def run(endpoint: str, counter: Any, machines: int, parallel: int, unlimited: bool) -> Result:
-    """Provision ``machines`` on a fresh cluster, then destroy them; time both."""
-    with tempfile.TemporaryDirectory() as temporary:
-        ctx = context(
-            endpoint, machines, parallel=parallel, unlimited=unlimited, data=Path(temporary)
-        )
-        marks: list[tuple[float, str]] = []
-        ctx.emit = lambda event: marks.append((time.perf_counter(), event["message"]))
-        before = counter()
-        started = time.perf_counter()
-        records = PROVIDER.provision(ctx, node_requests(ctx.config))
-        elapsed = time.perf_counter() - started
-        requests = counter() - before
-        assert len(records) == machines, len(records)
-        first = min(t for t, message in marks if message.startswith("creating"))
-        last = max(t for t, message in marks if message == "running")
-        started = time.perf_counter()
-        PROVIDER.destroy(ctx, records)
-        return Result(elapsed, last - first, time.perf_counter() - started, requests)
-
-
 @attrs.frozen
 class Result:
     total: float  # provision_nodes, wall time (includes the one-time key/network/firewall setup)
     machines: float  # first "creating" to last "running"
     destroy: float
     requests: int
+    moto: float  # seconds moto spent answering the provisioning's requests
 
     def row(self, label: str) -> str:
-        return (f"{label:<44} {self.total:>8.2f} {self.machines:>10.2f} {self.destroy:>9.2f}"
-                f" {self.requests:>9}")  # fmt: skip
+        return (f"{label:<42} {self.total:>8.2f} {self.machines:>10.2f} {self.destroy:>9.2f}"
+                f" {self.requests:>9} {self.moto:>7.2f}")  # fmt: skip
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.emulator = Ec2Emulator()
+        self.slow = FaultyProxy(self.emulator.endpoint, FaultPolicy(latency=LATENCY))
+
+    def stop(self) -> None:
+        self.slow.stop()
+        self.emulator.stop()
+
+    def fresh(self) -> None:
+        """An empty emulator and zeroed counters (see the module docstring)."""
+        self.emulator.reset()
+        self.slow.reset()
+
+    def run(self, machines: int, parallel: int, *, latency: bool, unlimited: bool) -> Result:
+        """Provision ``machines`` on a fresh cluster, then destroy them; time both."""
+        endpoint = self.slow.endpoint if latency else self.emulator.endpoint
+        self.fresh()
+        with tempfile.TemporaryDirectory() as temporary:
+            ctx = context(
+                endpoint, machines, parallel=parallel, unlimited=unlimited, data=Path(temporary)
+            )
+            # moto builds a region's backend on its first request: pay that outside the clock
+            PROVIDER.list_nodes(ctx)
+            moto_before = len(self.emulator.timings())
+            marks: list[tuple[float, str]] = []
+            ctx.emit = lambda event: marks.append((time.perf_counter(), event["message"]))
+            started = time.perf_counter()
+            records = PROVIDER.provision(ctx, node_requests(ctx.config))
+            elapsed = time.perf_counter() - started
+            spent = self.emulator.timings()[moto_before:]
+            assert len(records) == machines, len(records)
+            first = min(t for t, message in marks if message.startswith("creating"))
+            last = max(t for t, message in marks if message == "running")
+            started = time.perf_counter()
+            PROVIDER.destroy(ctx, records)
+            destroy = time.perf_counter() - started
+            return Result(
+                elapsed, last - first, destroy, len(spent), sum(seconds for _, seconds in spent)
+            )
+
+
+def budget_floor(machines: int) -> float:
+    """Seconds AWS's RunInstances bucket alone needs for ``machines`` single-instance creates."""
+    limit = PROVIDER.spec.action_limits["RunInstances"]
+    return max(0.0, (machines - limit.burst) / limit.rate)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--machines", type=int, default=100)
     parser.add_argument("--large", type=int, default=500)
+    parser.add_argument("--no-budget", action="store_true", help="skip the AWS-budget run")
     arguments = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench-secret")
-    emulator = Ec2Emulator()
-    slow = FaultyProxy(emulator.endpoint, FaultPolicy(latency=0.1))
+    bench = Bench()
     try:
-        count = lambda: slow.counters.requests  # noqa: E731
-        n = arguments.machines
+        n, big = arguments.machines, arguments.large
         default = PROVIDER.spec.concurrency
-        print(f"EC2 emulator (moto) + 100 ms per request, {n} machines; default concurrency "
-              f"{default}, default rate limit {PROVIDER.spec.rate_limit.describe()}")  # fmt: skip
-        print(f"{'mode':<44} {'total s':>8} {'machines s':>10} {'destroy s':>9} {'requests':>9}")
-        for unlimited in (False, True):
-            label = "rate limit lifted" if unlimited else "default rate limit"
-            serial = run(slow.endpoint, count, n, 1, unlimited)
-            parallel = run(slow.endpoint, count, n, default, unlimited)
-            print(serial.row(f"{n}, serial, {label}"))
-            print(parallel.row(f"{n}, concurrency {default}, {label}"), flush=True)
-            print(f"{'ratio (total / machines)':<44} {serial.total / parallel.total:>7.1f}x "
-                  f"{serial.machines / parallel.machines:>9.1f}x")  # fmt: skip
-        direct = lambda: emulator.requests.total  # noqa: E731
-        big = arguments.large
-        for unlimited in (False, True):
-            label = "rate limit lifted" if unlimited else "default rate limit"
-            result = run(emulator.endpoint, direct, big, default, unlimited)
-            print(result.row(f"{big}, no latency, {label}"), flush=True)
+        limits = ", ".join(
+            f"{action} {limit.describe()}" for action, limit in PROVIDER.spec.action_limits.items()
+        )
+        print(f"EC2 emulator (moto); default concurrency {default}; AWS request budget: "
+              f"{PROVIDER.spec.rate_limit.describe()}, {limits}")  # fmt: skip
+        print(f"{'run':<42} {'total s':>8} {'machines s':>10} {'destroy s':>9} "
+              f"{'requests':>9} {'moto s':>7}")  # fmt: skip
+        serial = bench.run(n, 1, latency=True, unlimited=True)
+        print(serial.row(f"{n}, serial, rate limit lifted"), flush=True)
+        parallel = bench.run(n, default, latency=True, unlimited=True)
+        print(parallel.row(f"{n}, concurrency {default}, rate limit lifted"), flush=True)
+        print(f"{'ratio serial / concurrent (total, machines)':<42} "
+              f"{serial.total / parallel.total:>7.1f}x "
+              f"{serial.machines / parallel.machines:>9.1f}x")  # fmt: skip
+        if not arguments.no_budget:
+            budget = bench.run(n, default, latency=True, unlimited=False)
+            print(budget.row(f"{n}, concurrency {default}, AWS request budget"))
+            print(f"{'  floor of the RunInstances bucket alone':<42} {'':>8} "
+                  f"{budget_floor(n):>10.2f}", flush=True)  # fmt: skip
+        large = bench.run(big, default, latency=False, unlimited=True)
+        print(large.row(f"{big}, no latency, rate limit lifted"))
+        print(f"{f'{big}, AWS request budget (computed, not run)':<42} {'':>8} "
+              f"{budget_floor(big):>10.2f}")  # fmt: skip
     finally:
-        slow.stop()
-        emulator.stop()
+        bench.stop()
 
 
 if __name__ == "__main__":

@@ -154,6 +154,9 @@ class CloudDriver:
     image_aliases: ClassVar[dict[str, str]] = {}
     default_region: ClassVar[str] = ""
     default_size: ClassVar[str] = ""
+    #: Machines :meth:`destroy_machines` deletes per call (1: the provider calls
+    #: :meth:`destroy_machine` once per machine, in parallel).
+    destroy_batch: ClassVar[int] = 1
 
     def __init__(
         self, settings: Any, credentials: dict[str, Any], region: str, guard: Any = None
@@ -185,6 +188,31 @@ class CloudDriver:
 
     def destroy_machine(self, machine: Machine) -> None:
         raise NotImplementedError
+
+    def refresh_machines(self, cluster: str, machines: Sequence[Machine]) -> list[Machine]:
+        """The cloud's current view of ``machines`` (of ``cluster``); those that no longer exist
+        are left out. The provider polls with it while machines boot or are deleted. The
+        default lists the cluster and keeps these ids; override it when the API can look
+        machines up by id, so that a poll does not cost a listing of the whole cluster."""
+        ids = {machine.id for machine in machines}
+        return [machine for machine in self.list_machines(cluster) if machine.id in ids]
+
+    def destroy_machines(self, machines: Sequence[Machine]) -> None:
+        """Delete up to :attr:`destroy_batch` machines; the default deletes them one by one.
+        Override it (and raise :attr:`destroy_batch`) when one request deletes several."""
+        for machine in machines:
+            self.destroy_machine(machine)
+
+    def complete_network(self, network: Resource) -> None:
+        """Make ``network`` (just created, or found by tag) ready for machines to join, with
+        what it needs besides its id (AWS: its subnet). The provider runs it on its own thread
+        while the firewall, which needs only the network's id, is created. Default: nothing."""
+
+    def settle(self) -> None:
+        """Finish what ``create_network``/``create_firewall`` deferred so that machines could be
+        created sooner (AWS: internet gateway, default route, firewall rules). The provider
+        calls it while the machines are being created, and provisioning succeeds only after it
+        returned. Raises on failure; the default has nothing to finish."""
 
     def resolve_image(self, image: str) -> str:
         """Turn what :attr:`image_aliases` mapped an alias to into an image id (may call the

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -138,7 +138,12 @@ class RetryStats:
 
 
 class Guard:
-    """Rate limit + retries around every API request of one provider (shared by its threads)."""
+    """Rate limit + retries around every API request of one provider (shared by its threads).
+
+    ``bucket`` is the provider's shared budget. ``action_buckets`` are the separate budgets a
+    cloud documents for single API actions (EC2's ``RunInstances``: 5 at once, 2 per second): a
+    request whose limit key names one draws from it instead of the shared bucket.
+    """
 
     def __init__(
         self,
@@ -149,10 +154,12 @@ class Guard:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
+        action_buckets: Mapping[str, TokenBucket] | None = None,
     ) -> None:
         self._clock = clock
         self.provider = provider
         self.bucket = bucket
+        self.action_buckets: dict[str, TokenBucket] = dict(action_buckets or {})
         self.policy = policy or RetryPolicy()
         self.stats = RetryStats()
         self._sleep = sleep
@@ -166,12 +173,28 @@ class Guard:
             return min(self.policy.cap, max(verdict.retry_after, jitter))
         return jitter
 
-    def request(self, what: str, call: Callable[[], T], *, safe_to_repeat: bool = True) -> T:
-        """Run one API request under the bucket, retrying busy answers within the caps."""
+    def bucket_for(self, limit_key: str | None) -> TokenBucket:
+        """The bucket a request with ``limit_key`` draws from (the shared one if it has none)."""
+        if limit_key is not None:
+            own = self.action_buckets.get(limit_key)
+            if own is not None:
+                return own
+        return self.bucket
+
+    def request(
+        self,
+        what: str,
+        call: Callable[[], T],
+        *,
+        safe_to_repeat: bool = True,
+        limit_key: str | None = None,
+    ) -> T:
+        """Run one API request under its bucket, retrying busy answers within the caps."""
+        bucket = self.bucket_for(limit_key)
         started = self._clock()
         attempt = 0
         while True:
-            self.bucket.acquire()
+            bucket.acquire()
             try:
                 return call()
             except Exception as error:
@@ -202,20 +225,30 @@ class Guard:
                 self._sleep(delay)
 
 
-def guard_connection(connection: Any, guard: Guard, unsafe: Callable[..., bool]) -> None:
+def guard_connection(
+    connection: Any,
+    guard: Guard,
+    unsafe: Callable[..., bool],
+    *,
+    limit_key: Callable[..., str | None] | None = None,
+) -> None:
     """Route every ``connection.request(...)`` of a libcloud connection through ``guard``.
 
-    ``unsafe(action, params, method, data)`` says whether repeating a request could act twice.
+    ``unsafe(action, params, method, data)`` says whether repeating a request could act twice;
+    ``limit_key(action, params, method, data)`` (optional) names the request's own rate-limit
+    bucket, e.g. the EC2 action, when the cloud documents separate budgets per action.
     """
     original = connection.request
 
     def request(action: str, params: Any = None, data: Any = None, *args: Any, **kw: Any) -> Any:
         method = kw.get("method", "GET")
         repeatable = not unsafe(action, params or {}, method, data)
+        key = limit_key(action, params or {}, method, data) if limit_key is not None else None
         return guard.request(
             f"{method} {action}",
             lambda: original(action, params, data, *args, **kw),
             safe_to_repeat=repeatable,
+            limit_key=key,
         )
 
     connection.request = request

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..config.references import Reference
@@ -27,12 +27,28 @@ _guards: dict[tuple[str, str], Guard] = {}
 _guards_lock = threading.Lock()
 
 
-def shared_guard(name: str, endpoint: str, limit: RateLimit, policy: RetryPolicy) -> Guard:
-    """The process-wide guard of one provider endpoint (bucket replaced if the limit changed)."""
+def shared_guard(
+    name: str,
+    endpoint: str,
+    limit: RateLimit,
+    policy: RetryPolicy,
+    action_limits: Mapping[str, RateLimit] | None = None,
+) -> Guard:
+    """The process-wide guard of one provider endpoint (buckets replaced if a limit changed).
+
+    ``action_limits`` are the cloud's separate budgets for single API actions (see
+    :class:`~sloth_kubernetes.cloud.retry.Guard`).
+    """
+    wanted = dict(action_limits or {})
     with _guards_lock:
         guard = _guards.get((name, endpoint))
-        if guard is None or guard.bucket.limit != limit:
-            guard = Guard(name, TokenBucket(limit), policy)
+        if (
+            guard is None
+            or guard.bucket.limit != limit
+            or {key: bucket.limit for key, bucket in guard.action_buckets.items()} != wanted
+        ):
+            buckets = {key: TokenBucket(value) for key, value in wanted.items()}
+            guard = Guard(name, TokenBucket(limit), policy, action_buckets=buckets)
             _guards[(name, endpoint)] = guard
         guard.policy = policy
         return guard
@@ -65,11 +81,15 @@ class Session:
             self.settings.rate_limit or spec.rate_limit.rate,
             self.settings.burst or spec.rate_limit.burst,
         )
+        # A budget of the operator's own (rateLimit/burst) is one bucket for every request; the
+        # cloud's documented per-action budgets apply only when they kept the defaults.
+        own_budget = bool(self.settings.rate_limit) or self.settings.burst is not None
+        action_limits = {} if own_budget else dict(spec.action_limits)
         policy = RetryPolicy(
             attempts=self.settings.retry_attempts, deadline=self.settings.retry_deadline
         )
         endpoint = self.settings.endpoint or spec.driver.default_endpoint
-        self.guard = shared_guard(spec.name, endpoint, limit, policy)
+        self.guard = shared_guard(spec.name, endpoint, limit, policy, action_limits)
         self._retries_at_start = self.guard.stats.total
         self._local = threading.local()
         self._drivers: list[CloudDriver] = []
@@ -111,6 +131,11 @@ class Session:
             with self._lock:
                 self._drivers.append(driver)
         return driver
+
+    def drivers(self) -> list[CloudDriver]:
+        """The drivers created so far (each belongs to the thread that created it)."""
+        with self._lock:
+            return list(self._drivers)
 
     @contextlib.contextmanager
     def errors(self, doing: str) -> Iterator[None]:

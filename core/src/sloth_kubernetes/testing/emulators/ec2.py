@@ -61,6 +61,9 @@ class Ec2CompatMiddleware:
     def __init__(self, app: WSGIApplication) -> None:
         self.app = app
         self.requests = RequestLog()
+        # (action, seconds moto spent answering it): the emulator's own cost per request, so
+        # benchmarks can tell moto's time from the client's
+        self.timings: list[tuple[str | None, float]] = []
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
@@ -68,6 +71,7 @@ class Ec2CompatMiddleware:
             return self._control(path, start_response)
         if path == "/moto-api/reset":
             self.requests.clear()
+            self.timings.clear()
             return self.app(environ, start_response)
         action = self._action(environ)
         captured: dict[str, Any] = {}
@@ -76,7 +80,9 @@ class Ec2CompatMiddleware:
             captured["status"], captured["headers"] = status, headers
             return lambda _data: None
 
+        started = time.perf_counter()
         body = b"".join(self.app(environ, capture))
+        spent = time.perf_counter() - started
         status_line: str = captured["status"]
         status = int(status_line.split(maxsplit=1)[0])
         if action is not None:
@@ -89,6 +95,7 @@ class Ec2CompatMiddleware:
                 method=environ["REQUEST_METHOD"], path=path, status=status, action=action
             )
         )
+        self.timings.append((action, spent))  # list.append is atomic: no lock needed
         return [body]
 
     @staticmethod
@@ -125,8 +132,46 @@ class Ec2CompatMiddleware:
             ).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [payload]
+        if path == _CONTROL_PREFIX + "timings":
+            payload = json.dumps(self.timings).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [payload]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"unknown control path"]
+
+
+def _index_image_lookups() -> None:
+    """Answer moto's own AMI lookup by id from its AMI dict.
+
+    moto's ``Instance`` looks its image up with a filter that walks every AMI moto knows (a few
+    hundred, each matched through its generic filter code) on every RunInstances: ~40% of the
+    request's cost, measured with py-spy. The same question answered by key gives the same
+    answer (the AMI, or none: moto accepts unknown images either way), so nothing a test checks
+    changes; any other lookup (names, owners, wildcards) goes to moto's own code.
+    """
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.describe_images
+
+    def describe_images(
+        self: Any,
+        ami_ids: Any = None,
+        filters: Any = None,
+        exec_users: Any = None,
+        owners: Any = None,
+    ) -> Any:
+        wanted = (filters or {}).get("image-id")
+        if (
+            isinstance(wanted, str)
+            and list(filters) == ["image-id"]
+            and not (ami_ids or exec_users or owners)
+            and not any(char in wanted for char in "*?[")
+        ):
+            found = self.amis.get(wanted)
+            return [found] if found is not None else []
+        return original(self, ami_ids, filters, exec_users, owners)
+
+    AmiBackend.describe_images = describe_images  # type: ignore[method-assign]
 
 
 def serve() -> None:
@@ -134,6 +179,7 @@ def serve() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    _index_image_lookups()
     app = Ec2CompatMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server(LOOPBACK, 0, app, threaded=True, request_handler=quiet_handler())
     print(READY_LINE + str(server.server_address[1]), flush=True)
@@ -188,6 +234,12 @@ class Ec2Emulator:
         for method, path, status, action in rows:
             log.add(RecordedRequest(method=method, path=path, status=status, action=action))
         return log
+
+    def timings(self) -> list[tuple[str | None, float]]:
+        """(EC2 action, seconds moto spent on it) of every request answered since the last
+        reset, in arrival order: the emulator's own cost, without the network or the client."""
+        _status, body = loopback_call(self.port, "GET", _CONTROL_PREFIX + "timings")
+        return [(action, float(seconds)) for action, seconds in json.loads(body)]
 
     def stop(self) -> None:
         stop_process(self.process)

@@ -2,7 +2,12 @@
 
 Everything is tagged ``sloth-cluster``/``sloth-node`` (key pairs: named ``sloth-<cluster>``, as
 libcloud cannot tag them) and listed with ``tag:`` filters. The private network is a VPC with one
-subnet, an internet gateway and a default route; the firewall a security group in it.
+subnet, an internet gateway and a default route; the firewall a security group in it. Instances
+need only the subnet and the group to be created, so the gateway, the route and the group's rules
+are deferred to :meth:`AwsDriver.settle`, which the provider runs while the instances are being
+created (an instance gets its public address without a gateway; it is reachable once the route
+and rules exist, before provisioning returns). Polls look instances up by id, and deletes go 100
+instances per ``TerminateInstances``.
 Pitfalls handled: SigV4 (SigV2 sends moto's calls to S3), ``host``/``port`` from ``endpoint``.
 """
 
@@ -10,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -44,11 +49,28 @@ _IMAGE_NAMES = {
 
 #: VPC id → the subnet machines are created in (shared by the worker threads).
 _subnets: dict[str, str] = {}
+#: VPC id → (range, tags) of a VPC created in this process and still without its subnet.
+_new_networks: dict[str, tuple[str, dict[str, str]]] = {}
 _subnets_lock = threading.Lock()
+
+
+#: Instance ids per DescribeInstances filter value list / per TerminateInstances request
+#: (AWS accepts up to 1000 ids to terminate and recommends smaller batches).
+_IDS_PER_POLL = 200
+_IDS_PER_TERMINATE = 100
 
 
 def _unsafe(_action: str, params: Any, _method: str, _data: Any) -> bool:
     return isinstance(params, dict) and params.get("Action") == "RunInstances"
+
+
+def _action(_path: str, params: Any, _method: str, _data: Any) -> str | None:
+    """The EC2 action: AWS throttles each action with its own token bucket."""
+    return params.get("Action") if isinstance(params, dict) else None
+
+
+def _not_found(error: Exception) -> bool:
+    return str(getattr(error, "message", "") or error).startswith("InvalidInstanceID.NotFound")
 
 
 class AwsDriver(CloudDriver):
@@ -70,6 +92,7 @@ class AwsDriver(CloudDriver):
     default_region = "eu-west-1"
     default_size = "t3.medium"
     default_endpoint = "https://ec2.amazonaws.com"
+    destroy_batch = _IDS_PER_TERMINATE
 
     def __init__(
         self, settings: Any, credentials: dict[str, Any], region: str, guard: Any = None
@@ -91,7 +114,9 @@ class AwsDriver(CloudDriver):
             **kwargs,
         )
         if guard is not None:
-            guard_connection(self.ec2.connection, guard, _unsafe)
+            guard_connection(self.ec2.connection, guard, _unsafe, limit_key=_action)
+        # what create_network/create_firewall left for settle(), in order
+        self._deferred: list[Callable[[], None]] = []
 
     def _call(self, action: str, **params: str) -> Any:
         return self.ec2.connection.request(self.ec2.path, params={"Action": action, **params})
@@ -104,14 +129,32 @@ class AwsDriver(CloudDriver):
     def list_machines(self, cluster: str) -> list[Machine]:
         # Not libcloud's list_nodes: it ignores NextToken (moto pages at 100 instances, so 400 of
         # 500 machines stayed invisible) and adds a DescribeAddresses call to every listing.
+        return self._describe((f"tag:{CLUSTER_TAG}", [cluster]))
+
+    def refresh_machines(self, cluster: str, machines: Sequence[Machine]) -> list[Machine]:
+        # By id, with an ``instance-id`` filter (the InstanceId parameter fails the whole
+        # request on an id not yet visible, which EC2's eventual consistency allows right after
+        # RunInstances). The ids are the cluster's own, so no tag filter: a poll costs the
+        # machines still booting, not the cluster.
+        ids = sorted({machine.id for machine in machines})
+        found: list[Machine] = []
+        for start in range(0, len(ids), _IDS_PER_POLL):
+            found += self._describe(("instance-id", ids[start : start + _IDS_PER_POLL]))
+        return found
+
+    def _describe(self, *filters: tuple[str, Sequence[str]]) -> list[Machine]:
+        """DescribeInstances with ``filters`` (name, values), every page."""
         from libcloud.compute.drivers.ec2 import NAMESPACE
         from libcloud.utils.xml import findall, findtext
 
         machines: list[Machine] = []
         token = ""
         while True:
-            params = {"Filter.1.Name": f"tag:{CLUSTER_TAG}", "Filter.1.Value.1": cluster,
-                      "MaxResults": "1000"}  # fmt: skip
+            params = {"MaxResults": "1000"}
+            for number, (name, values) in enumerate(filters, start=1):
+                params[f"Filter.{number}.Name"] = name
+                for index, value in enumerate(values, start=1):
+                    params[f"Filter.{number}.Value.{index}"] = value
             if token:
                 params["NextToken"] = token
             reply = self._call("DescribeInstances", **params).object
@@ -185,6 +228,21 @@ class AwsDriver(CloudDriver):
     def destroy_machine(self, machine: Machine) -> None:
         self._call("TerminateInstances", **{"InstanceId.1": machine.id})
 
+    def destroy_machines(self, machines: Sequence[Machine]) -> None:
+        ids = {f"InstanceId.{n}": m.id for n, m in enumerate(machines, start=1)}
+        try:
+            self._call("TerminateInstances", **ids)
+        except Exception as error:
+            # one unknown id fails the whole request: delete the others one by one
+            if not _not_found(error) or len(machines) == 1:
+                raise
+            for machine in machines:
+                try:
+                    self.destroy_machine(machine)
+                except Exception as single:
+                    if not _not_found(single):
+                        raise
+
     def console_output(self, machine: Machine) -> str:
         from libcloud.compute.base import Node
 
@@ -213,11 +271,47 @@ class AwsDriver(CloudDriver):
         name = f"sloth-{cluster}"
         tags = {"Name": name, **cluster_tags(cluster)}
         vpc_id = self._create("CreateVpc", "vpc", tags, "vpcId", CidrBlock=cidr)
+        with _subnets_lock:  # complete_network, on another thread, creates its subnet
+            _new_networks[vpc_id] = (cidr, tags)
+        self._deferred.append(lambda: self._route_to_internet(vpc_id, tags))
+        return Resource("network", vpc_id, name)
+
+    def complete_network(self, network: Resource) -> None:
+        """The VPC's subnet — the first /20 of its range, in zone ``<region>a`` — created for a
+        new VPC; found (or, if an earlier run stopped before it, created) for an existing one."""
+        with _subnets_lock:
+            if network.id in _subnets:
+                return
+            new = _new_networks.pop(network.id, None)
+        if new is None:
+            found = self.ec2.ex_list_subnets(filters={"vpc-id": network.id})
+            if found:
+                with _subnets_lock:
+                    _subnets.setdefault(network.id, found[0].id)
+                return
+            new = self._vpc_range_and_tags(network.id)
+        cidr, tags = new
         subnet_cidr = str(next(ipaddress.IPv4Network(cidr).subnets(new_prefix=20), cidr))
-        _subnets[vpc_id] = self._create(
+        subnet_id = self._create(
             "CreateSubnet", "subnet", tags, "subnetId",
-            VpcId=vpc_id, CidrBlock=subnet_cidr, AvailabilityZone=f"{self.region}a",
+            VpcId=network.id, CidrBlock=subnet_cidr, AvailabilityZone=f"{self.region}a",
         )  # fmt: skip
+        with _subnets_lock:
+            _subnets.setdefault(network.id, subnet_id)
+
+    def _vpc_range_and_tags(self, vpc_id: str) -> tuple[str, dict[str, str]]:
+        reply = self._call("DescribeVpcs", **{"VpcId.1": vpc_id}).object
+        cidr = reply.findtext(".//{*}cidrBlock")
+        if not cidr:
+            raise ProviderError(f"aws: VPC {vpc_id} has no CIDR block", provider="aws")
+        tags = {
+            item.findtext("{*}key") or "": item.findtext("{*}value") or ""
+            for item in reply.iterfind(".//{*}tagSet/{*}item")
+        }
+        return cidr, {k: v for k, v in tags.items() if k in ("Name", CLUSTER_TAG)}
+
+    def _route_to_internet(self, vpc_id: str, tags: dict[str, str]) -> None:
+        """Internet gateway, attached, and the default route of the VPC's route table(s)."""
         gateway = self._create(
             "CreateInternetGateway", "internet-gateway", tags, "internetGatewayId"
         )
@@ -232,7 +326,17 @@ class AwsDriver(CloudDriver):
                 "CreateRoute", RouteTableId=table_id,
                 DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway,
             )  # fmt: skip
-        return Resource("network", vpc_id, name)
+
+    def settle(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        errors = []
+        for step in deferred:  # each step is independent: try them all, report the first error
+            try:
+                step()
+            except Exception as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
     def _create(
         self, action: str, kind: str, tags: dict[str, str], id_field: str, **params: str
@@ -265,7 +369,9 @@ class AwsDriver(CloudDriver):
             self.ec2.ex_delete_internet_gateway(gateway)
         for subnet in self.ec2.ex_list_subnets(filters={"vpc-id": network.id}):
             self.ec2.ex_delete_subnet(subnet)
-        _subnets.pop(network.id, None)
+        with _subnets_lock:
+            _subnets.pop(network.id, None)
+            _new_networks.pop(network.id, None)
         self.ec2.ex_delete_network(vpc)
 
     # -- firewall -------------------------------------------------------------------------------
@@ -279,6 +385,10 @@ class AwsDriver(CloudDriver):
             params["VpcId"] = network.id
         tags = {"Name": name, **cluster_tags(cluster)}
         group_id = self._create("CreateSecurityGroup", "security-group", tags, "groupId", **params)
+        self._deferred.append(lambda: self._authorize(group_id, rules))
+        return Resource("firewall", group_id, name)
+
+    def _authorize(self, group_id: str, rules: Sequence[FirewallRule]) -> None:
         permissions = {"GroupId": group_id}
         for index, rule in enumerate(rules, start=1):  # all rules in one request
             low, high = rule.port_range
@@ -291,7 +401,6 @@ class AwsDriver(CloudDriver):
             for number, source in enumerate(rule.sources, start=1):
                 permissions[f"{prefix}IpRanges.{number}.CidrIp"] = source
         self._call("AuthorizeSecurityGroupIngress", **permissions)
-        return Resource("firewall", group_id, name)
 
     def list_firewalls(self, cluster: str) -> list[Resource]:
         return [

@@ -29,8 +29,19 @@ class AwsSettings(CloudSettings):
     )
 
 
-#: AWS documents EC2's request rate as token buckets per action class; the non-mutating bucket
-#: (100 burst, 20/s refill) is the binding one for our mix. Throttling errors are retried anyway.
+#: EC2's request budget, per account and region, from "Request throttling for the Amazon EC2 API"
+#: (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html). Each API action
+#: has its own token bucket. The shared default is the non-mutating bucket (100 at once, 20 per
+#: second): our Describe* polls and listings. Mutating actions have 50/5 each, and a run makes at
+#: most a few of each, except two that get their own bucket here: RunInstances (5 at once,
+#: 2 per second — one request per machine, since each machine carries its own user data) and
+#: TerminateInstances (100, 5 per second). RunInstances' resource bucket (1000 instances,
+#: 2 per second) never binds before its request bucket does at one instance per request.
+ACTION_LIMITS = {
+    "RunInstances": RateLimit(2.0, 5),
+    "TerminateInstances": RateLimit(5.0, 100),
+}
+
 PROVIDER = CloudProvider(
     ProviderSpec(
         name="aws",
@@ -39,6 +50,7 @@ PROVIDER = CloudProvider(
         settings=AwsSettings,
         rate_limit=RateLimit(20.0, 100),
         concurrency=16,
+        action_limits=ACTION_LIMITS,
     )
 )
 
