@@ -145,7 +145,8 @@ def apply_sets(live: dict[str, list[str]], sets: list[list[str]], keep: set[str]
     """What `wg set IFACE peer K allowed-ips P ...` does, peer by peer: a prefix given to a peer
     is taken from whichever peer had it. Fails if a prefix of ``keep`` that was routed is left
     unrouted between two steps (the gaining peer must come first)."""
-    for _verb, key, prefixes, _name in sets:
+    for _verb, key, prefixes, _name, count in sets:
+        assert int(count) == len(prefixes.split(","))
         wanted = prefixes.split(",")
         routed_before = {p for values in live.values() for p in values}
         for other, values in live.items():

@@ -112,7 +112,7 @@ PROBE_SECONDS = 2
 #: The watcher's decision, in POSIX awk (no python on the node). Input lines: the failover table
 #: (``peer``/``rule``), ``alive NAME`` per peer that answered, ``live KEY PREFIX...`` from
 #: ``wg show IFACE allowed-ips``. Output: ``down GATEWAY BACKUP|-`` per dead gateway, then
-#: ``set KEY PREFIXES NAME`` per configured peer whose live AllowedIPs differ from the desired
+#: ``set KEY PREFIXES NAME COUNT`` per configured peer whose live AllowedIPs differ from the desired
 #: ones -- peers that gain prefixes first, so a moving prefix is claimed before it is dropped.
 #: Same result as :func:`sloth_mesh_wireguard.failover.desired_allowed_ips` (tested).
 DECIDE_AWK = r"""
@@ -167,7 +167,7 @@ END {
     if (!(k in configured) || want[p] == "") continue
     gains = !subset(want[p], live[k])
     if (!gains && subset(live[k], want[p])) continue
-    if ((pass == 1) == gains) print "set", k, want[p], p
+    if ((pass == 1) == gains) print "set", k, want[p], p, split(want[p], parts, ",")
   }
 }
 """
@@ -307,10 +307,11 @@ failover_round() {{
   if [ "$down" != "$LAST_DOWN" ]; then report "$LAST_DOWN" "$down"; LAST_DOWN=$down; fi
   set --
   moved=
-  while read -r verb key ips name; do
+  while read -r verb key ips name count; do
     [ "$verb" = set ] || continue
     set -- "$@" peer "$key" allowed-ips "$ips"
-    moved="$moved $name=$ips"
+    if [ "${{#ips}}" -le 200 ]; then moved="$moved $name=$ips"
+    else moved="$moved $name=($count prefixes)"; fi
   done <<SLOTH_DECISION
 $decision
 SLOTH_DECISION
