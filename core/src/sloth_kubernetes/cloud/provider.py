@@ -35,7 +35,7 @@ from .retry import RetryableCreateError, classify, current_node
 from .rules import cluster_rules
 from .session import Session
 from .settings import CloudSettings
-from .sizing import choose_size, describe_size, resolve_image
+from .sizing import choose_size, resolve_image, why_chosen
 from .userdata import HostKey, cloud_config, new_host_key
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class CloudProvider:
                     hint="name one of the provider's sizes in the pool's `size`",
                 )
             chosen = choose_size(self.name, session.region, self.catalog(session).sizes, size)
-            return chosen.id, f"cheapest match: {describe_size(chosen)}"
+            return chosen.id, why_chosen(chosen)
         if size:
             return str(size), "as named"
         return self.spec.driver.default_size, "provider default"

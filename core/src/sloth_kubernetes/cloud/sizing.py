@@ -1,7 +1,8 @@
 """Portable sizing and image aliases.
 
 A pool's ``size`` is a provider size name or ``{cpu, memoryGiB}``: the cheapest size of that
-region with at least that many vCPUs and that much memory (ties: fewer vCPUs, less memory, name).
+region with at least that many vCPUs and that much memory (ties: fewer vCPUs, less memory, name;
+sizes without a price come after priced ones, so a catalog without prices yields the smallest).
 A pool's ``image`` is an alias (:data:`ALIASES`) each driver maps to its own image, or the
 provider's own image id, passed through unchanged.
 """
@@ -45,8 +46,19 @@ def choose_size(provider: str, region: str, sizes: Sequence[Size], wanted: SizeR
 
 
 def describe_size(size: Size) -> str:
+    return f"{size.id} ({size_details(size)})"
+
+
+def size_details(size: Size) -> str:
     price = f", {size.price_hourly:.4f}/h" if size.price_hourly is not None else ""
-    return f"{size.id} ({size.cpu} vCPU, {size.memory_gib:g} GiB{price})"
+    return f"{size.cpu} vCPU, {size.memory_gib:g} GiB{price}"
+
+
+def why_chosen(size: Size) -> str:
+    """How :func:`choose_size` picked ``size``, for the plan: by price when the catalog has one,
+    else by size (clouds whose API lists no prices)."""
+    how = "cheapest match" if size.price_hourly is not None else "smallest match, no prices listed"
+    return f"{how}: {size_details(size)}"
 
 
 def resolve_image(aliases: dict[str, str], image: str | None) -> str:

@@ -167,7 +167,7 @@ def test_recorded_portable_size_and_image_aliases(
     )
     (described,) = harness.cloud.describe_sizes(harness.context, harness.requests()).values()
     # vmSizes carries no prices: among the 2 vCPU / 4 GiB sizes the tie-break (name) decides
-    assert described.startswith("Standard_A2_v2 (cheapest match: Standard_A2_v2 (2 vCPU, 4 GiB)")
+    assert described == "Standard_A2_v2 (smallest match, no prices listed: 2 vCPU, 4 GiB)"
     sizes = {s.id: s for s in harness.driver().list_sizes()}
     assert sizes["Standard_B2s"].cpu == 2
     assert sizes["Standard_B2s"].memory_gib == 4

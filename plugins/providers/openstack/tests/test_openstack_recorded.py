@@ -145,7 +145,9 @@ def test_recorded_catalog_portable_size_image_aliases_regions_and_console(
     )
     described = harness.cloud.describe_sizes(harness.context, harness.requests())
     # No prices in Nova: the smallest fitting flavor (m2.medium has 6 GiB, m1.large 4 vCPUs).
-    assert described == {"demo-server-1": "m1.medium (cheapest match: m1.medium (2 vCPU, 4 GiB))"}
+    assert described == {
+        "demo-server-1": "m1.medium (smallest match, no prices listed: 2 vCPU, 4 GiB)"
+    }
     driver = harness.driver()
     assert [i.name for i in driver.list_images()] == ["Ubuntu 24.04", "Ubuntu 22.04", "Debian 12"]
     alias = resolve_image(OpenStackDriver.image_aliases, "debian-12")

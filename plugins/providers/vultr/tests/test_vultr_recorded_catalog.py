@@ -47,9 +47,7 @@ def test_recorded_portable_size_is_the_cheapest_match_in_the_region(
     )
     # Through the hook, as `plan` asks: vc2-2c-4gb ($20/month) beats vhf-2c-4gb ($24).
     described = sloth_manager.hooks.describe_nodes(harness.context, "vultr", harness.requests())
-    assert described == {
-        "vsize-server-1": "vc2-2c-4gb (cheapest match: vc2-2c-4gb (2 vCPU, 4 GiB, 0.0274/h))"
-    }
+    assert described == {"vsize-server-1": "vc2-2c-4gb (cheapest match: 2 vCPU, 4 GiB, 0.0274/h)"}
     # vc2-16c-64gb exists, but not in Miami: no size there, said so.
     elsewhere = cloud_harness(name="vmia", count=1, endpoint=catalog.endpoint, region="mia")
     wanted = SizeRequest(cpu=16, memory_gib=64)
