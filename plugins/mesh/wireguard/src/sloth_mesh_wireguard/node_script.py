@@ -112,8 +112,9 @@ PROBE_SECONDS = 2
 #: The watcher's decision, in POSIX awk (no python on the node). Input lines: the failover table
 #: (``peer``/``rule``), ``alive NAME`` per peer that answered, ``live KEY PREFIX...`` from
 #: ``wg show IFACE allowed-ips``. Output: ``down GATEWAY BACKUP|-`` per dead gateway, then
-#: ``set KEY PREFIXES NAME COUNT`` per configured peer whose live AllowedIPs differ from the desired
-#: ones -- peers that gain prefixes first, so a moving prefix is claimed before it is dropped.
+#: ``set KEY PREFIXES NAME COUNT`` per configured peer whose live AllowedIPs differ from the
+#: desired ones -- peers that gain prefixes first, so a moving prefix is claimed before it is
+#: dropped.
 #: Same result as :func:`sloth_mesh_wireguard.failover.desired_allowed_ips` (tested).
 DECIDE_AWK = r"""
 function toset(list, set,   parts, n, i) {
@@ -298,9 +299,10 @@ report() {{
 }}
 
 failover_round() {{
-  [ -s "$FAILOVER" ] || return 0
-  live=$(wg show "$IFACE" allowed-ips 2>/dev/null) || return 0
+  [ -s "$FAILOVER" ] && link_up || return 0
   alive=$(probe_peers)
+  # Read after the probes (up to 2 s): a run may have changed the peers meanwhile.
+  live=$(wg show "$IFACE" allowed-ips 2>/dev/null) || return 0
   decision=$({{ cat "$FAILOVER"; printf '%s\n' "$alive"
     printf '%s\n' "$live" | sed 's/^/live /'; }} | awk "$DECIDE") || return 0
   down=$(printf '%s\n' "$decision" | sed -n 's/^down //p')
