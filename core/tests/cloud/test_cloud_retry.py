@@ -6,7 +6,13 @@ import pytest
 from libcloud.common.exceptions import BaseHTTPError, RateLimitReachedError
 from libcloud.common.types import InvalidCredsError, LibcloudError
 from sloth_kubernetes.cloud.ratelimit import RateLimit, TokenBucket
-from sloth_kubernetes.cloud.retry import Guard, RetryableCreateError, RetryPolicy, classify
+from sloth_kubernetes.cloud.retry import (
+    Guard,
+    RetryableCreateError,
+    RetryPolicy,
+    classify,
+    http_status_of,
+)
 from sloth_kubernetes.errors import ProviderError
 
 
@@ -155,3 +161,58 @@ def test_a_create_is_repeated_on_429_but_not_on_an_ambiguous_5xx() -> None:
 
     with pytest.raises(RetryableCreateError):
         g.request("POST /servers", failing, safe_to_repeat=False)
+
+
+def test_openstack_413_with_retry_after_is_throttling_not_a_mistake() -> None:
+    throttled = BaseHTTPError(413, "Request Entity Too Large", headers={"retry-after": "2"})
+    verdict = classify(throttled)
+    assert (verdict.retryable, verdict.reason, verdict.retry_after) == (True, "413", 2.0)
+    assert not classify(BaseHTTPError(413, "Request Entity Too Large")).retryable
+
+
+def test_status_is_read_from_wherever_libcloud_put_it() -> None:
+    google = BaseHTTPError(503, "backendError")
+    google.code = "backendError"  # libcloud's Google errors: a reason string in `code`
+    google.http_code = 503  # type: ignore[attr-defined]
+    assert http_status_of(google) == 503
+    assert classify(google).reason == "503"
+    assert http_status_of(KeyError("x")) is None
+
+
+@pytest.fixture
+def session(config_factory, sloth_manager, dummy_provider, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    import attrs
+    from sloth_kubernetes.cloud import CloudDriver, CloudProvider, CloudSettings, ProviderSpec
+    from sloth_kubernetes.config.loader import load_config
+    from sloth_kubernetes.config.references import Reference
+    from sloth_kubernetes.context import ClusterContext
+
+    @attrs.frozen(kw_only=True)
+    class Settings(CloudSettings):
+        token: Reference = attrs.field(default=Reference("env", "EXAMPLE_TOKEN"))
+
+    class Driver(CloudDriver):
+        name = "example"
+
+    monkeypatch.setenv("EXAMPLE_TOKEN", "t" * 20)
+    spec = ProviderSpec("example", "test", Driver, Settings, RateLimit(100, 100))
+    config = load_config([config_factory()], sloth_manager.hooks.catalog())
+    with CloudProvider(spec).session(ClusterContext(config=config, data_dir=tmp_path)) as opened:
+        yield opened
+
+
+def test_a_refused_key_names_the_variable(session) -> None:  # type: ignore[no-untyped-def]
+    for error in (InvalidCredsError("nope"), BaseHTTPError(401, "Unauthorized"),
+                  BaseHTTPError(403, "The request is forbidden for this token")):  # fmt: skip
+        translated = session.translate(error, "listing machines")
+        assert "refused the credentials from ${env:EXAMPLE_TOKEN}" in str(translated)
+        assert translated.hint == "set EXAMPLE_TOKEN to a valid key for example"
+
+
+def test_a_quota_403_is_not_blamed_on_the_credentials(session) -> None:  # type: ignore[no-untyped-def]
+    error = BaseHTTPError(403, "Quota exceeded for instances: Requested 1, but already used 10")
+    translated = session.translate(error, "creating demo-agents-3")
+    assert "credentials" not in str(translated)
+    assert str(translated).startswith("example: creating demo-agents-3 was refused by a quota")
+    assert "raise the quota" in (translated.hint or "")
+    assert translated.http_status == 403

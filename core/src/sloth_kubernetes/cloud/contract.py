@@ -169,7 +169,13 @@ class CloudDriver:
     @property
     def endpoint(self) -> str:
         """The API base URL in use (the ``endpoint`` override or the cloud's own)."""
-        return str(getattr(self.settings, "endpoint", None) or self.default_endpoint)
+        return self.api_endpoint(self.settings)
+
+    @classmethod
+    def api_endpoint(cls, settings: Any) -> str:
+        """The API base URL ``settings`` point at; requests to one URL share a rate limit.
+        Override when a cloud is addressed by another setting (OpenStack's ``authURL``)."""
+        return str(getattr(settings, "endpoint", None) or cls.default_endpoint)
 
     default_endpoint: ClassVar[str] = ""
 

@@ -79,9 +79,9 @@ def classify(error: BaseException) -> Verdict:
         if error.retryable:
             return Verdict(True, str(status or "retryable"))
         return Verdict(False)
-    status = getattr(error, "code", None) or getattr(error, "http_code", None)
+    status = http_status_of(error)
     text = str(getattr(error, "message", "") or error)
-    if not isinstance(status, int):
+    if status is None:
         match = _STATUS_IN_TEXT.search(text)
         status = int(match.group(1)) if match else None
     aws_code = _AWS_CODE.match(text.strip())  # libcloud's EC2 errors read "Code: message"
@@ -91,11 +91,24 @@ def classify(error: BaseException) -> Verdict:
         return Verdict(True, f"aws:{aws_code.group(1)}")
     if status == 429 or "rate limit" in text.lower() or "too many requests" in text.lower():
         return Verdict(True, "429", True, _retry_after(error))
+    if status == 413 and _retry_after(error) is not None:
+        # OpenStack Nova's rate limiting: "413 Request Entity Too Large" with Retry-After.
+        return Verdict(True, "413", True, _retry_after(error))
     if status is not None and 500 <= status <= 599:
         return Verdict(True, str(status))
     if isinstance(error, ConnectionError | TimeoutError):
         return Verdict(True, "connection")
     return Verdict(False)
+
+
+def http_status_of(error: BaseException) -> int | None:
+    """The HTTP status an exception carries: libcloud puts it in ``code`` (an int, but a reason
+    string in its Google errors), ``http_code`` or ``http_status``."""
+    for attribute in ("code", "http_code", "http_status"):
+        value = getattr(error, attribute, None)
+        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+            return value
+    return None
 
 
 def _retry_after(error: BaseException) -> float | None:

@@ -8,6 +8,7 @@ endpoint in this process, so ``plan``'s listing and ``up``'s creates draw on one
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -16,13 +17,14 @@ from ..config.references import Reference
 from ..errors import ConfigError, ProviderError, SlothError
 from ..model.cluster import PluginBlock
 from .ratelimit import RateLimit, TokenBucket
-from .retry import Guard, RetryPolicy
+from .retry import Guard, RetryPolicy, http_status_of
 
 if TYPE_CHECKING:
     from ..context import ClusterContext
     from .contract import CloudDriver
     from .provider import ProviderSpec
 
+_QUOTA_OR_POLICY = re.compile(r"quota|limit exceeded|exceeded .*limit|policy", re.IGNORECASE)
 _guards: dict[tuple[str, str], Guard] = {}
 _guards_lock = threading.Lock()
 
@@ -88,7 +90,7 @@ class Session:
         policy = RetryPolicy(
             attempts=self.settings.retry_attempts, deadline=self.settings.retry_deadline
         )
-        endpoint = self.settings.endpoint or spec.driver.default_endpoint
+        endpoint = spec.driver.api_endpoint(self.settings)
         self.guard = shared_guard(spec.name, endpoint, limit, policy, action_limits)
         self._retries_at_start = self.guard.stats.total
         self._local = threading.local()
@@ -149,9 +151,16 @@ class Session:
 
     def translate(self, error: Exception, doing: str) -> ProviderError:
         name = self.spec.name
-        status = getattr(error, "code", None) or getattr(error, "http_status", None)
+        status = http_status_of(error)
         text = str(getattr(error, "value", "") or getattr(error, "message", "") or error)
-        refused = type(error).__name__ == "InvalidCredsError" or status in (401, 403)
+        # A 403 is also how clouds say "quota exceeded" or "forbidden by policy": those are not
+        # bad credentials, and telling the user to change a working key would mislead them.
+        limited = status == 403 and _QUOTA_OR_POLICY.search(text) is not None
+        refused = (
+            type(error).__name__ == "InvalidCredsError"
+            or status == 401
+            or (status == 403 and not limited)
+        )
         if refused or "AuthFailure" in text or "Unauthorized" in text:
             variables = ", ".join(str(r) for r in self.references.values()) or "the credentials"
             targets = ", ".join(r.target for r in self.references.values())
@@ -161,10 +170,18 @@ class Session:
                 http_status=status if isinstance(status, int) else 401,
                 hint=f"set {targets or 'the credentials'} to a valid key for {name}",
             )
+        if limited:
+            return ProviderError(
+                f"{name}: {doing} was refused by a quota or policy: {text.strip()}",
+                provider=name,
+                http_status=status,
+                hint=f"raise the quota or ask for fewer/smaller machines on {name}; the "
+                "credentials themselves were accepted",
+            )
         return ProviderError(
             f"{name}: {doing} failed: {text.strip() or type(error).__name__}",
             provider=name,
-            http_status=status if isinstance(status, int) else None,
+            http_status=status,
             hint="see the message above; `--debug` shows the API exchange",
         )
 

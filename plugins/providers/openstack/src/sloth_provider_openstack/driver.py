@@ -136,6 +136,11 @@ class OpenStackDriver(CloudDriver):
     def endpoint(self) -> str:
         return str(self.auth_url)
 
+    @classmethod
+    def api_endpoint(cls, settings: Any) -> str:
+        # Each cloud is known by its identity URL: two clouds in one run get two rate limits.
+        return str(settings.endpoint or settings.auth_url or "")
+
     # -- requests -------------------------------------------------------------------------------
 
     def _token(self, conn: Any) -> None:
