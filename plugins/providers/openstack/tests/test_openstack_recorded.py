@@ -1,7 +1,8 @@
 """The OpenStack plugin against recorded responses (no live cloud: see tests/recorded/*/README.md).
 
-``concurrency: 1`` in every scenario: a replay serves same-path answers in order, so parallel
-creates would pair the recorded server ids with node names at random.
+The lifecycle runs with the provider's parallel creates: each recorded server and floating-IP
+create matches its node by name in the request body. The smaller scenarios keep ``concurrency: 1``
+(the fixture's default), where the order of same-path answers is the order of the requests.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def test_recorded_lifecycle_creates_tags_attaches_adopts_and_destroys_everything
     cloud_harness: Callable[..., Any], recorded_api: Callable[..., Any]
 ) -> None:
     api = recorded_api(RECORDED / "lifecycle")
-    harness = cloud_harness(name="demo", count=3, endpoint=keystone(api), externalNetwork="public")
+    harness = cloud_harness(
+        name="demo", count=3, endpoint=keystone(api), externalNetwork="public", concurrency=8
+    )
     records = harness.provision()
 
     assert sorted(r.name for r in records) == sorted(NODES)
@@ -44,7 +47,7 @@ def test_recorded_lifecycle_creates_tags_attaches_adopts_and_destroys_everything
     assert by_name["demo-server-1"].public_address == "203.0.113.11"  # the floating IP
     assert by_name["demo-server-1"].private_address == "10.240.0.11"
     creates = _bodies(api, "POST", "/compute/v2.1/servers")
-    assert [c["server"]["name"] for c in creates] == NODES
+    assert sorted(c["server"]["name"] for c in creates) == sorted(NODES)  # once each
     for create in creates:
         server = create["server"]
         name = server["name"]
@@ -68,7 +71,7 @@ def test_recorded_lifecycle_creates_tags_attaches_adopts_and_destroys_everything
         assert tags == {"tags": ["sloth-cluster:demo"]}, resources
     fip_tags = [b["tags"] for m, p, b in api.received
                 if m == "PUT" and "/floatingips/" in p and p.endswith("/tags")]  # fmt: skip
-    assert fip_tags == [["sloth-cluster:demo", f"sloth-node:{n}"] for n in NODES]
+    assert sorted(fip_tags) == sorted(["sloth-cluster:demo", f"sloth-node:{n}"] for n in NODES)
     sent_rules = neutron_rules([b["security_group_rule"] for b in
                                 _bodies(api, "POST", "/security-group-rules")])  # fmt: skip
     expected = cluster_rules(harness.context.config, "10.240.0.0/16")
