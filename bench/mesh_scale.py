@@ -3,7 +3,8 @@
     .venv/bin/python bench/mesh_scale.py [SIZES...]     (default: 100 1000 2000)
     .venv/bin/python bench/mesh_scale.py --hosts 10 30  (live part only; root)
 
-For each size, prints wall time of the plan (build_mesh) and of rendering every node's config,
+For each size, prints wall time of the plan (build_mesh), of rendering every node's config and
+of computing and rendering the gateway watchers' failover tables (location topology only),
 and the peak Python memory of doing both (tracemalloc, measured in a separate run so tracing does
 not distort the timings). Rendered texts are discarded node by node, as the plugin does after
 pushing each one. Figures for the full mesh and for the location topology (10 locations).
@@ -28,6 +29,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from sloth_mesh_wireguard.failover import failover_tables, render_failover
 from sloth_mesh_wireguard.model import WireGuardMeshSpec
 from sloth_mesh_wireguard.render import render_setconf
 from sloth_mesh_wireguard.topology import MeshMember, build_mesh
@@ -58,7 +60,8 @@ def members(count: int) -> list[MeshMember]:
     return out
 
 
-def run(count: int, spec: WireGuardMeshSpec) -> tuple[float, float, int, int]:
+def run(count: int, spec: WireGuardMeshSpec) -> tuple[float, float, float, int, int]:
+    """(plan s, render s, failover tables s, peers, rendered bytes)."""
     fleet = members(count)
     started = time.perf_counter()
     plan = build_mesh(fleet, spec)
@@ -67,8 +70,11 @@ def run(count: int, spec: WireGuardMeshSpec) -> tuple[float, float, int, int]:
     for node in plan.nodes.values():
         rendered_bytes += len(render_setconf(node))
     finished = time.perf_counter()
+    for table in failover_tables(plan, fleet).values():  # the gateway watchers' tables
+        rendered_bytes += len(render_failover(table, spec.interface))
+    tabled = time.perf_counter()
     peers = sum(len(node.peers) for node in plan.nodes.values())
-    return planned - started, finished - planned, peers, rendered_bytes
+    return planned - started, finished - planned, tabled - finished, peers, rendered_bytes
 
 
 def peak_memory(count: int, spec: WireGuardMeshSpec) -> int:
@@ -167,16 +173,17 @@ def main(argv: list[str]) -> None:
     sizes = [int(arg) for arg in argv] or [100, 1000, 2000]
     print(
         f"{'topology':<9} {'nodes':>6} {'peers':>10} {'plan s':>8} {'render s':>9} "
-        f"{'total s':>8} {'config MiB':>11} {'peak MiB':>9}"
+        f"{'failover s':>10} {'total s':>8} {'config MiB':>11} {'peak MiB':>9}"
     )
     for topology in ("full", "location"):
         spec = WireGuardMeshSpec(cidr="10.100.0.0/16", topology=topology)
         for count in sizes:
-            plan_s, render_s, peers, size = run(count, spec)
+            plan_s, render_s, failover_s, peers, size = run(count, spec)
             peak = peak_memory(count, spec)
+            total = plan_s + render_s + failover_s
             print(
                 f"{topology:<9} {count:>6} {peers:>10} {plan_s:>8.2f} {render_s:>9.2f} "
-                f"{plan_s + render_s:>8.2f} {size / 2**20:>11.1f} {peak / 2**20:>9.1f}",
+                f"{failover_s:>10.2f} {total:>8.2f} {size / 2**20:>11.1f} {peak / 2**20:>9.1f}",
                 flush=True,
             )
     if os.geteuid() == 0:
