@@ -17,8 +17,9 @@ Needs `pip install 'moto[server]'`. What each printed line is:
 
 Columns: ``total s`` is provision_nodes' wall time (shared resources included), ``machines s``
 first create → last machine seen running, ``destroy s`` destroy_nodes, ``requests`` the API
-requests of the provisioning, ``moto s`` the time moto spent answering them (its own cost, the
-rest is latency, client and waiting). Every run starts from an empty emulator (moto keeps
+requests of the provisioning, ``moto cpu s`` the CPU time moto used for them (its own cost; the
+rest is latency, the client and waiting). After the table: moto's time per request by action in
+the serial run, where requests do not overlap. Every run starts from an empty emulator (moto keeps
 terminated instances, and its per-request cost grows with them, while AWS's does not) whose
 region is warmed up first (moto builds it on the first request, ~1 s); each run uses a fresh
 cluster name; every machine is destroyed afterwards.
@@ -83,11 +84,12 @@ class Result:
     machines: float  # first "creating" to last "running"
     destroy: float
     requests: int
-    moto: float  # seconds moto spent answering the provisioning's requests
+    moto_cpu: float  # CPU seconds moto used for the provisioning's requests
+    moto_per_action: dict[str, tuple[int, float]]  # action -> (requests, mean seconds in moto)
 
     def row(self, label: str) -> str:
         return (f"{label:<42} {self.total:>8.2f} {self.machines:>10.2f} {self.destroy:>9.2f}"
-                f" {self.requests:>9} {self.moto:>7.2f}")  # fmt: skip
+                f" {self.requests:>9} {self.moto_cpu:>10.2f}")  # fmt: skip
 
 
 class Bench:
@@ -115,11 +117,13 @@ class Bench:
             # moto builds a region's backend on its first request: pay that outside the clock
             PROVIDER.list_nodes(ctx)
             moto_before = len(self.emulator.timings())
+            cpu_before = self.emulator.cpu_seconds()
             marks: list[tuple[float, str]] = []
             ctx.emit = lambda event: marks.append((time.perf_counter(), event["message"]))
             started = time.perf_counter()
             records = PROVIDER.provision(ctx, node_requests(ctx.config))
             elapsed = time.perf_counter() - started
+            cpu = self.emulator.cpu_seconds() - cpu_before
             spent = self.emulator.timings()[moto_before:]
             assert len(records) == machines, len(records)
             first = min(t for t, message in marks if message.startswith("creating"))
@@ -127,14 +131,16 @@ class Bench:
             started = time.perf_counter()
             PROVIDER.destroy(ctx, records)
             destroy = time.perf_counter() - started
-            return Result(
-                elapsed, last - first, destroy, len(spent), sum(seconds for _, seconds in spent)
-            )
+            per_action: dict[str, list[float]] = {}
+            for action, seconds in spent:
+                per_action.setdefault(action or "?", []).append(seconds)
+            means = {a: (len(v), sum(v) / len(v)) for a, v in per_action.items()}
+            return Result(elapsed, last - first, destroy, len(spent), cpu, means)
 
 
 def budget_floor(machines: int) -> float:
     """Seconds AWS's RunInstances bucket alone needs for ``machines`` single-instance creates."""
-    limit = PROVIDER.spec.action_limits["RunInstances"]
+    limit = PROVIDER.spec.action_limits.get("RunInstances", PROVIDER.spec.rate_limit)
     return max(0.0, (machines - limit.burst) / limit.rate)
 
 
@@ -156,7 +162,7 @@ def main() -> None:
         print(f"EC2 emulator (moto); default concurrency {default}; AWS request budget: "
               f"{PROVIDER.spec.rate_limit.describe()}, {limits}")  # fmt: skip
         print(f"{'run':<42} {'total s':>8} {'machines s':>10} {'destroy s':>9} "
-              f"{'requests':>9} {'moto s':>7}")  # fmt: skip
+              f"{'requests':>9} {'moto cpu s':>10}")  # fmt: skip
         serial = bench.run(n, 1, latency=True, unlimited=True)
         print(serial.row(f"{n}, serial, rate limit lifted"), flush=True)
         parallel = bench.run(n, default, latency=True, unlimited=True)
@@ -173,6 +179,13 @@ def main() -> None:
         print(large.row(f"{big}, no latency, rate limit lifted"))
         print(f"{f'{big}, AWS request budget (computed, not run)':<42} {'':>8} "
               f"{budget_floor(big):>10.2f}")  # fmt: skip
+        costs = ", ".join(
+            f"{action} {mean * 1000:.1f} ms (x{count})"
+            for action, (count, mean) in sorted(
+                serial.moto_per_action.items(), key=lambda item: -item[1][0] * item[1][1]
+            )[:4]
+        )
+        print(f"moto's time per request, serial run: {costs}")
     finally:
         bench.stop()
 

@@ -565,7 +565,8 @@ class CloudProvider:
             self._wait_gone(session, live)
             # the other machines of the cluster were listed above; those still there keep the
             # shared resources (anything created since is caught by the final listing)
-            others = [m for m in listed if m not in live]
+            gone = {m.id for m in live}
+            others = [m for m in listed if m.id not in gone]
             if others:
                 with session.errors("listing machines"):
                     others = [

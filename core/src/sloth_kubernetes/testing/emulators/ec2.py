@@ -241,6 +241,15 @@ class Ec2Emulator:
         _status, body = loopback_call(self.port, "GET", _CONTROL_PREFIX + "timings")
         return [(action, float(seconds)) for action, seconds in json.loads(body)]
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the emulator process has used so far: moto's own cost,
+        whatever the client's concurrency."""
+        import os
+
+        with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         stop_process(self.process)
         self._log.close()
