@@ -118,3 +118,19 @@ def test_emulator_finds_images_by_id_as_moto_does(ec2_emulator: Any) -> None:
     assert all(seconds >= 0 for _, seconds in timings)
     ec2_emulator.reset()
     assert ec2_emulator.timings() == []
+
+
+def test_a_batch_with_an_unknown_instance_still_deletes_the_others(
+    cloud_harness: Callable[..., Any], ec2_emulator: Any
+) -> None:
+    from sloth_kubernetes.cloud import Machine
+
+    harness = cloud_harness(count=2, pool=POOL, privateNetwork=False)
+    first, second = harness.provision()
+    driver = harness.driver()
+    machines = {m.id: m for m in driver.list_machines(harness.name)}
+    unknown = Machine(id="i-0123456789abcdef0", name="gone", state="running")
+    driver.destroy_machines([machines[first.cloud_id], unknown, machines[second.cloud_id]])
+    assert harness.listed() == {}
+    harness.destroy([first, second])
+    assert harness.resources() == []
