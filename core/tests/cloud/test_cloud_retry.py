@@ -216,3 +216,32 @@ def test_a_quota_403_is_not_blamed_on_the_credentials(session) -> None:  # type:
     assert str(translated).startswith("example: creating demo-agents-3 was refused by a quota")
     assert "raise the quota" in (translated.hint or "")
     assert translated.http_status == 403
+
+
+def test_an_action_with_its_own_budget_draws_from_it_not_the_shared_bucket() -> None:
+    clock = FakeClock()
+    shared = TokenBucket(RateLimit(1000, 1000), clock=clock, sleep=clock.sleep)
+    run_instances = TokenBucket(RateLimit(2.0, 5), clock=clock, sleep=clock.sleep)
+    guard = Guard("aws", shared, sleep=clock.sleep, clock=clock,
+                  action_buckets={"RunInstances": run_instances})  # fmt: skip
+    assert guard.bucket_for("RunInstances") is run_instances
+    assert guard.bucket_for("DescribeInstances") is shared
+    assert guard.bucket_for(None) is shared
+    for _ in range(7):  # 5 at once, then 2 per second: the 6th and 7th wait 0.5 s each
+        guard.request("create", lambda: None, limit_key="RunInstances")
+    assert clock.now == pytest.approx(1.0)
+    for _ in range(50):  # other requests are not held back by the create budget
+        guard.request("list", lambda: None, limit_key="DescribeInstances")
+    assert clock.now == pytest.approx(1.0)
+
+
+def test_shared_guard_is_rebuilt_when_a_budget_changes() -> None:
+    from sloth_kubernetes.cloud.session import shared_guard
+
+    policy = RetryPolicy(3, 10)
+    limits = {"RunInstances": RateLimit(2.0, 5)}
+    first = shared_guard("t-budget", "http://x", RateLimit(20, 100), policy, limits)
+    assert shared_guard("t-budget", "http://x", RateLimit(20, 100), policy, limits) is first
+    lifted = shared_guard("t-budget", "http://x", RateLimit(20, 100), policy, {})
+    assert lifted is not first
+    assert lifted.bucket_for("RunInstances") is lifted.bucket

@@ -14,6 +14,8 @@ running — watches the machines from their creation on. A machine that is not r
 happens one request at a time. Destroying deletes the machines (in batches where the driver
 can), waits until they are gone, then — when no machine of the cluster is left — the firewall,
 network and key, and lists by tag to prove nothing remains.
+
+The shared resources live in :mod:`.shared`, deleting machines in :mod:`.teardown`.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from .catalog import Catalog, CatalogCache
 from .contract import NODE_TAG, CloudDriver, Machine, MachineSpec, Resource, cluster_tags
 from .ratelimit import RateLimit
 from .retry import RetryableCreateError, classify, current_node
-from .rules import cluster_rules
 from .session import Session
 from .settings import CloudSettings
+from .shared import delete_shared, prepare_shared
 from .sizing import choose_size, resolve_image, why_chosen
+from .teardown import destroy_machines, wait_gone
 from .userdata import HostKey, cloud_config, new_host_key
 
 if TYPE_CHECKING:
@@ -70,37 +73,6 @@ class _Created:
     size: str
     image: str
     created_at: float  # when the create returned (or the machine was adopted)
-
-
-def _results(futures: Sequence[concurrent.futures.Future[Any] | None]) -> None:
-    """Wait for every future; raise the failure that says the most — refused credentials,
-    else the first in ``futures``' order."""
-    waiting = [f for f in futures if f is not None]
-    concurrent.futures.wait(waiting)
-    failures = [e for e in (f.exception() for f in waiting) if e is not None]
-    if failures:
-        refused = [e for e in failures if getattr(e, "http_status", None) in (401, 403)]
-        raise (refused or failures)[0]
-
-
-@attrs.define
-class _Prepared:
-    """The shared resources, the machines found, and the drivers' deferred work going on."""
-
-    shared: dict[str, Resource | None]
-    machines: list[Machine]
-    settling: concurrent.futures.Future[None]
-    pool: concurrent.futures.ThreadPoolExecutor
-
-    def finish(self, *, quiet: bool = False) -> None:
-        """Wait for the deferred work; raise its error unless ``quiet``."""
-        try:
-            self.settling.result()
-        except Exception:
-            if not quiet:
-                raise
-        finally:
-            self.pool.shutdown(wait=True)
 
 
 class CloudProvider:
@@ -181,7 +153,7 @@ class CloudProvider:
             )
         with self.session(context) as session:
             self._check_region(session, requests)
-            prepared = self._prepare(session, context.operator.public_key)
+            prepared = prepare_shared(session, context.operator.public_key)
             failed: dict[str, str] = {}
             try:
                 existing = {self._node_name(m): m for m in prepared.machines}
@@ -221,122 +193,6 @@ class CloudProvider:
                     provider=self.name,
                 )
             return records
-
-    def _prepare(self, session: Session, public_key: str) -> _Prepared:
-        """List the cluster's machines and find by tag, or create, its SSH key, network and
-        firewall (each where the cloud has one); return once machines can be created.
-
-        The listing, the key and the network → firewall chain are independent: they run
-        concurrently, each thread with its own driver, unless the provider works serially
-        (concurrency 1). What the drivers deferred (:meth:`CloudDriver.settle`) then goes on
-        in the background while the machines are created.
-        """
-        cluster = session.context.name
-        features = self.spec.features
-        settings = session.settings
-        shared: dict[str, Resource | None] = {"key": None, "network": None, "firewall": None}
-        want_key = "ssh-key-import" in features
-        want_network = "private-network" in features and settings.private_network
-        want_firewall = "firewall" in features and settings.firewall
-        parallel = session.concurrency > 1
-
-        def machines() -> list[Machine]:
-            with session.errors("listing machines"):
-                return session.driver().list_machines(cluster)
-
-        def networks() -> list[Resource]:
-            with session.errors("creating the private network"):
-                return session.driver().list_networks(cluster)
-
-        def keys() -> list[Resource]:
-            with session.errors("importing the SSH key"):
-                return session.driver().list_keys(cluster)
-
-        def key(found_keys: list[Resource]) -> None:
-            if want_key:
-                with session.errors("importing the SSH key"):
-                    shared["key"] = (
-                        found_keys[0]
-                        if found_keys
-                        else session.driver().import_key(cluster, public_key)
-                    )
-
-        def firewalls() -> list[Resource]:
-            if not want_firewall:
-                return []
-            with session.errors("creating the firewall"):
-                return session.driver().list_firewalls(cluster)
-
-        def complete(network: Resource) -> None:
-            with session.errors("creating the private network"):
-                session.driver().complete_network(network)
-
-        def network_and_firewall(
-            found_networks: list[Resource], found: concurrent.futures.Future[list[Resource]]
-        ) -> None:
-            driver = session.driver()
-            completing: concurrent.futures.Future[None] | None = None
-            if want_network:
-                with session.errors("creating the private network"):
-                    shared["network"] = network = (
-                        found_networks[0]
-                        if found_networks
-                        else driver.create_network(cluster, settings.network_cidr)
-                    )
-                if parallel:  # the firewall needs only the network's id
-                    completing = pool.submit(complete, network)
-                else:
-                    complete(network)
-            if want_firewall:
-                cidr = settings.network_cidr if shared["network"] is not None else None
-                rules = cluster_rules(session.context.config, cidr)
-                existing = found.result()
-                with session.errors("creating the firewall"):
-                    shared["firewall"] = (
-                        existing[0]
-                        if existing
-                        else driver.create_firewall(cluster, rules, shared["network"])
-                    )
-            if completing is not None:
-                completing.result()
-
-        # One worker runs the tasks in the order submitted: `firewalls` before the chain
-        # that waits for it.
-        pool = concurrent.futures.ThreadPoolExecutor(
-            5 if parallel else 1, thread_name_prefix="sloth-shared"
-        )
-        try:
-            # First the heads of the two chains (key and network listings), then the rest once
-            # they answered: refused credentials cost one or two requests, not one per thread.
-            # Without either, the machine listing goes first, alone.
-            listed_keys = pool.submit(keys) if want_key else None
-            listed_networks = pool.submit(networks) if want_network else None
-            listing = None if listed_keys or listed_networks else pool.submit(machines)
-            _results([listed_keys, listed_networks, listing])
-            found_networks = listed_networks.result() if listed_networks else []
-            keyed = pool.submit(key, listed_keys.result() if listed_keys else [])
-            listing = listing or pool.submit(machines)
-            chain = pool.submit(network_and_firewall, found_networks, pool.submit(firewalls))
-            _results([keyed, chain, listing])
-            found = listing.result()
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        drivers = session.drivers()  # only this pool's threads have drivers so far
-
-        def settle() -> None:
-            with session.errors("finishing the network and firewall"):
-                for driver in drivers:
-                    driver.settle()
-
-        prepared = _Prepared(shared, found, pool.submit(settle), pool)
-        if not parallel:
-            try:
-                prepared.settling.result()
-            except BaseException:
-                prepared.finish(quiet=True)
-                raise
-        return prepared
 
     def _launch(
         self,
@@ -561,8 +417,8 @@ class CloudProvider:
             with session.errors("listing machines"):
                 listed = [m for m in driver.list_machines(context.name) if m.state != "terminated"]
             live = [m for m in listed if self._node_name(m) in wanted or m.id in ids]
-            self._destroy_machines(session, live)
-            self._wait_gone(session, live)
+            destroy_machines(session, live, self._node_name)
+            wait_gone(session, live, self._clock)
             # the other machines of the cluster were listed above; those still there keep the
             # shared resources (anything created since is caught by the final listing)
             gone = {m.id for m in live}
@@ -575,91 +431,6 @@ class CloudProvider:
                         if m.state != "terminated"
                     ]
             if not others:
-                self._delete_shared(session)
+                delete_shared(session)
             self._report_retries(session)
             return sorted(wanted)
-
-    def _destroy_machines(self, session: Session, machines: list[Machine]) -> None:
-        if not machines:
-            return
-        size = max(1, self.spec.driver.destroy_batch)
-        batches = [machines[i : i + size] for i in range(0, len(machines), size)]
-
-        def destroy(batch: list[Machine]) -> None:
-            names = ", ".join(self._node_name(m) for m in batch)
-            token = current_node.set(self._node_name(batch[0]) if len(batch) == 1 else None)
-            try:
-                with session.errors(f"deleting {names}"):
-                    if size == 1:
-                        session.driver().destroy_machine(batch[0])
-                    else:
-                        session.driver().destroy_machines(batch)
-            finally:
-                current_node.reset(token)
-
-        with concurrent.futures.ThreadPoolExecutor(
-            max_workers=min(session.concurrency, len(batches)),
-            thread_name_prefix=f"sloth-{self.name}",
-        ) as pool:
-            for future in [pool.submit(destroy, b) for b in batches]:
-                future.result()
-
-    def _wait_gone(self, session: Session, machines: list[Machine]) -> None:
-        deadline = self._clock() + session.settings.create_timeout
-        driver = session.driver()
-        while machines:
-            with session.errors("waiting for machines to be deleted"):
-                machines = [
-                    m
-                    for m in driver.refresh_machines(session.context.name, machines)
-                    if m.state != "terminated"
-                ]
-            if not machines:
-                return
-            if self._clock() >= deadline:
-                raise ProviderError(
-                    f"{self.name}: machines still exist after deleting them: "
-                    + ", ".join(sorted(m.id for m in machines)),
-                    provider=self.name,
-                    hint="run `destroy` again; check the cloud's console",
-                )
-            time.sleep(session.settings.poll_interval)
-
-    def _delete_shared(self, session: Session) -> None:
-        """Delete the firewall, then the network (it may hold the firewall), and the key
-        meanwhile; then list by tag to prove nothing is left."""
-        cluster = session.context.name
-        features = self.spec.features
-
-        def key() -> None:
-            if "ssh-key-import" in features:
-                driver = session.driver()
-                with session.errors("deleting the SSH key"):
-                    for found in driver.list_keys(cluster):
-                        driver.delete_key(found)
-
-        def firewall_and_network() -> None:
-            driver = session.driver()
-            with session.errors("deleting the firewall and network"):
-                if "firewall" in features:
-                    for firewall in driver.list_firewalls(cluster):
-                        driver.delete_firewall(firewall)
-                if "private-network" in features:
-                    for network in driver.list_networks(cluster):
-                        driver.delete_network(network)
-
-        workers = 2 if session.concurrency > 1 else 1
-        with concurrent.futures.ThreadPoolExecutor(
-            workers, thread_name_prefix="sloth-shared"
-        ) as pool:
-            for future in [pool.submit(key), pool.submit(firewall_and_network)]:
-                future.result()
-        with session.errors("listing what is left"):
-            leftovers = session.driver().list_resources(cluster)
-        if leftovers:
-            raise ProviderError(
-                f"{self.name}: resources tagged with cluster {cluster!r} remain: "
-                + ", ".join(f"{r.kind} {r.name} ({r.id})" for r in leftovers),
-                provider=self.name,
-                hint="run `destroy` again; if they persist, delete them in the cloud's console",
-            )

@@ -1,0 +1,209 @@
+"""The resources one cloud's machines share: found by tag or created before the machines, and
+deleted after the last of them.
+
+Preparing lists the cluster's machines and finds, or creates, its SSH key, private network and
+firewall (each where the cloud has one), concurrently — each thread with its own driver — unless
+the provider works serially (concurrency 1); what a driver deferred to let machines be created
+sooner (:meth:`CloudDriver.settle`) goes on in the background. Deleting removes the firewall, then
+the network (it may hold the firewall) and the key meanwhile, then lists by tag to prove nothing
+is left.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from ..errors import ProviderError
+from .contract import Machine, Resource
+from .rules import cluster_rules
+from .session import Session
+
+
+def wait_all(futures: Sequence[concurrent.futures.Future[Any] | None]) -> None:
+    """Wait for every future; raise the failure that says the most — refused credentials,
+    else the first in ``futures``' order."""
+    waiting = [f for f in futures if f is not None]
+    concurrent.futures.wait(waiting)
+    failures = [e for e in (f.exception() for f in waiting) if e is not None]
+    if failures:
+        refused = [e for e in failures if getattr(e, "http_status", None) in (401, 403)]
+        raise (refused or failures)[0]
+
+
+@attrs.define
+class Prepared:
+    """The shared resources, the machines found, and the drivers' deferred work going on."""
+
+    shared: dict[str, Resource | None]
+    machines: list[Machine]
+    settling: concurrent.futures.Future[None]
+    pool: concurrent.futures.ThreadPoolExecutor
+
+    def finish(self, *, quiet: bool = False) -> None:
+        """Wait for the deferred work; raise its error unless ``quiet``."""
+        try:
+            self.settling.result()
+        except Exception:
+            if not quiet:
+                raise
+        finally:
+            self.pool.shutdown(wait=True)
+
+
+def prepare_shared(session: Session, public_key: str) -> Prepared:
+    """List the cluster's machines and find by tag, or create, its SSH key, network and
+    firewall (each where the cloud has one); return once machines can be created.
+
+    The listing, the key and the network → firewall chain are independent: they run
+    concurrently, each thread with its own driver, unless the provider works serially
+    (concurrency 1). What the drivers deferred (:meth:`CloudDriver.settle`) then goes on
+    in the background while the machines are created.
+    """
+    cluster = session.context.name
+    features = session.spec.features
+    settings = session.settings
+    shared: dict[str, Resource | None] = {"key": None, "network": None, "firewall": None}
+    want_key = "ssh-key-import" in features
+    want_network = "private-network" in features and settings.private_network
+    want_firewall = "firewall" in features and settings.firewall
+    parallel = session.concurrency > 1
+
+    def machines() -> list[Machine]:
+        with session.errors("listing machines"):
+            return session.driver().list_machines(cluster)
+
+    def networks() -> list[Resource]:
+        with session.errors("creating the private network"):
+            return session.driver().list_networks(cluster)
+
+    def keys() -> list[Resource]:
+        with session.errors("importing the SSH key"):
+            return session.driver().list_keys(cluster)
+
+    def key(found_keys: list[Resource]) -> None:
+        if want_key:
+            with session.errors("importing the SSH key"):
+                shared["key"] = (
+                    found_keys[0]
+                    if found_keys
+                    else session.driver().import_key(cluster, public_key)
+                )
+
+    def firewalls() -> list[Resource]:
+        if not want_firewall:
+            return []
+        with session.errors("creating the firewall"):
+            return session.driver().list_firewalls(cluster)
+
+    def complete(network: Resource) -> None:
+        with session.errors("creating the private network"):
+            session.driver().complete_network(network)
+
+    def network_and_firewall(
+        found_networks: list[Resource], found: concurrent.futures.Future[list[Resource]]
+    ) -> None:
+        driver = session.driver()
+        completing: concurrent.futures.Future[None] | None = None
+        if want_network:
+            with session.errors("creating the private network"):
+                shared["network"] = network = (
+                    found_networks[0]
+                    if found_networks
+                    else driver.create_network(cluster, settings.network_cidr)
+                )
+            if parallel:  # the firewall needs only the network's id
+                completing = pool.submit(complete, network)
+            else:
+                complete(network)
+        if want_firewall:
+            cidr = settings.network_cidr if shared["network"] is not None else None
+            rules = cluster_rules(session.context.config, cidr)
+            existing = found.result()
+            with session.errors("creating the firewall"):
+                shared["firewall"] = (
+                    existing[0]
+                    if existing
+                    else driver.create_firewall(cluster, rules, shared["network"])
+                )
+        if completing is not None:
+            completing.result()
+
+    # One worker runs the tasks in the order submitted: `firewalls` before the chain
+    # that waits for it.
+    pool = concurrent.futures.ThreadPoolExecutor(
+        5 if parallel else 1, thread_name_prefix="sloth-shared"
+    )
+    try:
+        # First the heads of the two chains (key and network listings), then the rest once
+        # they answered: refused credentials cost one or two requests, not one per thread.
+        # Without either, the machine listing goes first, alone.
+        listed_keys = pool.submit(keys) if want_key else None
+        listed_networks = pool.submit(networks) if want_network else None
+        listing = None if listed_keys or listed_networks else pool.submit(machines)
+        wait_all([listed_keys, listed_networks, listing])
+        found_networks = listed_networks.result() if listed_networks else []
+        keyed = pool.submit(key, listed_keys.result() if listed_keys else [])
+        listing = listing or pool.submit(machines)
+        chain = pool.submit(network_and_firewall, found_networks, pool.submit(firewalls))
+        wait_all([keyed, chain, listing])
+        found = listing.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    drivers = session.drivers()  # only this pool's threads have drivers so far
+
+    def settle() -> None:
+        with session.errors("finishing the network and firewall"):
+            for driver in drivers:
+                driver.settle()
+
+    prepared = Prepared(shared, found, pool.submit(settle), pool)
+    if not parallel:
+        try:
+            prepared.settling.result()
+        except BaseException:
+            prepared.finish(quiet=True)
+            raise
+    return prepared
+
+
+def delete_shared(session: Session) -> None:
+    """Delete the firewall, then the network (it may hold the firewall), and the key
+    meanwhile; then list by tag to prove nothing is left."""
+    cluster = session.context.name
+    features = session.spec.features
+
+    def key() -> None:
+        if "ssh-key-import" in features:
+            driver = session.driver()
+            with session.errors("deleting the SSH key"):
+                for found in driver.list_keys(cluster):
+                    driver.delete_key(found)
+
+    def firewall_and_network() -> None:
+        driver = session.driver()
+        with session.errors("deleting the firewall and network"):
+            if "firewall" in features:
+                for firewall in driver.list_firewalls(cluster):
+                    driver.delete_firewall(firewall)
+            if "private-network" in features:
+                for network in driver.list_networks(cluster):
+                    driver.delete_network(network)
+
+    workers = 2 if session.concurrency > 1 else 1
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sloth-shared") as pool:
+        for future in [pool.submit(key), pool.submit(firewall_and_network)]:
+            future.result()
+    with session.errors("listing what is left"):
+        leftovers = session.driver().list_resources(cluster)
+    if leftovers:
+        raise ProviderError(
+            f"{session.spec.name}: resources tagged with cluster {cluster!r} remain: "
+            + ", ".join(f"{r.kind} {r.name} ({r.id})" for r in leftovers),
+            provider=session.spec.name,
+            hint="run `destroy` again; if they persist, delete them in the cloud's console",
+        )
