@@ -33,7 +33,7 @@ from .contract import (
 from .hooks import plugin_hooks
 from .provider import CloudProvider, ProviderSpec
 from .ratelimit import RateLimit, TokenBucket
-from .retry import Guard, RetryPolicy, classify, guard_connection
+from .retry import Endpoint, Guard, RetryPolicy, classify, guard_connection, point_connection_at
 from .settings import CloudSettings
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "CloudDriver",
     "CloudProvider",
     "CloudSettings",
+    "Endpoint",
     "FirewallRule",
     "Guard",
     "Image",
@@ -61,4 +62,5 @@ __all__ = [
     "flat_tags",
     "guard_connection",
     "plugin_hooks",
+    "point_connection_at",
 ]

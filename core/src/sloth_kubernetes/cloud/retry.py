@@ -265,3 +265,33 @@ def guard_connection(
         )
 
     connection.request = request
+
+
+@attrs.frozen
+class Endpoint:
+    """An API base URL taken apart the way libcloud connections want it."""
+
+    host: str
+    port: int
+    secure: bool
+    path: str  # without a trailing slash; "" for the root
+
+    @classmethod
+    def parse(cls, url: str) -> Endpoint:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        secure = parts.scheme == "https"
+        return cls(parts.hostname or "", parts.port or (443 if secure else 80), secure,
+                   parts.path.rstrip("/"))  # fmt: skip
+
+
+def point_connection_at(connection: Any, url: str) -> str:
+    """Re-point a libcloud connection at ``url`` (an ``endpoint`` override) and return the path
+    prefix its requests need. Several libcloud drivers ignore host/port arguments, so the
+    connection itself is changed."""
+    endpoint = Endpoint.parse(url)
+    connection.host, connection.port = endpoint.host, endpoint.port
+    connection.secure = endpoint.secure
+    connection.connect()
+    return endpoint.path

@@ -17,11 +17,11 @@ import ipaddress
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from sloth_kubernetes.cloud import (
     CLUSTER_TAG,
     CloudDriver,
+    Endpoint,
     FirewallRule,
     Image,
     Machine,
@@ -102,12 +102,8 @@ class AwsDriver(CloudDriver):
 
         kwargs: dict[str, Any] = {"region": region, "signature_version": "4"}
         if settings.endpoint:
-            parts = urlsplit(settings.endpoint)
-            kwargs.update(
-                host=parts.hostname,
-                port=parts.port or (443 if parts.scheme == "https" else 80),
-                secure=parts.scheme == "https",
-            )
+            endpoint = Endpoint.parse(settings.endpoint)
+            kwargs.update(host=endpoint.host, port=endpoint.port, secure=endpoint.secure)
         self.ec2 = EC2NodeDriver(
             credentials["access_key_id"].reveal(),
             credentials["secret_access_key"].reveal(),

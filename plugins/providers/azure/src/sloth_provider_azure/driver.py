@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from sloth_kubernetes.cloud import (
     CLUSTER_TAG,
     NODE_TAG,
     CloudDriver,
+    Endpoint,
     FirewallRule,
     Image,
     Machine,
@@ -128,7 +128,7 @@ class AzureDriver(CloudDriver):
             guard_connection(self.azure.connection, guard, _unsafe)
         self.arm = Arm(
             self.azure.connection,
-            urlsplit(endpoint).path.rstrip("/") if endpoint else "",
+            Endpoint.parse(endpoint).path if endpoint else "",
             poll_interval=settings.poll_interval,
             timeout=settings.create_timeout,
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from sloth_kubernetes.cloud import (
     CLUSTER_TAG,
@@ -26,6 +25,7 @@ from sloth_kubernetes.cloud import (
     Size,
     flat_tags,
     guard_connection,
+    point_connection_at,
 )
 
 _STATES = {"new": "pending", "active": "running", "off": "stopped", "archive": "terminated"}
@@ -67,13 +67,7 @@ class DigitalOceanDriver(CloudDriver):
         self.do = DigitalOceanNodeDriver(credentials["token"].reveal())
         self.prefix = ""
         if settings.endpoint:  # the driver ignores host/port arguments: re-point its connection
-            parts = urlsplit(settings.endpoint)
-            connection = self.do.connection
-            connection.host = parts.hostname
-            connection.secure = parts.scheme == "https"
-            connection.port = parts.port or (443 if connection.secure else 80)
-            connection.connect()
-            self.prefix = parts.path.rstrip("/")
+            self.prefix = point_connection_at(self.do.connection, settings.endpoint)
         if guard is not None:
             guard_connection(self.do.connection, guard, _unsafe)
 

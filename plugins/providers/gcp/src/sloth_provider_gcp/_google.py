@@ -18,13 +18,13 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-import attrs
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from libcloud.common.base import ConnectionUserAndKey
 from libcloud.common.google import GoogleBaseAuthConnection, GoogleBaseError
 from libcloud.common.types import InvalidCredsError
 from libcloud.compute.drivers.gce import GCEConnection
+from sloth_kubernetes.cloud import Endpoint
 from sloth_kubernetes.errors import ProviderError
 
 SCOPE = "https://www.googleapis.com/auth/compute"
@@ -39,33 +39,15 @@ _tokens_lock = threading.Lock()
 _fetching: dict[tuple[str, str, str], threading.Lock] = {}
 
 
-@attrs.frozen
-class Target:
-    """Where requests go: ``https://host:port`` plus a path prefix."""
-
-    host: str
-    port: int
-    secure: bool
-    prefix: str = ""
-
-    @classmethod
-    def of(cls, url: str) -> Target:
-        parts = urllib.parse.urlsplit(url)
-        secure = parts.scheme == "https"
-        return cls(parts.hostname or "", parts.port or (443 if secure else 80), secure, parts.path)
-
-
 class TokenConnection(GoogleBaseAuthConnection):
     """Exchanges a signed JWT for an access token (RFC 7523) at the key's token URI."""
 
-    def __init__(self, email: str, private_key: str, token_uri: str, target: Target) -> None:
+    def __init__(self, email: str, private_key: str, token_uri: str, target: Endpoint) -> None:
         super().__init__(  # type: ignore[no-untyped-call]
             email, private_key, [SCOPE], host=target.host, port=target.port, secure=target.secure
         )
         self.token_uri = token_uri
-        self.token_path = target.prefix.rstrip("/") + (
-            urllib.parse.urlsplit(token_uri).path or "/token"
-        )
+        self.token_path = target.path + (urllib.parse.urlsplit(token_uri).path or "/token")
 
     def new_token(self) -> dict[str, Any]:
         now = int(time.time())
@@ -130,7 +112,7 @@ class Credential:
 class ComputeConnection(GCEConnection):
     """libcloud's GCE connection without its token file; requests go to ``target``."""
 
-    def __init__(self, credential: Credential, project: str, target: Target) -> None:
+    def __init__(self, credential: Credential, project: str, target: Endpoint) -> None:
         # Not GoogleBaseConnection.__init__: it builds GoogleOAuth2Credential (token file in
         # $HOME, token host fixed); the bearer header still comes from pre_connect_hook.
         ConnectionUserAndKey.__init__(  # type: ignore[no-untyped-call]
@@ -142,7 +124,7 @@ class ComputeConnection(GCEConnection):
             port=target.port,
         )
         self.oauth2_credential = credential  # type: ignore[assignment]  # same interface
-        self.request_path = f"{target.prefix.rstrip('/')}/compute/v1/projects/{project}"
+        self.request_path = f"{target.path}/compute/v1/projects/{project}"
         self.gce_params = None
 
 

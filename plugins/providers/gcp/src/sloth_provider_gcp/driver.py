@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from sloth_kubernetes.cloud import (
     CLUSTER_TAG,
     CloudDriver,
+    Endpoint,
     FirewallRule,
     Image,
     Machine,
@@ -98,10 +99,10 @@ class GcpDriver(CloudDriver):
         from . import _google
 
         explicit = settings.endpoint
-        compute = _google.Target.of(explicit or self.default_endpoint)
-        token = _google.Target.of(account.token_uri)
+        compute = Endpoint.parse(explicit or self.default_endpoint)
+        token = Endpoint.parse(account.token_uri)
         if explicit:  # every request to the endpoint: the token's path is kept, not its host
-            token = _google.Target(compute.host, compute.port, compute.secure, compute.prefix)
+            token = compute
         token_connection = _google.TokenConnection(
             account.email, account.private_key.reveal(), account.token_uri, token
         )

@@ -12,11 +12,11 @@ import ipaddress
 import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from sloth_kubernetes.cloud import (
     CLUSTER_TAG,
     CloudDriver,
+    Endpoint,
     FirewallRule,
     Image,
     Machine,
@@ -72,17 +72,16 @@ class HetznerDriver(CloudDriver):
         super().__init__(settings, credentials, region, guard)
         from .connection import HetznerConnection, _DriverName
 
-        parts = urlsplit(self.endpoint)
-        secure = parts.scheme == "https"
+        endpoint = Endpoint.parse(self.endpoint)
         self.connection = HetznerConnection(
             credentials["token"].reveal(),
-            secure=secure,
-            host=parts.hostname,
-            port=parts.port or (443 if secure else 80),
+            secure=endpoint.secure,
+            host=endpoint.host,
+            port=endpoint.port,
         )
         self.connection.driver = _DriverName()
         self.connection.connect()
-        self.prefix = parts.path.rstrip("/")
+        self.prefix = endpoint.path
         if guard is not None:
             guard_connection(self.connection, guard, _unsafe)
 

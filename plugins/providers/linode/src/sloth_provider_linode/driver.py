@@ -22,7 +22,6 @@ import json
 import secrets
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from sloth_kubernetes.cloud import (
     CLUSTER_TAG,
@@ -36,6 +35,7 @@ from sloth_kubernetes.cloud import (
     Size,
     flat_tags,
     guard_connection,
+    point_connection_at,
 )
 from sloth_kubernetes.errors import ProviderError
 from sloth_kubernetes.secrets import register
@@ -90,13 +90,7 @@ class LinodeDriver(CloudDriver):
         self.prefix = ""
         self._vpcs: dict[str, tuple[str, int]] = {}  # cluster -> (VPC id, subnet id), once found
         if settings.endpoint:  # the driver ignores host/port arguments: re-point its connection
-            parts = urlsplit(settings.endpoint)
-            connection = self.linode.connection
-            connection.host = parts.hostname
-            connection.secure = parts.scheme == "https"
-            connection.port = parts.port or (443 if connection.secure else 80)
-            connection.connect()
-            self.prefix = parts.path.rstrip("/")
+            self.prefix = point_connection_at(self.linode.connection, settings.endpoint)
         if guard is not None:
             guard_connection(self.linode.connection, guard, _unsafe)
 

@@ -22,7 +22,6 @@ import ipaddress
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from sloth_kubernetes.cloud import (
     CLUSTER_TAG,
@@ -36,6 +35,7 @@ from sloth_kubernetes.cloud import (
     Size,
     flat_tags,
     guard_connection,
+    point_connection_at,
 )
 from sloth_kubernetes.errors import ProviderError
 from sloth_kubernetes.secrets import register
@@ -96,13 +96,7 @@ class VultrDriver(CloudDriver):
         self.vultr: Any = factory(credentials["api_key"].reveal(), api_version="2")
         self.prefix = ""
         if settings.endpoint:  # every request goes through this one connection: re-point it
-            parts = urlsplit(settings.endpoint)
-            connection = self.vultr.connection
-            connection.host = parts.hostname
-            connection.secure = parts.scheme == "https"
-            connection.port = parts.port or (443 if connection.secure else 80)
-            connection.connect()
-            path = parts.path.rstrip("/")
+            path = point_connection_at(self.vultr.connection, settings.endpoint)
             # The documented base URL is https://api.vultr.com/v2; accept it as well.
             self.prefix = path.removesuffix("/v2")
         if guard is not None:
