@@ -30,7 +30,7 @@ from .contract import (
     cluster_tags,
     flat_tags,
 )
-from .hooks import plugin_hooks
+from .hooks import CloudHooks
 from .provider import CloudProvider, ProviderSpec
 from .ratelimit import RateLimit, TokenBucket
 from .retry import Endpoint, Guard, RetryPolicy, classify, guard_connection, point_connection_at
@@ -41,6 +41,7 @@ __all__ = [
     "FEATURES",
     "NODE_TAG",
     "CloudDriver",
+    "CloudHooks",
     "CloudProvider",
     "CloudSettings",
     "Endpoint",
@@ -61,6 +62,5 @@ __all__ = [
     "cluster_tags",
     "flat_tags",
     "guard_connection",
-    "plugin_hooks",
     "point_connection_at",
 ]

@@ -1,16 +1,17 @@
-"""Hook implementations for a cloud plugin, from its :class:`ProviderSpec`.
+"""The hook implementations of a cloud plugin, for its :class:`CloudProvider`.
 
 A plugin module does::
 
     PROVIDER = CloudProvider(ProviderSpec(name="hetzner", ...))
-    (register_providers, register_config_models, provision_nodes, list_nodes,
-     destroy_nodes) = plugin_hooks(PROVIDER)
-    describe_nodes = describe_hook(PROVIDER)
+    HOOKS = CloudHooks(PROVIDER)
+
+and its entry point names that object: ``hetzner = "sloth_provider_hetzner.plugin:HOOKS"``.
+Every hook answers for ``PROVIDER.name`` only and returns None for other providers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
@@ -22,61 +23,48 @@ if TYPE_CHECKING:
     from .provider import CloudProvider
 
 
-def plugin_hooks(provider: CloudProvider) -> tuple[Callable[..., Any], ...]:
-    """``register_providers, register_config_models, provision_nodes, list_nodes,
-    destroy_nodes`` answering for ``provider.name`` only."""
-    name = provider.name
+class CloudHooks:
+    """``register_providers``, ``register_config_models``, ``provision_nodes``, ``list_nodes``,
+    ``destroy_nodes`` and ``describe_nodes`` (the plan's size column) for one cloud."""
+
+    def __init__(self, provider: CloudProvider) -> None:
+        self.provider = provider
+
+    def _mine(self, provider: str) -> bool:
+        return provider == self.provider.name
 
     @hookimpl
-    def register_providers(register: Any) -> None:
+    def register_providers(self, register: Any) -> None:
+        spec = self.provider.spec
         register(
             Component(
-                kind="provider",
-                name=name,
-                description=provider.spec.description,
-                features=provider.spec.features,
+                kind="provider", name=spec.name, description=spec.description,
+                features=spec.features,
             )
-        )
+        )  # fmt: skip
 
     @hookimpl
-    def register_config_models(register: Any) -> None:
-        register(ConfigBlock("providers", name, provider.spec.settings))
+    def register_config_models(self, register: Any) -> None:
+        register(ConfigBlock("providers", self.provider.name, self.provider.spec.settings))
 
     @hookimpl
     def provision_nodes(
-        context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
+        self, context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
     ) -> list[NodeRecord] | None:
-        return cloud.provision(context, requests) if provider == name else None
+        return self.provider.provision(context, requests) if self._mine(provider) else None
 
     @hookimpl
-    def list_nodes(context: ClusterContext, provider: str) -> list[NodeRecord] | None:
-        return cloud.list_nodes(context) if provider == name else None
+    def list_nodes(self, context: ClusterContext, provider: str) -> list[NodeRecord] | None:
+        return self.provider.list_nodes(context) if self._mine(provider) else None
 
     @hookimpl
     def destroy_nodes(
-        context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
+        self, context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
     ) -> list[str] | None:
-        return cloud.destroy(context, nodes) if provider == name else None
-
-    cloud = provider
-    return (
-        register_providers,
-        register_config_models,
-        provision_nodes,
-        list_nodes,
-        destroy_nodes,
-    )
-
-
-def describe_hook(provider: CloudProvider) -> Callable[..., Any]:
-    """``describe_nodes`` for ``provider.name``: the size each node gets and why (``plan``)."""
-    name = provider.name
+        return self.provider.destroy(context, nodes) if self._mine(provider) else None
 
     @hookimpl
     def describe_nodes(
-        context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
+        self, context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
     ) -> Mapping[str, str] | None:
-        return cloud.describe_sizes(context, requests) if provider == name else None
-
-    cloud = provider
-    return describe_nodes
+        return self.provider.describe_sizes(context, requests) if self._mine(provider) else None

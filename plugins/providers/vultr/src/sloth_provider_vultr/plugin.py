@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 from sloth_kubernetes.cloud import CloudProvider, CloudSettings, ProviderSpec, RateLimit
-from sloth_kubernetes.cloud.hooks import describe_hook, plugin_hooks
+from sloth_kubernetes.cloud.hooks import CloudHooks
 from sloth_kubernetes.config.references import Reference
 from sloth_kubernetes.model.cluster import doc
 
@@ -34,11 +34,4 @@ PROVIDER = CloudProvider(
     )
 )
 
-(
-    register_providers,
-    register_config_models,
-    provision_nodes,
-    list_nodes,
-    destroy_nodes,
-) = plugin_hooks(PROVIDER)
-describe_nodes = describe_hook(PROVIDER)
+HOOKS = CloudHooks(PROVIDER)
