@@ -126,6 +126,18 @@ class PluginManager:
                 )
                 continue
             self.register(plugin, name, distribution=distribution, version=version)
+            if name in self.origins and not self.pm.get_hookcallers(plugin):
+                # Loaded, but it would silently do nothing: say so, as for a broken plugin.
+                self.unregister(name)
+                self.failures.append(
+                    LoadFailure(
+                        name,
+                        distribution,
+                        f"entry point {value!r} implements no sloth-kubernetes hook (does it "
+                        "name the object holding the hooks, e.g. 'package.plugin:HOOKS'? "
+                        "after an upgrade, reinstall the plugin)",
+                    )
+                )
         self.check_pending()
         if only is None and not disabled:
             commanders = sorted(

@@ -225,3 +225,19 @@ def test_an_internal_error_exits_70_and_writes_the_traceback_to_a_log(
     log_path = result.stderr.split("the traceback is in ")[1].strip()
     assert "Traceback" in Path(log_path).read_text()
     assert oct(Path(log_path).stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_entry_point_without_hooks_is_reported_not_silently_loaded(tmp_path):
+    site = tmp_path / "site"
+    info = site / "empty_sloth_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: empty-sloth-plugin\nVersion: 1.0\n"
+    )
+    (info / "entry_points.txt").write_text("[sloth_kubernetes]\nempty = empty_sloth_plugin\n")
+    (site / "empty_sloth_plugin.py").write_text("HOOKS = object()\n")
+    result = run_cli("plugins", "-o", "json", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 0
+    assert "warning: plugin 'empty' (empty-sloth-plugin) was skipped" in result.stderr
+    assert "implements no sloth-kubernetes hook" in result.stderr
+    assert "empty" not in {p["name"] for p in json.loads(result.stdout)}
