@@ -69,16 +69,8 @@ def test_with_no_plugins_the_cli_says_so():
     assert "No plugins are installed" in result.stdout
 
 
-def test_a_plugin_that_fails_to_import_warns_and_the_cli_keeps_working(tmp_path):
-    site = tmp_path / "site"
-    (site / "broken_sloth_plugin-1.0.dist-info").mkdir(parents=True)
-    (site / "broken_sloth_plugin-1.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: broken-sloth-plugin\nVersion: 1.0\n"
-    )
-    (site / "broken_sloth_plugin-1.0.dist-info" / "entry_points.txt").write_text(
-        "[sloth_kubernetes]\nbroken = broken_sloth_plugin\n"
-    )
-    (site / "broken_sloth_plugin.py").write_text("import this_module_does_not_exist\n")
+def test_a_plugin_that_fails_to_import_warns_and_the_cli_keeps_working(plugin_site):
+    site = plugin_site("broken", "import this_module_does_not_exist\n")
     result = run_cli("plugins", env={"PYTHONPATH": str(site)})
     assert result.returncode == 0
     assert "warning: plugin 'broken' (broken-sloth-plugin) was skipped" in result.stderr
@@ -227,15 +219,8 @@ def test_an_internal_error_exits_70_and_writes_the_traceback_to_a_log(
     assert oct(Path(log_path).stat().st_mode & 0o777) == "0o600"
 
 
-def test_an_entry_point_without_hooks_is_reported_not_silently_loaded(tmp_path):
-    site = tmp_path / "site"
-    info = site / "empty_sloth_plugin-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: empty-sloth-plugin\nVersion: 1.0\n"
-    )
-    (info / "entry_points.txt").write_text("[sloth_kubernetes]\nempty = empty_sloth_plugin\n")
-    (site / "empty_sloth_plugin.py").write_text("HOOKS = object()\n")
+def test_an_entry_point_without_hooks_is_reported_not_silently_loaded(plugin_site):
+    site = plugin_site("empty", "HOOKS = object()\n", "HOOKS")
     result = run_cli("plugins", "-o", "json", env={"PYTHONPATH": str(site)})
     assert result.returncode == 0
     assert "warning: plugin 'empty' (empty-sloth-plugin) was skipped" in result.stderr

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import click
-import pytest
 from sloth_kubernetes.cli.lazy import BUILTIN_COMMANDS
 
 
@@ -67,30 +66,20 @@ def test_help_imports_neither_plugins_nor_command_modules_once_known(tmp_path):
     assert (code, commands) == ("0", "['sloth_kubernetes.cli.config_cmd']")
 
 
-@pytest.fixture
-def plugin_with_a_command(tmp_path):
-    site = tmp_path / "site"
-    info = site / "hello_sloth_plugin-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: hello-sloth-plugin\nVersion: 1.0\n"
-    )
-    (info / "entry_points.txt").write_text("[sloth_kubernetes]\nhello = hello_sloth_plugin\n")
-    (site / "hello_sloth_plugin.py").write_text(
-        "import click\n"
-        "from sloth_kubernetes.hookspecs import hookimpl\n"
-        "@hookimpl\n"
-        "def register_commands(cli):\n"
-        "    @cli.command()\n"
-        "    def hello():\n"
-        '        """Say hello from a plugin."""\n'
-        "        click.echo('hello from the plugin')\n"
-    )
-    return site
+HELLO = (
+    "import click\n"
+    "from sloth_kubernetes.hookspecs import hookimpl\n"
+    "@hookimpl\n"
+    "def register_commands(cli):\n"
+    "    @cli.command()\n"
+    "    def hello():\n"
+    '        """Say hello from a plugin."""\n'
+    "        click.echo('hello from the plugin')\n"
+)
 
 
-def test_a_plugin_command_is_listed_and_runs_every_time(tmp_path, plugin_with_a_command):
-    env = {"PYTHONPATH": str(plugin_with_a_command)}
+def test_a_plugin_command_is_listed_and_runs_every_time(tmp_path, plugin_site):
+    env = {"PYTHONPATH": str(plugin_site("hello", HELLO))}
     for _ in range(2):  # unknown cache, then a cache that names the plugin
         listing = _run(PROBE.format(args=["--help"]), tmp_path / "cache", **env)
         assert "Say hello from a plugin." in listing
@@ -99,15 +88,8 @@ def test_a_plugin_command_is_listed_and_runs_every_time(tmp_path, plugin_with_a_
         assert "hello from the plugin" in ran
 
 
-def test_broken_plugin_warning_still_shows_when_plugins_load_lazily(tmp_path):
-    site = tmp_path / "site"
-    info = site / "broken_sloth_plugin-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: broken-sloth-plugin\nVersion: 1.0\n"
-    )
-    (info / "entry_points.txt").write_text("[sloth_kubernetes]\nbroken = broken_sloth_plugin\n")
-    (site / "broken_sloth_plugin.py").write_text("import this_module_does_not_exist\n")
+def test_broken_plugin_warning_still_shows_when_plugins_load_lazily(tmp_path, plugin_site):
+    site = plugin_site("broken", "import this_module_does_not_exist\n")
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(site)}
     for _ in range(2):  # the second run loads plugins lazily, on the first command needing them
         result = subprocess.run(
