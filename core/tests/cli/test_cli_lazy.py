@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from sloth_kubernetes.cli.lazy import BUILTIN_COMMANDS
 
 
@@ -103,3 +104,19 @@ def test_broken_plugin_warning_still_shows_when_plugins_load_lazily(tmp_path, pl
         assert (
             result.stderr.count("warning: plugin 'broken' (broken-sloth-plugin) was skipped") == 1
         )
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["--help"], None),
+        ([], None),
+        (["plan", "-f", "x.yaml"], "plan"),
+        (["-o", "json", "--log-format", "json", "--state", "sqlite:///s.db", "status"], "status"),
+        (["--state=sqlite:///s.db", "--debug", "hello"], "hello"),
+    ],
+)
+def test_the_command_word_skips_the_group_options_values(args, command):
+    from sloth_kubernetes.cli.main import _command_word
+
+    assert _command_word(args) == command

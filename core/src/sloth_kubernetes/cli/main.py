@@ -103,10 +103,26 @@ def _needs_plugins_now(args: Sequence[str]) -> bool:
     commanders = recorded_command_plugins()
     if commanders is None or commanders:
         return True
-    words = [a for a in args if not a.startswith("-")]
-    # Options of the group taking a value (-o table, --state URL, --log-format json) put a word
-    # before the command; a first word that is a built-in command name is unambiguous enough.
-    return bool(words) and not any(word in BUILTIN_COMMANDS for word in words[:3])
+    command = _command_word(args)
+    return command is not None and command not in BUILTIN_COMMANDS
+
+
+#: The group's options that take a value (``--state URL``): their value is not the command.
+_GROUP_VALUE_OPTIONS = frozenset({"-o", "--output", "--log-format", "--state"})
+
+
+def _command_word(args: Sequence[str]) -> str | None:
+    """The command name in ``args`` (the first word that is neither an option nor an option's
+    value), or None (``--help``, ``--version`` or nothing)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _GROUP_VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def _crash_log(error: BaseException) -> str | None:

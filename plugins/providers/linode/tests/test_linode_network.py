@@ -47,4 +47,6 @@ def test_without_private_network_nodes_get_linode_private_ips(
     (record,) = harness.provision()
     assert linode_emulator.fake.vpcs == {}
     assert record.private_address.startswith("192.168.")
+    # no VPC is looked for, on any of the listings while the machine boots
+    assert linode_emulator.requests.count(method="GET", path_prefix="/v4/vpcs") == 0
     harness.destroy([record])

@@ -128,7 +128,7 @@ class LinodeDriver(CloudDriver):
 
     def list_machines(self, cluster: str) -> list[Machine]:
         found = self._all("/linode/instances", {"tags": self._cluster_tag(cluster)})
-        vpc = self._vpc(cluster) if found else None
+        vpc = self._vpc(cluster) if found and self.settings.private_network else None
         addresses: dict[int, str] = {}
         if vpc is not None:  # one request for every node's VPC address
             for ip in self._all(f"/vpcs/{vpc[0]}/ips"):
