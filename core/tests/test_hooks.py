@@ -345,7 +345,7 @@ class MeshDay2:
     """Answers the mesh day-2 hooks for ``testmesh`` only (dispatch)."""
 
     def __init__(self):
-        from sloth_kubernetes.api_mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
+        from sloth_kubernetes.model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
         from sloth_kubernetes.secrets import Secret
 
         self.peer = VpnPeer("laptop", "10.101.0.1", "key=")

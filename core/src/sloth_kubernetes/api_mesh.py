@@ -1,5 +1,5 @@
-"""Library functions behind ``mesh status|check`` and ``vpn join|leave|list``, and the result
-types mesh plugins return from the ``mesh_status``, ``mesh_check`` and ``vpn_*`` hooks.
+"""Library functions behind ``mesh status|check`` and ``vpn join|leave|list`` (the result types
+mesh plugins return live in :mod:`sloth_kubernetes.model.mesh`).
 
 The core stays generic: it loads the cluster as last applied (the spec recorded by ``up``), opens
 one pinned SSH session to its nodes with the operator key, and dispatches to the mesh plugin the
@@ -15,86 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from .errors import SlothError, StateError, UsageError
+from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
 from .secrets import Secret
 
 if TYPE_CHECKING:
     from .context import ClusterContext
     from .model import NodeRecord
     from .plugins import PluginManager
-
-
-@attrs.frozen
-class MeshPeerStatus:
-    """One peer as a node sees it (``wg show dump`` or the mesh's equivalent)."""
-
-    name: str  # node name, ``operator:<device>``, or ``unknown:<key prefix>``
-    public_key: str
-    endpoint: str | None
-    allowed_ips: tuple[str, ...]
-    latest_handshake: int  # unix seconds; 0 = never
-    transfer_rx: int
-    transfer_tx: int
-
-
-@attrs.frozen
-class MeshNodeStatus:
-    """One node: its mesh address, whether its mesh runs, how (or why not), and its peers."""
-
-    node: str
-    address: str | None
-    running: bool
-    detail: str
-    peers: tuple[MeshPeerStatus, ...]
-
-
-@attrs.frozen
-class MeshCheckResult:
-    """The reachability matrix: ``matrix[source][target]`` is True, False or None (not
-    measured); ``down`` names dead nodes with why; ``broken_links`` the failing pairs between
-    working nodes; ``repaired`` what ``--repair`` did."""
-
-    nodes: tuple[str, ...]
-    matrix: dict[str, dict[str, bool | None]]
-    down: dict[str, str]
-    broken_links: tuple[tuple[str, str], ...]
-    repaired: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.down and not self.broken_links
-
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "nodes": list(self.nodes),
-            "matrix": self.matrix,
-            "down": self.down,
-            "brokenLinks": [list(pair) for pair in self.broken_links],
-            "repaired": list(self.repaired),
-        }
-
-
-@attrs.frozen
-class VpnPeer:
-    """An operator device that joined the mesh."""
-
-    name: str
-    address: str
-    public_key: str
-    created: str = ""
-
-
-@attrs.frozen
-class VpnJoin:
-    """What ``vpn join`` made: the device, its config (holding its private key) and the nodes
-    that could not be updated now (they are on the next ``up``)."""
-
-    peer: VpnPeer
-    config: Secret
-    pending_nodes: tuple[str, ...] = ()
 
 
 def _store(state_url: str | None) -> Any:

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     import click
 
     from .addons.manifests import AddonManifests, Manifest
-    from .api_mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .context import ClusterContext, DoctorCheck, DoctorContext
+    from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .model.nodes import NodeRecord, NodeRequest
     from .registry import Register
 

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     import click
 
     from .addons.manifests import AddonManifests, Manifest
-    from .api_mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .context import ClusterContext, DoctorCheck, DoctorContext
+    from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .model.nodes import NodeRecord, NodeRequest
 
 #: Modules of the core that are plugins themselves (always loaded, never disabled).

@@ -8,6 +8,7 @@ import attrs
 import click
 
 from .. import api_mesh
+from ..model.mesh import MeshCheckResult
 from .common import app_state, manager
 from .output import chosen_format, emit_data, output_option, table
 
@@ -82,7 +83,7 @@ def check(ctx: click.Context, name: str, repair: bool, output: str | None) -> No
         ctx.exit(1)
 
 
-def _grid(result: api_mesh.MeshCheckResult, nodes: list[str]) -> list[list[str]]:
+def _grid(result: MeshCheckResult, nodes: list[str]) -> list[list[str]]:
     rows = []
     for source in nodes:
         row = [source]

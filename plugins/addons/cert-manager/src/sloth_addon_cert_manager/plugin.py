@@ -9,10 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from sloth_kubernetes.addons import AddonManifests, helm_chart
-from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
-from sloth_kubernetes.model.cluster import doc
-from sloth_kubernetes.registry import Component
+from sloth_kubernetes.plugin import (
+    AddonManifests,
+    AddonPlugin,
+    Component,
+    addon_hooks,
+    doc,
+    helm_chart,
+)
 
 NAME = "cert-manager"
 CHART_REPO = "https://charts.jetstack.io"

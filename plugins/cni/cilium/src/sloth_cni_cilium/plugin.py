@@ -15,15 +15,17 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import attrs
-from sloth_kubernetes.addons import (
+from sloth_kubernetes.plugin import (
     AddonManifests,
+    AddonPlugin,
+    ClusterConfig,
+    Component,
+    addon_hooks,
+    doc,
     helm_chart,
     helm_chart_config,
     node_network,
 )
-from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
-from sloth_kubernetes.model.cluster import ClusterConfig, doc
-from sloth_kubernetes.registry import Component
 
 NAME = "cilium"
 CHART_REPO = "https://helm.cilium.io/"

@@ -12,10 +12,16 @@ from __future__ import annotations
 from typing import Literal
 
 import attrs
-from sloth_kubernetes.addons import AddonManifests, node_network
-from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
-from sloth_kubernetes.model.cluster import ClusterConfig, PluginBlock, doc
-from sloth_kubernetes.registry import Component
+from sloth_kubernetes.plugin import (
+    AddonManifests,
+    AddonPlugin,
+    ClusterConfig,
+    Component,
+    PluginBlock,
+    addon_hooks,
+    doc,
+    node_network,
+)
 
 NAME = "flannel"
 

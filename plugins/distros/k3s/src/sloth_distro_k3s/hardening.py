@@ -5,7 +5,7 @@ Each control, with the guide section it implements, is listed in docs/distros/k3
 
 from __future__ import annotations
 
-from sloth_kubernetes.distro.installer import NodeFile
+from sloth_kubernetes.plugin import NodeFile
 
 #: Audit policy used when ``audit.policy`` is not given: metadata for everything (CIS 3.2.1).
 DEFAULT_AUDIT_POLICY = """\

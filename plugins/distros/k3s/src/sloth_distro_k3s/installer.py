@@ -15,19 +15,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sloth_kubernetes.distro.flags import FlagCatalog, load_flags
-from sloth_kubernetes.distro.installer import (
+from sloth_kubernetes.plugin import (
     Artifact,
     DistroPlan,
+    FlagCatalog,
     Installer,
     NodeFile,
+    NodeRecord,
+    PluginBlock,
     Release,
     Role,
+    load_flags,
     rancher_node_keys,
     with_extras,
 )
-from sloth_kubernetes.model import NodeRecord
-from sloth_kubernetes.model.cluster import PluginBlock
 
 from . import hardening
 

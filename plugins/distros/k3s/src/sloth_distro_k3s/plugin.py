@@ -11,9 +11,7 @@ from functools import cache
 from typing import Literal
 
 import attrs
-from sloth_kubernetes.distro.hooks import DistroPlugin, distro_hooks
-from sloth_kubernetes.distro.settings import DistroSettings
-from sloth_kubernetes.model.cluster import doc
+from sloth_kubernetes.plugin import DistroPlugin, DistroSettings, distro_hooks, doc
 
 from .installer import DEFAULT_VERSION, K3sInstaller
 

@@ -6,8 +6,7 @@ import re
 from typing import Any, Literal
 
 import attrs
-from sloth_kubernetes.config.references import Reference
-from sloth_kubernetes.model.cluster import doc
+from sloth_kubernetes.plugin import Reference, doc
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

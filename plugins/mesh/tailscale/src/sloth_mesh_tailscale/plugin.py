@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-from sloth_kubernetes.context import ClusterContext
-from sloth_kubernetes.errors import SlothError
-from sloth_kubernetes.hookspecs import hookimpl
-from sloth_kubernetes.model.cluster import PluginBlock
-from sloth_kubernetes.model.nodes import NodeRecord
-from sloth_kubernetes.registry import Component, ConfigBlock
+from sloth_kubernetes.plugin import (
+    ClusterContext,
+    Component,
+    ConfigBlock,
+    NodeRecord,
+    PluginBlock,
+    SlothError,
+    hookimpl,
+)
 
 from . import commands
 from .model import TailscaleMeshSpec

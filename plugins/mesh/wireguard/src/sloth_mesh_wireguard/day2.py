@@ -15,17 +15,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sloth_kubernetes.api_mesh import (
+from sloth_kubernetes.plugin import (
+    ClusterContext,
     MeshCheckResult,
     MeshNodeStatus,
     MeshPeerStatus,
+    NodeRecord,
+    Secret,
+    UsageError,
     VpnJoin,
     VpnPeer,
+    register_secret,
 )
-from sloth_kubernetes.context import ClusterContext
-from sloth_kubernetes.errors import UsageError
-from sloth_kubernetes.model.nodes import NodeRecord
-from sloth_kubernetes.secrets import Secret, register
 
 from . import commands, node_script, phase, verify
 from .members import (
@@ -174,7 +175,7 @@ def generate_keypair() -> tuple[Secret, str]:
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     private_text = base64.b64encode(raw_private).decode()
-    register(private_text)
+    register_secret(private_text)
     return Secret(private_text, source="vpn device key"), base64.b64encode(raw_public).decode()
 
 
@@ -280,7 +281,7 @@ def device_config(
             lines.append(f"Endpoint = {format_endpoint(host, spec.port)}")
         lines.append(f"PersistentKeepalive = {keepalive}")
     text = "\n".join(lines) + "\n"
-    register(text)
+    register_secret(text)
     return Secret(text, source="vpn device config")
 
 

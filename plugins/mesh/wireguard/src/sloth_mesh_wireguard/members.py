@@ -16,8 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
-from sloth_kubernetes.model.cluster import ClusterConfig, PluginBlock
-from sloth_kubernetes.model.nodes import NodeRecord
+from sloth_kubernetes.plugin import ClusterConfig, NodeRecord, PluginBlock
 
 from .model import WireGuardMeshSpec
 from .topology import MeshMember, NodeMeshConfig, Peer

@@ -23,9 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from sloth_kubernetes.context import ClusterContext
-from sloth_kubernetes.errors import RemoteError
-from sloth_kubernetes.model.nodes import NodeRecord
+from sloth_kubernetes.plugin import ClusterContext, NodeRecord, RemoteError
 
 from . import commands, node_script, verify
 from .failover import FailoverTable, failover_tables, render_failover

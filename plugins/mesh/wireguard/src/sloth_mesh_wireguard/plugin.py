@@ -10,10 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sloth_kubernetes.context import ClusterContext
-from sloth_kubernetes.hookspecs import hookimpl
-from sloth_kubernetes.model.nodes import NodeRecord
-from sloth_kubernetes.registry import Component, ConfigBlock
+from sloth_kubernetes.plugin import ClusterContext, Component, ConfigBlock, NodeRecord, hookimpl
 
 from .model import WireGuardMeshSpec
 

@@ -28,7 +28,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 import attrs
-from sloth_kubernetes.errors import SlothError
+from sloth_kubernetes.plugin import SlothError
 
 from sloth_mesh_wireguard.model import WireGuardMeshSpec
 

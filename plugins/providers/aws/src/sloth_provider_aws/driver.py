@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from sloth_kubernetes.cloud import (
+from sloth_kubernetes.plugin import (
     CLUSTER_TAG,
     CloudDriver,
     Endpoint,
@@ -26,12 +26,12 @@ from sloth_kubernetes.cloud import (
     Image,
     Machine,
     MachineSpec,
+    ProviderError,
     Resource,
     Size,
     cluster_tags,
     guard_connection,
 )
-from sloth_kubernetes.errors import ProviderError
 
 _STATES = {
     "running": "running",

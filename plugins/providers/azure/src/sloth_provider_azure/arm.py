@@ -22,7 +22,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 LOGIN_URL = "https://login.microsoftonline.com"
 MANAGEMENT_URL = "https://management.azure.com"

@@ -13,8 +13,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-from sloth_kubernetes.cloud import FirewallRule
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import FirewallRule, ProviderError
 
 SUBNET = "nodes"
 #: NSG rule priorities: ours start here, 10 apart (Azure allows 100-4096, lower wins).

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sloth_kubernetes.cloud import (
+from sloth_kubernetes.plugin import (
     CLUSTER_TAG,
     NODE_TAG,
     CloudDriver,
@@ -28,13 +28,13 @@ from sloth_kubernetes.cloud import (
     Image,
     Machine,
     MachineSpec,
+    ProviderError,
     Region,
     Resource,
     Size,
     cluster_tags,
     guard_connection,
 )
-from sloth_kubernetes.errors import ProviderError
 
 from . import bodies
 from .arm import (

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sloth_kubernetes.cloud import (
+from sloth_kubernetes.plugin import (
     CLUSTER_TAG,
     CloudDriver,
     FirewallRule,

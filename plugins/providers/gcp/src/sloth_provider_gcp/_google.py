@@ -24,8 +24,7 @@ from libcloud.common.base import ConnectionUserAndKey
 from libcloud.common.google import GoogleBaseAuthConnection, GoogleBaseError
 from libcloud.common.types import InvalidCredsError
 from libcloud.compute.drivers.gce import GCEConnection
-from sloth_kubernetes.cloud import Endpoint
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import Endpoint, ProviderError
 
 SCOPE = "https://www.googleapis.com/auth/compute"
 #: 403 reasons Google uses for "slow down" (docs: Compute Engine rate quotas).
@@ -100,9 +99,9 @@ class Credential:
         token = reply.get("access_token")
         if not token:
             raise InvalidCredsError("the token endpoint answered without an access_token")
-        from sloth_kubernetes.secrets import register
+        from sloth_kubernetes.plugin import register_secret
 
-        register(token)
+        register_secret(token)
         expires = time.time() + float(reply.get("expires_in") or 3600)
         with _tokens_lock:
             _tokens[self.cache_key] = (str(token), expires)

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from sloth_kubernetes.errors import ProviderError
-from sloth_kubernetes.secrets import Secret, register
+from sloth_kubernetes.plugin import ProviderError, Secret, register_secret
 
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL, not a secret)
 
@@ -57,7 +56,7 @@ def load_service_account(value: str, reference: Any) -> ServiceAccount:
         raise _refused(f"the service account key in {where} is not a JSON object", "")
     private = data.get("private_key")
     if isinstance(private, str):
-        register(private)
+        register_secret(private)
     kind = data.get("type")
     if kind != "service_account" or not data.get("client_email") or not private:
         found = f"a {kind!r} credential" if kind else "no service account key"

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sloth_kubernetes.cloud import (
+from sloth_kubernetes.plugin import (
     CLUSTER_TAG,
     CloudDriver,
     Endpoint,
@@ -27,12 +27,12 @@ from sloth_kubernetes.cloud import (
     Image,
     Machine,
     MachineSpec,
+    ProviderError,
     Region,
     Resource,
     Size,
     guard_connection,
 )
-from sloth_kubernetes.errors import ProviderError
 
 from .account import load_service_account
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import attrs
-from sloth_kubernetes.cloud import CloudProvider, CloudSettings, ProviderSpec, RateLimit
-from sloth_kubernetes.cloud.hooks import CloudHooks
-from sloth_kubernetes.config.references import Reference
-from sloth_kubernetes.model.cluster import doc
-from sloth_kubernetes.model.validators import in_range
+from sloth_kubernetes.plugin import (
+    CloudHooks,
+    CloudProvider,
+    CloudSettings,
+    ProviderSpec,
+    RateLimit,
+    Reference,
+    doc,
+    in_range,
+)
 
 from .driver import GcpDriver
 

@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sloth_kubernetes.cloud import (
+from sloth_kubernetes.plugin import (
     CLUSTER_TAG,
     NODE_TAG,
     CloudDriver,
@@ -31,14 +31,14 @@ from sloth_kubernetes.cloud import (
     Image,
     Machine,
     MachineSpec,
+    ProviderError,
     Resource,
     Size,
     flat_tags,
     guard_connection,
     point_connection_at,
+    register_secret,
 )
-from sloth_kubernetes.errors import ProviderError
-from sloth_kubernetes.secrets import register
 
 _STATES = {
     "provisioning": "pending",
@@ -164,7 +164,7 @@ class LinodeDriver(CloudDriver):
                 hint="shorten the cluster or pool name",
             )
         root_password = secrets.token_urlsafe(32)  # required with an image; never used or kept
-        register(root_password)
+        register_secret(root_password)
         body: dict[str, Any] = {
             "label": spec.name,
             "region": spec.region,

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import attrs
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 from ._system import PROVIDER, is_alive, kill_and_wait, process_start_time, reap, run, which
 from .network import LocalNetwork

@@ -14,7 +14,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 PROVIDER = "local"
 

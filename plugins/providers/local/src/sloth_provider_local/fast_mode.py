@@ -14,7 +14,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 from ._runtime import HostRecord, make_private_dir, spawn_detached, wait_for_ssh
 from ._system import FAST_TOOLS, PROVIDER, process_start_time, require_tools

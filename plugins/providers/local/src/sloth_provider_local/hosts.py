@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 from . import _runtime as rt
 from . import fast_mode

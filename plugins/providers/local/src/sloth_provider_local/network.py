@@ -14,7 +14,7 @@ import json
 import re
 
 import attrs
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 from ._system import PROVIDER, run
 

@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import attrs
-from sloth_kubernetes.context import ClusterContext
-from sloth_kubernetes.errors import ProviderError
-from sloth_kubernetes.hookspecs import hookimpl
-from sloth_kubernetes.model.cluster import PluginBlock, doc
-from sloth_kubernetes.model.nodes import NodeRecord, NodeRequest
-from sloth_kubernetes.model.validators import ipv4_network
-from sloth_kubernetes.registry import Component, ConfigBlock
+from sloth_kubernetes.plugin import (
+    ClusterContext,
+    Component,
+    ConfigBlock,
+    NodeRecord,
+    NodeRequest,
+    PluginBlock,
+    ProviderError,
+    doc,
+    hookimpl,
+    ipv4_network,
+)
 
 NAME = "local"
 

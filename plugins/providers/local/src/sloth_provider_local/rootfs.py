@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 from ._runtime import network_lock
 from ._system import PROVIDER, require_tools

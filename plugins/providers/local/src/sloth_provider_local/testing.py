@@ -28,7 +28,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 from ._runtime import network_lock, write_json
 from ._system import is_alive, process_start_time, run

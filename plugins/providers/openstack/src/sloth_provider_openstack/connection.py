@@ -40,7 +40,7 @@ from libcloud.compute.drivers.openstack import (
     OpenStack_2_NetworkConnection,
     OpenStack_2_NodeDriver,
 )
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 #: Server tags in the create request need compute API microversion 2.52 (Queens, 2018).
 COMPUTE_MICROVERSION = "2.52"

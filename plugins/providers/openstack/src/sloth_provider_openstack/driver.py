@@ -23,7 +23,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sloth_kubernetes.cloud import (
+from sloth_kubernetes.plugin import (
     CLUSTER_TAG,
     NODE_TAG,
     CloudDriver,
@@ -31,13 +31,13 @@ from sloth_kubernetes.cloud import (
     Image,
     Machine,
     MachineSpec,
+    ProviderError,
     Region,
     Resource,
     Size,
     flat_tags,
     guard_connection,
 )
-from sloth_kubernetes.errors import ProviderError
 
 _STATES = {
     "ACTIVE": "running",

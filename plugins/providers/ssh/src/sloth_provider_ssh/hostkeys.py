@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
-from sloth_kubernetes.errors import ProviderError
+from sloth_kubernetes.plugin import ProviderError
 
 from .knownhosts import KnownKey, fingerprint, lookup, pinned_key, read_lines, revoked, same_key
 from .resolve import PROVIDER, Target

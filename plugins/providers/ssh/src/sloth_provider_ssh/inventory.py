@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from sloth_kubernetes.config.convert import make_converter, problems_from
-from sloth_kubernetes.config.located import render_path
-from sloth_kubernetes.errors import ConfigError, ConfigIssue
+from sloth_kubernetes.plugin import (
+    ConfigError,
+    ConfigIssue,
+    make_converter,
+    problems_from,
+    render_path,
+)
 
 from .settings import SshHost
 

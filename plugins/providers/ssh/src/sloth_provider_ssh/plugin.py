@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sloth_kubernetes.context import ClusterContext
-from sloth_kubernetes.hookspecs import hookimpl
-from sloth_kubernetes.model.nodes import NodeRecord, NodeRequest
-from sloth_kubernetes.registry import Component, ConfigBlock
+from sloth_kubernetes.plugin import (
+    ClusterContext,
+    Component,
+    ConfigBlock,
+    NodeRecord,
+    NodeRequest,
+    hookimpl,
+)
 
 from .settings import PROVIDER, SshPoolOptions, SshSettings
 

@@ -14,9 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sloth_kubernetes.context import ClusterContext
-from sloth_kubernetes.errors import ConfigError, ProviderError
-from sloth_kubernetes.model.nodes import NodeRecord, NodeRequest
+from sloth_kubernetes.plugin import (
+    ClusterContext,
+    ConfigError,
+    NodeRecord,
+    NodeRequest,
+    ProviderError,
+)
 
 from . import connect, hostkeys
 from .connect import Outcome, Pins

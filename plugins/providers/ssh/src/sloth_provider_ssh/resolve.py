@@ -12,12 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from sloth_kubernetes.config.located import locate, parse_yaml, render_path
-from sloth_kubernetes.config.overlays import merge
-from sloth_kubernetes.config.problem import Problem, did_you_mean
-from sloth_kubernetes.errors import ConfigError, ConfigIssue, ProviderError
-from sloth_kubernetes.model.cluster import ClusterConfig, PluginBlock
-from sloth_kubernetes.model.nodes import NodeRequest
+from sloth_kubernetes.plugin import (
+    ClusterConfig,
+    ConfigError,
+    ConfigIssue,
+    NodeRequest,
+    PluginBlock,
+    Problem,
+    ProviderError,
+    did_you_mean,
+    locate,
+    merge_overlay,
+    parse_yaml,
+    render_path,
+)
 
 from .inventory import import_hosts
 from .settings import PROVIDER, Bastion, SshHost, SshPoolOptions, SshSettings
@@ -281,7 +289,7 @@ def located_error(config: ClusterConfig, problems: Sequence[Problem]) -> ConfigE
         except OSError:
             parsed = None
         if parsed is not None:
-            tree = parsed if tree is None else merge(tree, parsed)
+            tree = parsed if tree is None else merge_overlay(tree, parsed)
     issues = []
     for problem in problems:
         position = locate(tree, problem.path, key=problem.at_key) if tree is not None else None

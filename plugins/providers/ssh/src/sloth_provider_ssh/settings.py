@@ -11,8 +11,7 @@ import re
 from typing import Any
 
 import attrs
-from sloth_kubernetes.model.cluster import doc
-from sloth_kubernetes.model.validators import InvalidValue, in_range
+from sloth_kubernetes.plugin import InvalidValue, doc, in_range
 
 PROVIDER = "ssh"
 

@@ -23,22 +23,22 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
-from sloth_kubernetes.cloud import (
+from sloth_kubernetes.plugin import (
     CLUSTER_TAG,
     CloudDriver,
     FirewallRule,
     Image,
     Machine,
     MachineSpec,
+    ProviderError,
     Region,
     Resource,
     Size,
     flat_tags,
     guard_connection,
     point_connection_at,
+    register_secret,
 )
-from sloth_kubernetes.errors import ProviderError
-from sloth_kubernetes.secrets import register
 
 #: Vultr bills by the hour up to a monthly cap; /v2/plans gives the monthly price only.
 HOURS_PER_MONTH = 730
@@ -218,7 +218,7 @@ class VultrDriver(CloudDriver):
         # The reply carries a generated root password: never kept, redacted if it shows anywhere.
         password = instance.pop("default_password", None)
         if password:
-            register(str(password))
+            register_secret(str(password))
         return self._machine(instance)
 
     def destroy_machine(self, machine: Machine) -> None:

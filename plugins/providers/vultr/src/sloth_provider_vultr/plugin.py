@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import attrs
-from sloth_kubernetes.cloud import CloudProvider, CloudSettings, ProviderSpec, RateLimit
-from sloth_kubernetes.cloud.hooks import CloudHooks
-from sloth_kubernetes.config.references import Reference
-from sloth_kubernetes.model.cluster import doc
+from sloth_kubernetes.plugin import (
+    CloudHooks,
+    CloudProvider,
+    CloudSettings,
+    ProviderSpec,
+    RateLimit,
+    Reference,
+    doc,
+)
 
 from .driver import VultrDriver
 

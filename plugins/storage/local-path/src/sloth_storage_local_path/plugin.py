@@ -13,12 +13,16 @@ import json
 from typing import Any
 
 import attrs
-from sloth_kubernetes.addons import AddonManifests
-from sloth_kubernetes.addons.helm import MANAGED_BY
-from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
-from sloth_kubernetes.addons.storage import storage_classes
-from sloth_kubernetes.model.cluster import StorageBlock, doc
-from sloth_kubernetes.registry import Component
+from sloth_kubernetes.plugin import (
+    MANAGED_BY,
+    AddonManifests,
+    AddonPlugin,
+    Component,
+    StorageBlock,
+    addon_hooks,
+    doc,
+    storage_classes,
+)
 
 NAME = "local-path"
 PROVISIONER = "rancher.io/local-path"

@@ -11,12 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from sloth_kubernetes.addons import AddonManifests, helm_chart
-from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
-from sloth_kubernetes.addons.storage import storage_classes
-from sloth_kubernetes.hookspecs import hookimpl
-from sloth_kubernetes.model.cluster import StorageBlock, StorageClassSpec, doc
-from sloth_kubernetes.registry import Component
+from sloth_kubernetes.plugin import (
+    AddonManifests,
+    AddonPlugin,
+    Component,
+    StorageBlock,
+    StorageClassSpec,
+    addon_hooks,
+    doc,
+    helm_chart,
+    hookimpl,
+    storage_classes,
+)
 
 NAME = "longhorn"
 CHART_REPO = "https://charts.longhorn.io"

@@ -11,11 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from sloth_kubernetes.addons import AddonManifests, helm_chart
-from sloth_kubernetes.addons.hooks import AddonPlugin, addon_hooks
-from sloth_kubernetes.addons.storage import storage_classes
-from sloth_kubernetes.model.cluster import StorageBlock, doc
-from sloth_kubernetes.registry import Component
+from sloth_kubernetes.plugin import (
+    AddonManifests,
+    AddonPlugin,
+    Component,
+    StorageBlock,
+    addon_hooks,
+    doc,
+    helm_chart,
+    storage_classes,
+)
 
 NAME = "openebs"
 CHART_REPO = "https://openebs.github.io/openebs"

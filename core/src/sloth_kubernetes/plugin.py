@@ -1,0 +1,176 @@
+"""The plugin author's surface: everything a sloth-kubernetes plugin imports from the core.
+
+A plugin (built-in or third-party) imports from this module only — a test keeps it so — and
+declares one component object per provider, distro, mesh, CNI, storage or add-on; its entry point
+in the ``sloth_kubernetes`` group names that object. docs/writing-a-plugin.md walks through one;
+docs/reference/hooks.md lists the hooks the objects answer.
+
+Grouped as in ``__all__``: the hook marker, what plugins register, what hooks receive, the
+model and the value types hooks return, the errors, and the shared building blocks of each kind
+(cloud drivers, distro installers, add-on manifests, config helpers). Anything not listed here is
+the core's own business and may change without notice.
+"""
+
+from __future__ import annotations
+
+from .addons import AddonManifests, helm_chart, helm_chart_config, node_network
+from .addons.helm import MANAGED_BY
+from .addons.hooks import AddonPlugin, addon_hooks
+from .addons.storage import storage_classes
+from .cloud import (
+    CLUSTER_TAG,
+    NODE_TAG,
+    CloudDriver,
+    CloudHooks,
+    CloudProvider,
+    CloudSettings,
+    Endpoint,
+    FirewallRule,
+    Image,
+    Machine,
+    MachineSpec,
+    ProviderSpec,
+    RateLimit,
+    Region,
+    Resource,
+    Size,
+    cluster_tags,
+    flat_tags,
+    guard_connection,
+    point_connection_at,
+)
+from .config.convert import make_converter, problems_from
+from .config.located import locate, parse_yaml, render_path
+from .config.overlays import merge as merge_overlay
+from .config.problem import Problem, did_you_mean
+from .config.references import Reference
+from .context import ClusterContext, DoctorCheck, DoctorContext, OperatorKey
+from .distro.flags import FlagCatalog, load_flags
+from .distro.hooks import DistroPlugin, distro_hooks
+from .distro.installer import (
+    Artifact,
+    DistroPlan,
+    Installer,
+    NodeFile,
+    Release,
+    Role,
+    rancher_node_keys,
+    with_extras,
+)
+from .distro.settings import DistroSettings
+from .errors import (
+    ConfigError,
+    ConfigIssue,
+    PartialProvisionError,
+    PluginError,
+    ProviderError,
+    RemoteError,
+    SlothError,
+    StateError,
+    UsageError,
+)
+from .hookspecs import PROJECT, hookimpl
+from .model.cluster import ClusterConfig, PluginBlock, StorageBlock, StorageClassSpec, doc
+from .model.mesh import MeshCheckResult, MeshNodeStatus, MeshPeerStatus, VpnJoin, VpnPeer
+from .model.nodes import NodeRecord, NodeRequest
+from .model.validators import InvalidValue, in_range, ipv4_network
+from .registry import Component, ConfigBlock, Register
+from .secrets import Secret
+from .secrets import register as register_secret
+
+__all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
+    # the hook marker (pluggy's HookimplMarker for the ``sloth_kubernetes`` project)
+    "PROJECT",
+    "hookimpl",
+    # what plugins register
+    "Component",
+    "ConfigBlock",
+    "Register",
+    # what hooks receive
+    "ClusterContext",
+    "DoctorCheck",
+    "DoctorContext",
+    "OperatorKey",
+    # the model, and the value types hooks return
+    "ClusterConfig",
+    "MeshCheckResult",
+    "MeshNodeStatus",
+    "MeshPeerStatus",
+    "NodeRecord",
+    "NodeRequest",
+    "PluginBlock",
+    "Secret",
+    "StorageBlock",
+    "StorageClassSpec",
+    "VpnJoin",
+    "VpnPeer",
+    "register_secret",
+    # errors (one hierarchy: every error carries a hint)
+    "ConfigError",
+    "ConfigIssue",
+    "PartialProvisionError",
+    "PluginError",
+    "ProviderError",
+    "RemoteError",
+    "SlothError",
+    "StateError",
+    "UsageError",
+    # settings models: field docs, validators, secret references, config helpers
+    "InvalidValue",
+    "Problem",
+    "Reference",
+    "did_you_mean",
+    "doc",
+    "in_range",
+    "ipv4_network",
+    "locate",
+    "make_converter",
+    "merge_overlay",
+    "parse_yaml",
+    "problems_from",
+    "render_path",
+    # providers: the cloud contract and the shared provider
+    "CLUSTER_TAG",
+    "NODE_TAG",
+    "CloudDriver",
+    "CloudHooks",
+    "CloudProvider",
+    "CloudSettings",
+    "Endpoint",
+    "FirewallRule",
+    "Image",
+    "Machine",
+    "MachineSpec",
+    "ProviderSpec",
+    "RateLimit",
+    "Region",
+    "Resource",
+    "Size",
+    "cluster_tags",
+    "flat_tags",
+    "guard_connection",
+    "point_connection_at",
+    # distros: the installer contract and the shared orchestration
+    "Artifact",
+    "DistroPlan",
+    "DistroPlugin",
+    "DistroSettings",
+    "FlagCatalog",
+    "Installer",
+    "NodeFile",
+    "Release",
+    "Role",
+    "distro_hooks",
+    "load_flags",
+    "rancher_node_keys",
+    "with_extras",
+    # CNI, storage and add-ons: manifests and the shared pipeline
+    "MANAGED_BY",
+    "AddonManifests",
+    "AddonPlugin",
+    "addon_hooks",
+    "helm_chart",
+    "helm_chart_config",
+    "node_network",
+    "storage_classes",
+]

@@ -1,0 +1,66 @@
+"""Plugins see one module of the core: ``sloth_kubernetes.plugin``.
+
+Every plugin package (built-in or third-party) is written against that module's ``__all__``; the
+rest of the core may change without breaking them. These tests keep it so.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import sloth_kubernetes.plugin as surface
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN_SOURCES = sorted(REPO.glob("plugins/*/*/src/**/*.py"))
+
+
+def core_imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` of every import of a ``sloth_kubernetes`` module in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [(node.lineno, m) for m in modules if m.split(".")[0] == "sloth_kubernetes"]
+    return found
+
+
+def test_plugins_import_only_the_plugin_surface_from_the_core() -> None:
+    assert len(PLUGIN_SOURCES) > 50, "the plugin sources were not found"
+    outside = [
+        f"{path.relative_to(REPO)}:{line}: {module}"
+        for path in PLUGIN_SOURCES
+        for line, module in core_imports(path)
+        if module != "sloth_kubernetes.plugin"
+    ]
+    assert outside == [], "plugins must import from sloth_kubernetes.plugin only:\n" + "\n".join(
+        outside
+    )
+
+
+def test_the_surface_lists_exactly_what_it_defines() -> None:
+    # (assertion rewriting adds "@py_…" names when the core is a pytest plugin)
+    public = {name for name in vars(surface) if name.isidentifier() and name[0] != "_"}
+    public -= {"annotations"}
+    assert sorted(public) == sorted(surface.__all__)
+    assert len(set(surface.__all__)) == len(surface.__all__)
+
+
+def test_hook_value_types_live_in_the_model_not_in_the_library() -> None:
+    # hookspecs -> api_mesh -> plugins -> hookspecs was an import cycle; the contract's types
+    # belong next to it, in the model, which imports neither the library nor the manager.
+    for path in (REPO / "core/src/sloth_kubernetes/model").glob("*.py"):
+        for line, module in core_imports(path):
+            assert module.split(".")[1] not in {"api", "plugins", "hookspecs"}, f"{path}:{line}"
+        relative = [
+            n.module or ""
+            for n in ast.walk(ast.parse(path.read_text()))
+            if isinstance(n, ast.ImportFrom) and n.level
+        ]
+        assert not [m for m in relative if m.startswith(("api", "plugins", "hookspecs"))]
+    hookspecs = (REPO / "core/src/sloth_kubernetes/hookspecs.py").read_text()
+    assert "api_mesh" not in hookspecs
