@@ -1,16 +1,39 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from sloth_kubernetes.cloud import CloudProvider
-from sloth_kubernetes.testing.emulators.replay import ReplayServer
+from sloth_kubernetes.testing.emulators.described import DescribedEmulator, described_test
 from sloth_kubernetes.testing.provider_contract import cloud_harness  # noqa: F401
 from sloth_provider_vultr.plugin import PROVIDER
+from sloth_provider_vultr.testing.fake import VultrFake
 
-RECORDED = Path(__file__).parent / "recorded"
+#: the key the fake accepts (``VultrFake.api_keys``)
+API_KEY = "V" * 36
+
+
+@pytest.fixture(scope="session")
+def _vultr_server() -> Iterator[DescribedEmulator]:
+    emulator = DescribedEmulator(VultrFake())
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def vultr_emulator(_vultr_server: DescribedEmulator) -> Iterator[DescribedEmulator]:
+    """The fake Vultr API v2, emptied for this test; the test fails if any request or reply
+    broke the API description (``emulator.take_violations()`` collects provoked ones)."""
+    yield from described_test(_vultr_server)
+
+
+@pytest.fixture
+def fake(vultr_emulator: DescribedEmulator) -> VultrFake:
+    assert isinstance(vultr_emulator.fake, VultrFake)
+    return vultr_emulator.fake
 
 
 @pytest.fixture
@@ -19,23 +42,22 @@ def cloud() -> CloudProvider:
 
 
 @pytest.fixture
-def provider_block(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Each test adds ``endpoint=`` (its recorded scenario) when it makes the harness."""
-    monkeypatch.setenv("VULTR_API_KEY", "V" * 36)
-    return {"region": "fra", "pollInterval": 0.05, "createTimeout": 10}
+def provider_block(
+    vultr_emulator: DescribedEmulator, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    monkeypatch.setenv("VULTR_API_KEY", API_KEY)
+    return {
+        "endpoint": vultr_emulator.endpoint,
+        "region": "fra",
+        "pollInterval": 0.05,
+        "createTimeout": 10,
+    }
 
 
 @pytest.fixture
-def vultr_api(recorded_api: Callable[[str | Path], ReplayServer]) -> Callable[[str], ReplayServer]:
-    """``vultr_api("lifecycle")``: the recorded scenario ``tests/recorded/<name>`` served."""
-    return lambda name: recorded_api(RECORDED / name)
+def sent_user_data(fake: VultrFake) -> Callable[[str], str | None]:
+    def read(name: str) -> str | None:
+        found = [i["id"] for i in fake.instances.values() if i["label"] == name]
+        return fake.user_data.get(found[-1]) if found else None
 
-
-@pytest.fixture
-def sent() -> Callable[[ReplayServer, str, str], list[Any]]:
-    """``sent(api, "POST", "/v2/instances")``: the JSON bodies the recorded API received."""
-
-    def bodies(api: ReplayServer, method: str, path: str) -> list[Any]:
-        return [body for m, p, body in api.received if m == method and p == path]
-
-    return bodies
+    return read

@@ -42,6 +42,8 @@ from sloth_kubernetes.plugin import (
 
 #: Vultr bills by the hour up to a monthly cap; /v2/plans gives the monthly price only.
 HOURS_PER_MONTH = 730
+#: The largest page the list operations document ("Default is 100 and Max is 500").
+MAX_PER_PAGE = 500
 #: ``os`` families that are placeholders for other sources, not installable systems.
 _NOT_SYSTEMS = frozenset({"iso", "snapshot", "backup", "application"})
 
@@ -94,6 +96,9 @@ class VultrDriver(CloudDriver):
 
         factory: Any = VultrNodeDriver  # libcloud is untyped
         self.vultr: Any = factory(credentials["api_key"].reveal(), api_version="2")
+        # libcloud adds per_page=500 to every request, creates and deletes included, which
+        # document no such parameter: only the listings (``_all``) send it.
+        self.vultr.connection.add_default_params = lambda params: params
         self.prefix = ""
         if settings.endpoint:  # every request goes through this one connection: re-point it
             path = point_connection_at(self.vultr.connection, settings.endpoint)
@@ -119,7 +124,9 @@ class VultrDriver(CloudDriver):
         seen: set[str] = set()
         cursor = ""
         while True:
-            query = {**params, "cursor": cursor} if cursor else dict(params)
+            query = {**params, "per_page": MAX_PER_PAGE}
+            if cursor:
+                query["cursor"] = cursor
             reply = self._request("GET", path, **query) or {}
             items += reply.get(key) or []
             cursor = str(((reply.get("meta") or {}).get("links") or {}).get("next") or "")
