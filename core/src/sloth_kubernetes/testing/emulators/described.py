@@ -33,7 +33,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -340,8 +340,20 @@ class DescribedEmulator:
         self._server.stop()
 
 
-def described_test(emulator: DescribedEmulator) -> Iterator[DescribedEmulator]:
-    """Body of a per-test fixture: reset before, fail at teardown on violations left behind."""
+class _Checked(Protocol):
+    name: str
+
+    def reset(self) -> None: ...
+
+    def violations(self) -> list[str]: ...
+
+
+E = TypeVar("E", bound=_Checked)
+
+
+def described_test(emulator: E, *, what: str = "API description") -> Iterator[E]:
+    """Body of a per-test fixture for any checked emulator (this module's, or Prism's): reset
+    before, fail at teardown naming the violations the test left behind."""
     import pytest
 
     emulator.reset()
@@ -350,7 +362,7 @@ def described_test(emulator: DescribedEmulator) -> Iterator[DescribedEmulator]:
     emulator.reset()
     if broken:
         pytest.fail(
-            f"the {emulator.name} API description was violated during the test "
+            f"the {emulator.name} {what} was violated during the test "
             "(request.* = the client sent it, response.* = the fake answered it):\n  "
             + "\n  ".join(broken),
             pytrace=False,

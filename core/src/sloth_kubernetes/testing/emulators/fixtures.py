@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from sloth_kubernetes.testing.emulators._http import sweep_stale_processes
+from sloth_kubernetes.testing.emulators.described import described_test
 from sloth_kubernetes.testing.emulators.ec2 import Ec2Emulator
 from sloth_kubernetes.testing.emulators.faults import FaultPolicy, FaultyProxy
 from sloth_kubernetes.testing.emulators.prism import PrismEmulator, PrismUnavailable
@@ -81,17 +82,7 @@ def _prism_session(cloud: str) -> Iterator[PrismEmulator]:
 
 
 def _prism_test(emulator: PrismEmulator) -> Iterator[PrismEmulator]:
-    emulator.reset()
-    yield emulator
-    broken = emulator.violations()
-    emulator.reset()
-    if broken:
-        pytest.fail(
-            f"the {emulator.name} API spec was violated during the test "
-            "(request.* = the client sent it, response.* = the fake answered it):\n  "
-            + "\n  ".join(broken),
-            pytrace=False,
-        )
+    yield from described_test(emulator, what="API spec")
 
 
 @pytest.fixture(scope="session")
