@@ -78,6 +78,8 @@ def test_an_unreadable_reference_points_at_where_it_was_written(
     assert issue.file == str(path)
     assert issue.line > 0
     assert issue.path == "spec.providers.vaultish.token"
+    assert issue.message == f"the secret file {path.parent / 'missing.txt'} does not exist"
+    assert "write the secret into" in issue.hint
 
 
 def test_missing_variable_is_reported_when_used(monkeypatch):

@@ -102,21 +102,24 @@ class Session:
         for field, reference in self.references.items():
             try:
                 resolved[field] = reference.resolve()
-            except ConfigError:
-                where = (
-                    f"environment variable {reference.target}"
-                    if reference.kind == "env"
-                    else f"file {reference.target}"
-                )
+            except ConfigError as error:
+                # FILE:LINE:COL of the reference when written; its key when it is a default.
+                (issue,) = error.issues
+                where = f"{issue.file}:{issue.line}:{issue.column}: " if issue.line else ""
+                key = issue.path or f"spec.providers.{self.spec.name}.{self._key(field)} (default)"
                 raise ProviderError(
-                    f"{self.spec.name}: no credentials: {where} is not set "
-                    f"(spec.providers.{self.spec.name}.{field})",
+                    f"{self.spec.name}: no credentials: {where}{key}: {issue.message}",
                     provider=self.spec.name,
-                    hint=f"export {reference.target}=… (never write it into the config)"
-                    if reference.kind == "env"
-                    else f"write the secret into {reference.target} (mode 0600)",
+                    hint=issue.hint,
                 ) from None
         return resolved
+
+    def _key(self, field: str) -> str:
+        import attrs
+
+        from ..config.convert import yaml_key
+
+        return yaml_key(attrs.fields_dict(type(self.settings))[field])
 
     @property
     def concurrency(self) -> int:

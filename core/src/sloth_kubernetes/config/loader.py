@@ -24,6 +24,16 @@ from .references import Reference
 from .semantics import check_semantics
 from .slots import DISTRO_DEFAULT, validate_slots
 
+#: Largest config file read (a 200-node cluster written out node by node is ~100 KiB); larger
+#: input is refused before it is parsed (the YAML parser needs ~5 s and ~75 MiB per MiB).
+MAX_CONFIG_BYTES = 1024 * 1024
+_OTHER_ENCODINGS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
 
 def load_config(paths: Sequence[str | Path], catalog: Catalog) -> ClusterConfig:
     """Read, merge (later files win) and validate config files."""
@@ -31,21 +41,60 @@ def load_config(paths: Sequence[str | Path], catalog: Catalog) -> ClusterConfig:
         raise ConfigError(
             [ConfigIssue("<command line>", 0, 0, "", "no config file given", "pass -f FILE")]
         )
-    texts = []
-    for path in paths:
-        try:
-            texts.append((Path(path).read_text(encoding="utf-8"), str(path)))
-        except FileNotFoundError:
+    return _load([(read_config_text(path), str(path)) for path in paths], catalog)
+
+
+def read_config_text(path: str | Path) -> str:
+    """A config file's text: at most MAX_CONFIG_BYTES of UTF-8, else a located ConfigError."""
+    file = str(path)
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # never more, whatever the file claims
+    except FileNotFoundError:
+        raise ConfigError(
+            [ConfigIssue(file, 0, 0, "", "file not found", "check the path given to -f")]
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            [ConfigIssue(file, 0, 0, "", f"cannot read: {error.strerror}", "check the path")]
+        ) from None
+    return decode_config(data, file)
+
+
+def decode_config(data: bytes, file: str) -> str:
+    """UTF-8 text of a config, or a ConfigError at the first byte that is not."""
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    file, 0, 0, "", f"the file is larger than {MAX_CONFIG_BYTES // 1024} KiB",
+                    "a cluster config is a few KiB; see docs/reliability.md, 'Config limits'",
+                )
+            ]
+        )  # fmt: skip
+    for bom, encoding in _OTHER_ENCODINGS:
+        if data.startswith(bom):
             raise ConfigError(
-                [ConfigIssue(str(path), 0, 0, "", "file not found", "check the path given to -f")]
-            ) from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError([ConfigIssue(str(path), 0, 0, "", f"cannot read: {error}")]) from None
-    return _load(texts, catalog)
+                [ConfigIssue(file, 1, 1, "", f"the file is {encoding}-encoded",
+                             "save it as UTF-8 (without a byte order mark)")]
+            )  # fmt: skip
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        good = data[: error.start].decode("utf-8-sig")
+        line = good.count("\n") + 1
+        column = len(good) - (good.rfind("\n") + 1) + 1
+        raise ConfigError(
+            [ConfigIssue(file, line, column, "",
+                         f"byte 0x{data[error.start]:02x} is not UTF-8 (binary data?)",
+                         "a config is UTF-8 text; save it as UTF-8")]
+        ) from None  # fmt: skip
 
 
 def load_config_text(text: str, catalog: Catalog, file: str = "<string>") -> ClusterConfig:
     """Validate config given as text (tests, the wizard, stdin)."""
+    if len(text) > MAX_CONFIG_BYTES:
+        decode_config(text.encode("utf-8"), file)  # raises the size error
     return _load([(text, file)], catalog)
 
 

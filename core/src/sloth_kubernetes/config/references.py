@@ -47,17 +47,26 @@ class Reference:
             value = os.environ.get(self.target)
             if not value:
                 raise self._error(
-                    f"environment variable {self.target} is not set",
-                    f"export {self.target}=… before running, or use ${{file:…}}",
+                    f"the environment variable {self.target} is not set",
+                    f"export {self.target}=… before running (never write the value into the "
+                    "config), or use ${file:…}",
                 )
         else:
             path = self._file_path()
             try:
                 value = path.read_text(encoding="utf-8").rstrip("\n")
-            except OSError as error:
+            except FileNotFoundError:
                 raise self._error(
-                    f"cannot read secret file {path}: {error.strerror}",
-                    "check the path (relative paths are relative to the config file)",
+                    f"the secret file {path} does not exist",
+                    f"write the secret into {path} (mode 0600); a relative path is relative to "
+                    "the config file",
+                ) from None
+            except (OSError, UnicodeDecodeError) as error:
+                reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+                raise self._error(
+                    f"cannot read the secret file {path}: {reason}",
+                    "check the path and its permissions (relative paths are relative to the "
+                    "config file)",
                 ) from None
             if not value:
                 raise self._error(f"secret file {path} is empty", "write the secret into it")

@@ -215,8 +215,8 @@ def test_missing_credentials_name_provider_and_variable(
     with pytest.raises(ProviderError) as caught:
         harness.provision()
     assert str(caught.value) == (
-        "azure: no credentials: environment variable AZURE_CLIENT_SECRET is not set "
-        "(spec.providers.azure.client_secret)"
+        "azure: no credentials: spec.providers.azure.clientSecret (default): the environment "
+        "variable AZURE_CLIENT_SECRET is not set"
     )
 
 
