@@ -8,7 +8,7 @@ from sloth_kubernetes.cloud import CloudProvider
 from sloth_kubernetes.testing.emulators.described import DescribedEmulator, described_test
 from sloth_kubernetes.testing.provider_contract import cloud_harness  # noqa: F401
 from sloth_provider_vultr.plugin import PROVIDER
-from sloth_provider_vultr.testing.fake import VultrFake
+from vultr_fake import VultrFake
 
 #: the key the fake accepts (``VultrFake.api_keys``)
 API_KEY = "V" * 36

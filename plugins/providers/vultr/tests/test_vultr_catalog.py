@@ -1,6 +1,6 @@
 """Catalog, sizing, images and features against the fake Vultr API (checked against Vultr's
 OpenAPI document); its catalogue is libcloud's recorded Vultr v2 plans, OS list and regions
-(``sloth_provider_vultr/testing/catalog.json``)."""
+(``tests/described/catalog.json``)."""
 
 from __future__ import annotations
 

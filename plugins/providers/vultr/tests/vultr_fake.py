@@ -2,7 +2,8 @@
 
 Every request and reply is validated (:class:`~sloth_kubernetes.testing.emulators.described.
 DescribedApp`) against ``vultr-api-v2.json``, our derived subset of Vultr's OpenAPI 3.0 document
-(``vultr/vultr-python-client``, ``openapi-client/swagger.json``, Apache-2.0; see ``SOURCES.md``).
+(``vultr/vultr-python-client``, ``openapi-client/swagger.json``, Apache-2.0; see
+``described/SOURCES.md``).
 
 What it does on its own, as the document describes the real API:
 
@@ -44,7 +45,7 @@ from sloth_kubernetes.testing.emulators._http import JsonReply, JsonRequest
 from sloth_kubernetes.testing.emulators.described import ApiDescription, DescribedApp
 from sloth_kubernetes.testing.emulators.fakes._common import AddressPool, utc_now
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent / "described"
 DESCRIPTION = HERE / "vultr-api-v2.json"
 CATALOG = HERE / "catalog.json"
 #: documented in the introduction: "more than 30 requests per second ... may return 429"
@@ -189,7 +190,7 @@ class VultrFake(DescribedApp):
             "os": systems[body["os_id"]]["name"],
             "ram": plan["ram"],
             "disk": plan["disk"],
-            "main_ip": "0.0.0.0",  # noqa: S104 (how Vultr shows "no address yet")
+            "main_ip": "0.0.0.0",
             "vcpu_count": plan["vcpu_count"],
             "region": body["region"],
             "date_created": utc_now().replace("Z", "+00:00"),
@@ -198,7 +199,7 @@ class VultrFake(DescribedApp):
             "server_status": "none",
             "allowed_bandwidth": plan["bandwidth"],
             "netmask_v4": "",
-            "gateway_v4": "0.0.0.0",  # noqa: S104
+            "gateway_v4": "0.0.0.0",
             "v6_networks": [],
             "hostname": body.get("hostname") or f"vultr-guest-{instance_id[:8]}",
             "label": body.get("label", ""),
