@@ -1,25 +1,30 @@
-"""GCE has no local server: the plugin runs against recorded exchanges (``recorded/``).
+"""The plugin runs against a stateful fake of Compute Engine checked against Google's discovery
+document (``sloth_provider_gcp.testing``; see ``tests/README.md``).
 
-Each test writes a throwaway service-account key (an RSA key made here, ``token_uri`` pointing
-at the replay server) into a 0600 file named by ``GOOGLE_APPLICATION_CREDENTIALS``, as Google's
-tooling expects, and points ``endpoint`` at the same server.
+Each test writes a throwaway service-account key (an RSA key made here, registered with the
+fake, ``token_uri`` pointing at the fake) into a 0600 file named by
+``GOOGLE_APPLICATION_CREDENTIALS``, as Google's tooling expects, and points ``endpoint`` at the
+same server. A test that leaves a request or reply breaking the discovery document behind fails.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sloth_kubernetes.cloud import CloudProvider
+from sloth_kubernetes.testing.emulators.described import DescribedEmulator
 from sloth_kubernetes.testing.provider_contract import cloud_harness  # noqa: F401
 from sloth_provider_gcp.plugin import PROVIDER
 
-RECORDED = Path(__file__).parent / "recorded"
 PROJECT = "sloth-test-project"
 EMAIL = f"sloth-ci@{PROJECT}.iam.gserviceaccount.com"
+ZONE = "europe-west1-b"
 
 
 @pytest.fixture
@@ -27,8 +32,7 @@ def cloud() -> CloudProvider:
     return PROVIDER
 
 
-@pytest.fixture(scope="session")
-def rsa_pem() -> str:
+def _rsa_pem() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -38,6 +42,55 @@ def rsa_pem() -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+
+
+@pytest.fixture(scope="session")
+def rsa_pem() -> str:
+    return _rsa_pem()
+
+
+@pytest.fixture(scope="session")
+def _gce_server() -> Iterator[DescribedEmulator]:
+    from sloth_provider_gcp.testing.discovery import ComputeDiscovery, DiscoveryUnavailable
+    from sloth_provider_gcp.testing.fake_gce import FakeComputeEngine
+
+    try:
+        description = ComputeDiscovery()
+    except DiscoveryUnavailable as missing:
+        if os.environ.get("SLOTH_REQUIRE_EMULATORS") == "1":
+            pytest.fail(f"GCE fake required but unavailable: {missing}")
+        pytest.skip(f"GCE fake unavailable: {missing}")
+    emulator = DescribedEmulator("gce", FakeComputeEngine(PROJECT), description)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def gce(
+    _gce_server: DescribedEmulator, rsa_pem: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DescribedEmulator]:
+    """The fake, reset, with this session's service account registered; fails the test at
+    teardown if a request or reply broke the discovery document."""
+    from cryptography.hazmat.primitives import serialization
+    from sloth_provider_gcp import _google
+
+    monkeypatch.setattr(_google, "_tokens", {})  # each test signs in afresh
+    _gce_server.reset()
+    private = serialization.load_pem_private_key(rsa_pem.encode(), password=None)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    _gce_server.fake.register_account(EMAIL, public.decode())  # type: ignore[attr-defined]
+    yield _gce_server
+    broken = _gce_server.take_violations()
+    if broken:
+        pytest.fail(
+            f"the {_gce_server.description.title} was violated during the test:\n  "
+            + "\n  ".join(broken),
+            pytrace=False,
+        )
 
 
 def service_account_json(rsa_pem: str, token_uri: str) -> str:
@@ -56,38 +109,26 @@ def service_account_json(rsa_pem: str, token_uri: str) -> str:
 
 
 @pytest.fixture
-def key_file(tmp_path: Path, rsa_pem: str) -> Callable[[str], Path]:
-    """``key_file(token_uri)``: a 0600 service-account key file."""
+def key_file(tmp_path: Path, rsa_pem: str) -> Callable[..., Path]:
+    """``key_file(token_uri, pem=None)``: a 0600 service-account key file."""
 
-    def write(token_uri: str) -> Path:
+    def write(token_uri: str, pem: str | None = None) -> Path:
         path = tmp_path / "service-account.json"
         path.touch(mode=0o600)
-        path.write_text(service_account_json(rsa_pem, token_uri), encoding="utf-8")
+        path.write_text(service_account_json(pem or rsa_pem, token_uri), encoding="utf-8")
         return path
 
     return write
 
 
 @pytest.fixture
-def replay(
-    recorded_api: Callable[[Path], Any],
-    key_file: Callable[[str], Path],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Callable[[str], Any]:
-    """``replay(scenario)``: the replay server of ``recorded/<scenario>`` with a key for it."""
-
-    def start(scenario: str) -> Any:
-        api = recorded_api(RECORDED / scenario)
-        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file(api.endpoint + "/token")))
-        return api
-
-    return start
-
-
-@pytest.fixture
-def provider_block() -> dict[str, Any]:
-    # Few, short retries: an unrecorded request (421) must fail fast, not for two minutes.
+def provider_block(
+    gce: DescribedEmulator, key_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file(gce.endpoint + "/token")))
+    # Few, short retries: a refused request must fail fast, not for two minutes.
     return {
+        "endpoint": gce.endpoint,
         "project": PROJECT,
         "region": "europe-west1",
         "pollInterval": 0.01,
@@ -97,6 +138,44 @@ def provider_block() -> dict[str, Any]:
     }
 
 
-def sent(api: Any, method: str, suffix: str) -> list[dict[str, Any]]:
-    """Bodies of the ``method`` requests whose path ends with ``suffix``."""
-    return [body for m, path, body in api.received if m == method and path.endswith(suffix)]
+@pytest.fixture
+def sent_user_data(gce: DescribedEmulator) -> Callable[[str], str | None]:
+    def read(name: str) -> str | None:
+        for body in sent(gce, "POST", f"/zones/{ZONE}/instances"):
+            if body.get("name") == name:
+                return {i["key"]: i["value"] for i in body["metadata"]["items"]}["user-data"]
+        return None
+
+    return read
+
+
+def sent(gce: DescribedEmulator, method: str, suffix: str) -> list[dict[str, Any]]:
+    """Bodies of the ``method`` requests the fake received whose path ends with ``suffix``."""
+    received = gce.fake.received  # type: ignore[attr-defined]
+    return [body for m, path, _, body in received if m == method and path.endswith(suffix)]
+
+
+def paths(gce: DescribedEmulator, method: str) -> list[str]:
+    return [path for m, path, _, _ in gce.fake.received if m == method]  # type: ignore[attr-defined]
+
+
+def insert_instance(gce: DescribedEmulator, name: str, labels: dict[str, str]) -> None:
+    """Create an instance through the API (checked like the driver's requests), as someone
+    else — or an earlier run — would have."""
+    gce.fake.tokens.add("ya29.test-seed")  # type: ignore[attr-defined]
+    body = {
+        "name": name,
+        "machineType": f"zones/{ZONE}/machineTypes/e2-small",
+        "labels": labels,
+        "disks": [{"boot": True, "autoDelete": True, "initializeParams": {
+            "sourceImage": "projects/debian-cloud/global/images/family/debian-12"}}],
+        "networkInterfaces": [{"network": "global/networks/default"}],
+    }  # fmt: skip
+    request = urllib.request.Request(
+        f"{gce.endpoint}/compute/v1/projects/{PROJECT}/zones/{ZONE}/instances",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": "Bearer ya29.test-seed", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200
