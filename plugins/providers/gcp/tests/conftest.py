@@ -1,5 +1,5 @@
 """The plugin runs against a stateful fake of Compute Engine checked against Google's discovery
-document (``sloth_provider_gcp.testing``; see ``tests/README.md``).
+document (``gce_fake``, beside the tests; see ``README.md`` here).
 
 Each test writes a throwaway service-account key (an RSA key made here, registered with the
 fake, ``token_uri`` pointing at the fake) into a 0600 file named by
@@ -51,8 +51,8 @@ def rsa_pem() -> str:
 
 @pytest.fixture(scope="session")
 def _gce_server() -> Iterator[DescribedEmulator]:
-    from sloth_provider_gcp.testing.discovery import ComputeDiscovery, DiscoveryUnavailable
-    from sloth_provider_gcp.testing.fake_gce import FakeComputeEngine
+    from gce_fake.discovery import ComputeDiscovery, DiscoveryUnavailable
+    from gce_fake.fake import FakeComputeEngine
 
     try:
         description = ComputeDiscovery()

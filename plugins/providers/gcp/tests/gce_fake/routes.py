@@ -1,4 +1,4 @@
-"""The routes of :class:`~.fake_gce.FakeComputeEngine`: one per discovery method it serves."""
+"""The routes of :class:`~.fake.FakeComputeEngine`: one per discovery method it serves."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from sloth_kubernetes.testing.emulators._http import JsonReply, JsonRequest
 from sloth_kubernetes.testing.emulators.fakes._common import utc_now
 
 from .catalog import IMAGE_FAMILIES, MACHINE_TYPES, REGIONS, ZONES
-from .fake_gce import LINK, _fingerprint, _public
+from .fake import LINK, _fingerprint, _public
 
 if TYPE_CHECKING:
-    from .fake_gce import FakeComputeEngine
+    from .fake import FakeComputeEngine
 
 _STEPS = {"PROVISIONING": "STAGING", "STAGING": "RUNNING"}
 

@@ -385,9 +385,9 @@ class FakeComputeEngine(JsonApp):
         }
 
     def _routes_(self) -> None:
-        from . import fake_gce_routes
+        from . import routes
 
-        fake_gce_routes.install(self)
+        routes.install(self)
 
 
 def _matches(item: dict[str, Any], expression: str) -> bool:
