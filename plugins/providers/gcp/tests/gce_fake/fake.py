@@ -316,6 +316,14 @@ class FakeComputeEngine(JsonApp):
         self.operations[path] = operation
         return _public(operation)
 
+    def started(
+        self, method_id: str, resource: dict[str, Any], scope: tuple[str, str]
+    ) -> JsonReply:
+        """The reply to an insert or delete of ``resource``: its new operation."""
+        kind = method_id.rsplit(".", 1)[1]
+        target = resource["selfLink"]
+        return JsonReply(200, self.operation(method_id, kind, target, resource["id"], scope))
+
     def advance_operation(self, path: str) -> dict[str, Any] | None:
         operation = self.operations.get(path)
         if operation is None:

@@ -236,18 +236,16 @@ def install(fake: FakeComputeEngine) -> None:
             "fingerprint": _fingerprint(link),
             "lastStartTimestamp": utc_now(),
         }  # fmt: skip
-        operation = fake.operation("compute.instances.insert", "insert", link, instance_id,
-                                   ("zones", zone))  # fmt: skip
-        return JsonReply(200, operation)
+        return fake.started(
+            "compute.instances.insert", fake.instances[(zone, name)], ("zones", zone)
+        )
 
     @fake.routed("compute.instances.delete", "/zones/{zone}/instances/{name}", "DELETE")
     def delete_instance(_r: JsonRequest, zone: str, name: str) -> JsonReply:
         instance = fake.instances.pop((zone, name), None)
         if instance is None:
             return missing("instance", f"zones/{zone}/instances/{name}")
-        return JsonReply(200, fake.operation("compute.instances.delete", "delete",
-                                             instance["selfLink"], instance["id"],
-                                             ("zones", zone)))  # fmt: skip
+        return fake.started("compute.instances.delete", instance, ("zones", zone))
 
     @fake.routed("compute.instances.getSerialPortOutput",
                  "/zones/{zone}/instances/{name}/serialPort", "GET")  # fmt: skip
@@ -278,16 +276,7 @@ def install(fake: FakeComputeEngine) -> None:
             name, r.body.get("description", ""), bool(r.body.get("autoCreateSubnetworks", True))
         )
         fake.networks[name] = network
-        return JsonReply(
-            200,
-            fake.operation(
-                "compute.networks.insert",
-                "insert",
-                network["selfLink"],
-                network["id"],
-                ("global", ""),
-            ),
-        )
+        return fake.started("compute.networks.insert", network, ("global", ""))
 
     @fake.routed("compute.networks.delete", "/global/networks/{name}", "DELETE")
     def delete_network(_r: JsonRequest, name: str) -> JsonReply:
@@ -301,16 +290,7 @@ def install(fake: FakeComputeEngine) -> None:
         if users:
             return in_use(f"global/networks/{name}", users[0].removeprefix(f"{LINK}/"))
         del fake.networks[name]
-        return JsonReply(
-            200,
-            fake.operation(
-                "compute.networks.delete",
-                "delete",
-                network["selfLink"],
-                network["id"],
-                ("global", ""),
-            ),
-        )
+        return fake.started("compute.networks.delete", network, ("global", ""))
 
     @fake.routed("compute.subnetworks.list", "/regions/{region}/subnetworks", "GET")
     def list_subnetworks(r: JsonRequest, region: str) -> JsonReply:
@@ -337,9 +317,7 @@ def install(fake: FakeComputeEngine) -> None:
         subnetwork = fake._subnetwork_resource(name, region, str(cidr), network["selfLink"])
         subnetwork["description"] = body.get("description", "")
         fake.subnetworks[(region, name)] = subnetwork
-        return JsonReply(200, fake.operation("compute.subnetworks.insert", "insert",
-                                             subnetwork["selfLink"], subnetwork["id"],
-                                             ("regions", region)))  # fmt: skip
+        return fake.started("compute.subnetworks.insert", subnetwork, ("regions", region))
 
     @fake.routed("compute.subnetworks.delete", "/regions/{region}/subnetworks/{name}", "DELETE")
     def delete_subnetwork(_r: JsonRequest, region: str, name: str) -> JsonReply:
@@ -355,9 +333,7 @@ def install(fake: FakeComputeEngine) -> None:
         network = fake.networks.get(subnetwork["network"].rsplit("/", 1)[-1])
         if network is not None:
             network["subnetworks"].remove(subnetwork["selfLink"])
-        return JsonReply(200, fake.operation("compute.subnetworks.delete", "delete",
-                                             subnetwork["selfLink"], subnetwork["id"],
-                                             ("regions", region)))  # fmt: skip
+        return fake.started("compute.subnetworks.delete", subnetwork, ("regions", region))
 
     @fake.routed("compute.firewalls.list", "/global/firewalls", "GET")
     def list_firewalls(r: JsonRequest) -> JsonReply:
@@ -384,32 +360,14 @@ def install(fake: FakeComputeEngine) -> None:
             "selfLink": f"{project_link}/global/firewalls/{name}",
         }  # fmt: skip
         fake.firewalls[name] = firewall
-        return JsonReply(
-            200,
-            fake.operation(
-                "compute.firewalls.insert",
-                "insert",
-                firewall["selfLink"],
-                firewall["id"],
-                ("global", ""),
-            ),
-        )
+        return fake.started("compute.firewalls.insert", firewall, ("global", ""))
 
     @fake.routed("compute.firewalls.delete", "/global/firewalls/{name}", "DELETE")
     def delete_firewall(_r: JsonRequest, name: str) -> JsonReply:
         firewall = fake.firewalls.pop(name, None)
         if firewall is None:
             return missing("firewall", f"global/firewalls/{name}")
-        return JsonReply(
-            200,
-            fake.operation(
-                "compute.firewalls.delete",
-                "delete",
-                firewall["selfLink"],
-                firewall["id"],
-                ("global", ""),
-            ),
-        )
+        return fake.started("compute.firewalls.delete", firewall, ("global", ""))
 
 
 def _zone(project_link: str, zone: str) -> dict[str, Any]:
