@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from sloth_kubernetes.cloud import CloudProvider
-from sloth_kubernetes.testing.emulators.described import DescribedEmulator
+from sloth_kubernetes.testing.emulators.described import DescribedEmulator, described_test
 from sloth_kubernetes.testing.provider_contract import cloud_harness  # noqa: F401
 from sloth_provider_gcp.plugin import PROVIDER
 
@@ -50,17 +50,23 @@ def rsa_pem() -> str:
 
 
 @pytest.fixture(scope="session")
-def _gce_server() -> Iterator[DescribedEmulator]:
-    from gce_fake.discovery import ComputeDiscovery, DiscoveryUnavailable
+def _gce_server(rsa_pem: str) -> Iterator[DescribedEmulator]:
+    from cryptography.hazmat.primitives import serialization
+    from gce_fake.discovery import DiscoveryUnavailable
     from gce_fake.fake import FakeComputeEngine
 
     try:
-        description = ComputeDiscovery()
+        fake = FakeComputeEngine(PROJECT)
     except DiscoveryUnavailable as missing:
         if os.environ.get("SLOTH_REQUIRE_EMULATORS") == "1":
             pytest.fail(f"GCE fake required but unavailable: {missing}")
         pytest.skip(f"GCE fake unavailable: {missing}")
-    emulator = DescribedEmulator("gce", FakeComputeEngine(PROJECT), description)
+    private = serialization.load_pem_private_key(rsa_pem.encode(), password=None)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    fake.register_account(EMAIL, public.decode())  # the session's service account key
+    emulator = DescribedEmulator(fake)
     try:
         yield emulator
     finally:
@@ -69,28 +75,14 @@ def _gce_server() -> Iterator[DescribedEmulator]:
 
 @pytest.fixture
 def gce(
-    _gce_server: DescribedEmulator, rsa_pem: str, monkeypatch: pytest.MonkeyPatch
+    _gce_server: DescribedEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[DescribedEmulator]:
-    """The fake, reset, with this session's service account registered; fails the test at
-    teardown if a request or reply broke the discovery document."""
-    from cryptography.hazmat.primitives import serialization
+    """The fake, emptied; the test fails at teardown if a request or reply broke the discovery
+    document (``gce.take_violations()`` collects provoked ones)."""
     from sloth_provider_gcp import _google
 
     monkeypatch.setattr(_google, "_tokens", {})  # each test signs in afresh
-    _gce_server.reset()
-    private = serialization.load_pem_private_key(rsa_pem.encode(), password=None)
-    public = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    _gce_server.fake.register_account(EMAIL, public.decode())  # type: ignore[attr-defined]
-    yield _gce_server
-    broken = _gce_server.take_violations()
-    if broken:
-        pytest.fail(
-            f"the {_gce_server.description.title} was violated during the test:\n  "
-            + "\n  ".join(broken),
-            pytrace=False,
-        )
+    yield from described_test(_gce_server, what="Compute v1 discovery document")
 
 
 def service_account_json(rsa_pem: str, token_uri: str) -> str:
@@ -151,12 +143,12 @@ def sent_user_data(gce: DescribedEmulator) -> Callable[[str], str | None]:
 
 def sent(gce: DescribedEmulator, method: str, suffix: str) -> list[dict[str, Any]]:
     """Bodies of the ``method`` requests the fake received whose path ends with ``suffix``."""
-    received = gce.fake.received  # type: ignore[attr-defined]
-    return [body for m, path, _, body in received if m == method and path.endswith(suffix)]
+    received = gce.fake.received
+    return [body for m, path, body in received if m == method and path.endswith(suffix)]
 
 
 def paths(gce: DescribedEmulator, method: str) -> list[str]:
-    return [path for m, path, _, _ in gce.fake.received if m == method]  # type: ignore[attr-defined]
+    return [path for m, path, _ in gce.fake.received if m == method]
 
 
 def insert_instance(gce: DescribedEmulator, name: str, labels: dict[str, str]) -> None:

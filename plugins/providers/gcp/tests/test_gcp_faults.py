@@ -95,10 +95,9 @@ def test_throttling_and_unavailable_are_retried_without_a_second_create(
     # listing: 403 rateLimitExceeded; create: 429 (retried at once, the cloud did not act on
     # it), then 503 (ambiguous: the machine is looked up by label before creating again).
     fake = gce.fake
-    fake.fail_next("compute.instances.aggregatedList", 403, "rateLimitExceeded",
-                   "Rate Limit Exceeded")  # fmt: skip
-    fake.fail_next("compute.instances.insert", 429, "rateLimitExceeded", "Rate Limit Exceeded")
-    fake.fail_next("compute.instances.insert", 503, "backendError", "Backend Error")
+    fake.fail_next("GET", ".*/aggregated/instances", 403)  # rateLimitExceeded
+    fake.fail_next("POST", INSTANCES, 429)
+    fake.fail_next("POST", INSTANCES, 503)  # before acting
     harness = cloud_harness(name="demo", count=1, privateNetwork=False, firewall=False)
     (record,) = harness.provision()
     assert record.name == "demo-server-1"

@@ -134,13 +134,19 @@ def test_the_description_refuses_what_google_would(gce: Any) -> None:
     error = json.loads(caught.value.read())["error"]
     assert error["code"] == 400
     found = gce.take_violations()
-    assert any("unknown query parameter 'colour'" in v for v in found), found
-    assert any("'bogus' was unexpected" in v for v in found), found
-    assert any("body(Instance).name" in v for v in found), found
-    assert any("body(Instance).machineType: 2 is not of type 'string'" in v for v in found), found
+    assert any("request.query.colour: not a documented parameter" in v for v in found), found
+    assert any("('bogus' was unexpected)" in v for v in found), found
+    assert any("request.body.name: 'Not_A_Name' does not match" in v for v in found), found
+    assert any("request.body.machineType: 2 is not of type 'string'" in v for v in found), found
     assert gce.fake.instances == {}
     # and a reply the fake got wrong would be reported the same way
-    insert = gce.description.method_by_id("compute.instances.insert")
-    assert gce.description.check_response(insert, 200, {"status": "FINISHED"}) == [
-        "body(Operation).status: 'FINISHED' is not one of ['DONE', 'PENDING', 'RUNNING']"
+    (description,) = gce.fake.descriptions
+    insert = description.match("POST", f"/compute/v1/projects/{PROJECT}/zones/{ZONE}/instances")
+    assert description.check_response(insert, 200, {"status": "FINISHED"}) == [
+        "response.200.body.status: 'FINISHED' is not one of ['DONE', 'PENDING', 'RUNNING']"
+    ]
+    # and a path parameter breaking its pattern
+    wrong_zone = f"/compute/v1/projects/{PROJECT}/zones/Zone_B/instances"
+    assert description.check_request(insert, {}, {"name": "ok"}, wrong_zone) == [
+        "request.path.zone: 'Zone_B' does not match '^(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)$'"
     ]

@@ -20,7 +20,7 @@ File format (``operations`` keyed ``"METHOD /path/{var}"``)::
      "errors": {JSON Schema of an error body (optional)},
      "operations": {"POST /v2/instances": {
          "source": "#/paths/~1instances/post", "query": {"per_page": {...}},
-         "requiredQuery": [], "body": {...} | null,
+         "requiredQuery": [], "path": {"var": {...}} (optional), "body": {...} | null,
          "responses": {"202": {...} | null}}}}
 
 A response schema of ``null`` means "documented, body not described"; a status the operation
@@ -50,6 +50,9 @@ class Operation:
     body: Any
     responses: Mapping[str, Any]
     source: str
+    #: ``{variable: JSON Schema}`` of the path template's variables (optional in the file)
+    path_params: Mapping[str, Any] = attrs.field(factory=dict)
+    path_names: Sequence[str] = ()
 
 
 class ApiDescription:
@@ -66,7 +69,7 @@ class ApiDescription:
         self.operations: list[Operation] = []
         for key, entry in document["operations"].items():
             method, template = key.split(" ", 1)
-            regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(prefix + template))
+            regex = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(prefix + template))
             self.operations.append(
                 Operation(
                     key=key,
@@ -77,6 +80,8 @@ class ApiDescription:
                     body=entry.get("body"),
                     responses=entry.get("responses") or {},
                     source=entry.get("source", ""),
+                    path_params=entry.get("path") or {},
+                    path_names=tuple(re.findall(r"\{([^}]+)\}", template)),
                 )
             )
 
@@ -100,9 +105,15 @@ class ApiDescription:
         return found
 
     def check_request(
-        self, operation: Operation, params: Mapping[str, str], body: Any
+        self, operation: Operation, params: Mapping[str, str], body: Any, path: str = ""
     ) -> list[str]:
         found = []
+        matched = operation.pattern.match(path) if operation.path_params else None
+        values = matched.groups() if matched else ()
+        for name, value in zip(operation.path_names[: len(values)], values, strict=True):
+            schema = operation.path_params.get(name)
+            if schema is not None:
+                found += self._schema_errors(schema, value, f"request.path.{name}")
         for name in operation.required_query:
             if name not in params:
                 found.append(f"request.query.{name}: required parameter missing")
@@ -248,7 +259,7 @@ class DescribedApp(JsonApp):
             self.received.append((method, path, body))
         reply = self.gate(request)
         if reply is None:
-            broken = description.check_request(operation, params, body)
+            broken = description.check_request(operation, params, body, path)
             if broken:
                 self._note([f"{operation.key}: {b}" for b in broken])
                 return self.error(400, "bad_request", "; ".join(broken))

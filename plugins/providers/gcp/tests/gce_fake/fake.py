@@ -1,8 +1,8 @@
 """A stateful fake of Compute Engine v1 and Google's OAuth token endpoint (tests only).
 
-Every request and reply is checked against Google's discovery document by
-:class:`~sloth_kubernetes.testing.emulators.described.DescribedEmulator` with
-:class:`~.discovery.ComputeDiscovery`; this module does what the API does on its own:
+A :class:`~sloth_kubernetes.testing.emulators.described.DescribedApp`: every request and reply of
+the methods it serves is checked against Google's discovery document
+(:func:`~.discovery.compute_description`); this module does what the API does on its own:
 
 * **auth** — ``POST /token`` takes an RFC 7523 JWT bearer assertion (Google's "OAuth 2.0 for
   server to server applications"): RS256, signed by a key registered for ``iss``, ``aud`` the
@@ -25,9 +25,10 @@ Every request and reply is checked against Google's discovery document by
   ``field eq|ne RE2``, whole-field match); any other filter is ``400 invalid``;
   aggregated lists answer every zone, an empty one with its ``NO_RESULTS_ON_PAGE`` warning.
 
-Faults a test asks for: :meth:`fail_next` (an HTTP error for the next call of a method, before
-or after acting on it), :meth:`fail_operation`, :meth:`forbid` (a missing IAM permission),
-:meth:`revoke_tokens`, :meth:`never_running`.
+Faults a test asks for: ``fail_next(method, path_regex, status, after=False)`` (DescribedApp's:
+an HTTP error for the next matching call, before or after acting on it, with Google's reason:
+``rateLimitExceeded`` for 403/429, ``backendError`` for 5xx), :meth:`fail_operation`,
+:meth:`forbid` (a missing IAM permission), :meth:`revoke_tokens`, :meth:`never_running`.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-import attrs
-from sloth_kubernetes.testing.emulators._http import JsonApp, JsonReply, JsonRequest
+from sloth_kubernetes.testing.emulators._http import JsonReply, JsonRequest
+from sloth_kubernetes.testing.emulators.described import DescribedApp
 from sloth_kubernetes.testing.emulators.fakes._common import utc_now
 
 from .catalog import AUTO_SUBNETS, IMAGE_FAMILIES, MACHINE_TYPES, REGIONS, ZONES
@@ -60,15 +61,7 @@ _COMPARISON = re.compile(r'^\s*([\w.-]+)\s*(=|!=)\s*"?([^"]*)"?\s*$')
 _REGEX_FILTER = re.compile(r"^\s*([\w.]+)\s+(eq|ne)\s+(.+?)\s*$")
 
 
-@attrs.define
-class Fault:
-    status: int
-    reason: str
-    message: str
-    after: bool  # act first, then answer the error (a reply lost on the way back)
-
-
-class FakeComputeEngine(JsonApp):
+class FakeComputeEngine(DescribedApp):
     """One project (``project``); the state lives on this object; :meth:`reset` empties it."""
 
     def __init__(self, project: str) -> None:
@@ -78,11 +71,14 @@ class FakeComputeEngine(JsonApp):
         self.accounts: dict[str, Any] = {}  # email -> RSA public key
         self.tokens: set[str] = set()  # issued tokens survive reset(), as they do at Google
         self.page_size = 500
-        self.received: list[tuple[str, str, dict[str, str], Any]] = []
+        self.method_ids: list[str] = []  # what the routes serve: the description covers those
         self._ids = itertools.count(7_000_000_000_000_000_001)
         self._lock_ids = threading.Lock()
         self.reset()
         self._routes_()
+        from .discovery import compute_description
+
+        self.describe(compute_description(self.method_ids))
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -93,14 +89,11 @@ class FakeComputeEngine(JsonApp):
             self.subnetworks: dict[tuple[str, str], dict[str, Any]] = {}
             self.firewalls: dict[str, dict[str, Any]] = {}
             self.operations: dict[str, dict[str, Any]] = {}
-            self.faults: dict[str, list[Fault]] = {}
             self.operation_faults: dict[str, tuple[str, str, int]] = {}
             self.forbidden: dict[str, str] = {}
             self.stuck: set[str] = set()
             self.nat = (f"34.76.10.{n}" for n in itertools.count(21))
             self.page_size = 500
-            self.received.clear()
-            self.requests.clear()
             self._seed_default_network()
 
     def _seed_default_network(self) -> None:
@@ -120,12 +113,6 @@ class FakeComputeEngine(JsonApp):
     def revoke_tokens(self) -> None:
         self.tokens.clear()
 
-    def fail_next(
-        self, method_id: str, status: int, reason: str, message: str, *, after: bool = False
-    ) -> None:
-        """The next call of ``method_id`` (e.g. ``compute.instances.insert``) answers this."""
-        self.faults.setdefault(method_id, []).append(Fault(status, reason, message, after))
-
     def fail_operation(self, method_id: str, code: str, message: str, http_status: int) -> None:
         """The next operation ``method_id`` starts ends DONE with this error."""
         self.operation_faults[method_id] = (code, message, http_status)
@@ -144,8 +131,12 @@ class FakeComputeEngine(JsonApp):
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def outside_description(self, method: str, path: str) -> bool:
-        return path == "/token"  # OAuth, not Compute: checked here (RFC 7523)
+    def failure_reply(self, status: int) -> JsonReply:
+        """A scripted transient failure as Google words it (Compute's rate quotas answer 403
+        ``rateLimitExceeded``; docs: cloud.google.com/compute/api-quota)."""
+        if status in (403, 429):
+            return self.error(status, "rateLimitExceeded", "Rate Limit Exceeded")
+        return self.error(status, "backendError", "Backend Error")
 
     def error(self, status: int, code: str, message: str) -> JsonReply:
         """Google's JSON error (cloud.google.com/apis/design/errors)."""
@@ -164,19 +155,18 @@ class FakeComputeEngine(JsonApp):
     def _dispatch(
         self, method: str, path: str, params: dict[str, str], raw: bytes, headers: dict[str, str]
     ) -> JsonReply:
-        body: Any = raw
-        if raw and path != "/token":
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                return self.error(400, "parseError", "Parse Error")
+        if path != "/token":
+            return super()._dispatch(method, path, params, raw, headers)
+        # OAuth, not Compute: no discovery method describes it; checked here (RFC 7523)
         with self.lock:
-            self.received.append((method, path, dict(params), body))
-        if path == "/token":
-            return self._token(raw, headers)
-        if not path.startswith(self.base + "/") and path != self.base:
-            return self.error(404, "notFound", f"The resource '{path}' was not found")
-        token = headers.get("authorization", "").removeprefix("Bearer ")
+            self.received.append((method, path, None))
+        if method != "POST":
+            return self.error(405, "methodNotAllowed", "the token endpoint takes POST")
+        return self._token(raw, headers)
+
+    def gate(self, request: JsonRequest) -> JsonReply | None:
+        """Before any method: the bearer token, the project, the caller's permissions."""
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if token not in self.tokens:
             return JsonReply(401, {"error": {
                 "code": 401,
@@ -186,7 +176,16 @@ class FakeComputeEngine(JsonApp):
                             "reason": "authError", "location": "Authorization",
                             "locationType": "header"}],
                 "status": "UNAUTHENTICATED"}})  # fmt: skip
-        return super()._dispatch(method, path, params, raw, headers)
+        if not request.path.startswith(self.base + "/"):
+            return self.error(404, "notFound", f"The resource '{request.path}' was not found")
+        found = self._operation(request.method, request.path)
+        method_id = found[1].source.rsplit("#", 1)[-1] if found else ""
+        if method_id in self.forbidden:
+            return self.error(
+                403, "forbidden", f"Required '{self.forbidden[method_id]}' permission for "
+                f"'projects/{self.project}'"
+            )  # fmt: skip
+        return None
 
     def _token(self, raw: bytes, headers: dict[str, str]) -> JsonReply:
         form = dict(parse_qsl(raw.decode(errors="replace")))
@@ -236,28 +235,9 @@ class FakeComputeEngine(JsonApp):
         return None
 
     def routed(self, method_id: str, template: str, verb: str) -> Callable[[Any], Any]:
-        """A route under the project with the faults and permissions of ``method_id``."""
-
-        def register(handler: Callable[..., JsonReply]) -> Callable[..., JsonReply]:
-            def guarded(request: JsonRequest, **values: str) -> JsonReply:
-                if method_id in self.forbidden:
-                    return self.error(
-                        403, "forbidden", f"Required '{self.forbidden[method_id]}' permission "
-                        f"for 'projects/{self.project}'"
-                    )  # fmt: skip
-                queue = self.faults.get(method_id) or []
-                fault = queue.pop(0) if queue else None
-                if fault and not fault.after:
-                    return self.error(fault.status, fault.reason, fault.message)
-                reply = handler(request, **values)
-                if fault:
-                    return self.error(fault.status, fault.reason, fault.message)
-                return reply
-
-            self.route(verb, self.base + template)(guarded)
-            return handler
-
-        return register
+        """A route under the project, serving the discovery method ``method_id``."""
+        self.method_ids.append(method_id)
+        return self.route(verb, self.base + template)
 
     # -- lists ----------------------------------------------------------------------------------
 
