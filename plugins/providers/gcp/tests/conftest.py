@@ -9,22 +9,17 @@ same server. A test that leaves a request or reply breaking the discovery docume
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from gce_fake.support import EMAIL, PROJECT, ZONE, rsa_key_pem, sent, service_account_json
 from sloth_kubernetes.cloud import CloudProvider
 from sloth_kubernetes.testing.emulators.described import DescribedEmulator, described_test
 from sloth_kubernetes.testing.provider_contract import cloud_harness  # noqa: F401
 from sloth_provider_gcp.plugin import PROVIDER
-
-PROJECT = "sloth-test-project"
-EMAIL = f"sloth-ci@{PROJECT}.iam.gserviceaccount.com"
-ZONE = "europe-west1-b"
 
 
 @pytest.fixture
@@ -32,21 +27,9 @@ def cloud() -> CloudProvider:
     return PROVIDER
 
 
-def _rsa_pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 @pytest.fixture(scope="session")
 def rsa_pem() -> str:
-    return _rsa_pem()
+    return rsa_key_pem()
 
 
 @pytest.fixture(scope="session")
@@ -83,21 +66,6 @@ def gce(
 
     monkeypatch.setattr(_google, "_tokens", {})  # each test signs in afresh
     yield from described_test(_gce_server, what="Compute v1 discovery document")
-
-
-def service_account_json(rsa_pem: str, token_uri: str) -> str:
-    return json.dumps(
-        {
-            "type": "service_account",
-            "project_id": PROJECT,
-            "private_key_id": "0123456789abcdef0123456789abcdef01234567",
-            "private_key": rsa_pem,
-            "client_email": EMAIL,
-            "client_id": "100000000000000000001",
-            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-            "token_uri": token_uri,
-        }
-    )
 
 
 @pytest.fixture
@@ -139,35 +107,3 @@ def sent_user_data(gce: DescribedEmulator) -> Callable[[str], str | None]:
         return None
 
     return read
-
-
-def sent(gce: DescribedEmulator, method: str, suffix: str) -> list[dict[str, Any]]:
-    """Bodies of the ``method`` requests the fake received whose path ends with ``suffix``."""
-    received = gce.fake.received
-    return [body for m, path, body in received if m == method and path.endswith(suffix)]
-
-
-def paths(gce: DescribedEmulator, method: str) -> list[str]:
-    return [path for m, path, _ in gce.fake.received if m == method]
-
-
-def insert_instance(gce: DescribedEmulator, name: str, labels: dict[str, str]) -> None:
-    """Create an instance through the API (checked like the driver's requests), as someone
-    else — or an earlier run — would have."""
-    gce.fake.tokens.add("ya29.test-seed")  # type: ignore[attr-defined]
-    body = {
-        "name": name,
-        "machineType": f"zones/{ZONE}/machineTypes/e2-small",
-        "labels": labels,
-        "disks": [{"boot": True, "autoDelete": True, "initializeParams": {
-            "sourceImage": "projects/debian-cloud/global/images/family/debian-12"}}],
-        "networkInterfaces": [{"network": "global/networks/default"}],
-    }  # fmt: skip
-    request = urllib.request.Request(
-        f"{gce.endpoint}/compute/v1/projects/{PROJECT}/zones/{ZONE}/instances",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": "Bearer ya29.test-seed", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        assert reply.status == 200

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import ZONE, paths
+from gce_fake.support import ZONE, paths
 from sloth_kubernetes.cloud import FEATURES
 from sloth_kubernetes.cloud.sizing import resolve_image
 from sloth_kubernetes.cloud.userdata import parse_console_host_keys

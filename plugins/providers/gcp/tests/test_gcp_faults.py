@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PROJECT, ZONE, _rsa_pem, insert_instance, paths
+from gce_fake.support import PROJECT, ZONE, insert_instance, paths, rsa_key_pem
 from sloth_kubernetes.cloud import MachineSpec
 from sloth_kubernetes.errors import PartialProvisionError, ProviderError
 
@@ -40,7 +40,7 @@ def test_a_key_google_does_not_know_is_refused_in_one_line_naming_the_variable(
 ) -> None:  # fmt: skip
     # A key the service account does not have (deleted, or another account's): the token
     # endpoint refuses the assertion's signature (400 invalid_grant).
-    monkeypatch.setenv(VARIABLE, str(key_file(gce.endpoint + "/token", pem=_rsa_pem())))
+    monkeypatch.setenv(VARIABLE, str(key_file(gce.endpoint + "/token", pem=rsa_key_pem())))
     harness = cloud_harness(name="demo", count=1)
     _assert_refused_credentials(_refusal(harness), gce)
     assert paths(gce, "POST") == ["/token"]  # the refusal is not retried

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EMAIL, PROJECT, ZONE, paths, sent
+from gce_fake.support import EMAIL, PROJECT, ZONE, paths, sent
 from sloth_kubernetes.cloud import FirewallRule
 from sloth_kubernetes.cloud.rules import cluster_rules
 from sloth_kubernetes.cloud.userdata import public_host_key_in
