@@ -13,7 +13,7 @@ the core's own business and may change without notice.
 
 from __future__ import annotations
 
-from .addons import AddonManifests, helm_chart, helm_chart_config, node_network
+from .addons import AddonManifests, helm_chart, helm_chart_config, node_network, to_yaml
 from .addons.helm import MANAGED_BY
 from .addons.hooks import AddonPlugin, addon_hooks
 from .addons.storage import storage_classes
@@ -45,7 +45,7 @@ from .config.overlays import merge as merge_overlay
 from .config.problem import Problem, did_you_mean
 from .config.references import Reference
 from .context import ClusterContext, DoctorCheck, DoctorContext, OperatorKey
-from .distro.flags import FlagCatalog, load_flags
+from .distro.flags import FlagCatalog, FlagProblem, load_flags
 from .distro.hooks import DistroPlugin, distro_hooks
 from .distro.installer import (
     Artifact,
@@ -156,6 +156,7 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "DistroPlugin",
     "DistroSettings",
     "FlagCatalog",
+    "FlagProblem",
     "Installer",
     "NodeFile",
     "Release",
@@ -173,4 +174,5 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "helm_chart_config",
     "node_network",
     "storage_classes",
+    "to_yaml",
 ]

@@ -105,7 +105,11 @@ def test_rke2_cis_profile_and_canal_over_the_mesh(
     canal = (
         out / "nodes/test-servers-1/var/lib/rancher/rke2/server/manifests/rke2-canal-config.yaml"
     )
-    assert 'iface: "wg-sloth"' in canal.read_text()
+    values = YAML(typ="safe").load(
+        YAML(typ="safe").load(canal.read_text())["spec"]["valuesContent"]
+    )
+    assert values["flannel"]["iface"] == "wg-sloth"
+    assert values["calico"]["vethuMTU"] == 1420 - 50  # pods: mesh MTU less flannel's VXLAN
     unit = (out / "nodes/test-agents-1/etc/systemd/system/rke2-agent.service").read_text()
     assert "ExecStart=/usr/local/bin/rke2 agent" in unit
 

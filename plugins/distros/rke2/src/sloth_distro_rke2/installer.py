@@ -26,15 +26,17 @@ from sloth_kubernetes.plugin import (
     PluginBlock,
     Release,
     Role,
+    helm_chart_config,
     load_flags,
+    node_network,
     rancher_node_keys,
+    to_yaml,
     with_extras,
 )
 
 DEFAULT_VERSION = "v1.31.4+rke2r1"
 RELEASES = "https://github.com/rancher/rke2/releases/download"
 BINARY = "/usr/local/bin/rke2"
-DEFAULT_MESH_INTERFACE = "wg-sloth"
 CIS_SYSCTL = "/etc/sysctl.d/60-rke2-cis.conf"
 _VERSION = re.compile(r"version (v\S+)")
 
@@ -76,45 +78,48 @@ DROP_IN = """\
 ConditionPathExists={config}
 """
 
-CANAL_CONFIG = """\
-apiVersion: helm.cattle.io/v1
-kind: HelmChartConfig
-metadata:
-  name: rke2-canal
-  namespace: kube-system
-spec:
-  valuesContent: |-
-    flannel:
-      iface: "{interface}"
-"""
-
-CALICO_CONFIG = """\
-apiVersion: helm.cattle.io/v1
-kind: HelmChartConfig
-metadata:
-  name: rke2-calico
-  namespace: kube-system
-spec:
-  valuesContent: |-
-    installation:
-      calicoNetwork:
-        nodeAddressAutodetectionV4:
-          interface: "{interface}"
-"""
+#: RKE2's bundled CNI charts (rancher/rke2 pkg/rke2/rke2.go CNIItems at v1.31.4+rke2r1). A CNI
+#: plugin of one of these names configures the bundled chart with a HelmChartConfig, so RKE2 must
+#: deploy that chart (``cni: [<name>]``); any other CNI plugin brings its own (``cni: [none]``).
+BUNDLED_CNIS = ("calico", "canal", "cilium", "flannel")
+#: flannel's VXLAN encapsulation (canal, and calico's default pool): 50 bytes.
+VXLAN_OVERHEAD = 50
 
 
-def mesh_interface(config: Any) -> str:
-    block = config.spec.mesh
-    settings = block.settings if isinstance(block, PluginBlock) else None
-    return str(getattr(settings, "interface", None) or DEFAULT_MESH_INTERFACE)
+def cni_plugin(config: Any) -> str | None:
+    block = config.spec.kubernetes.cni
+    return block.name if isinstance(block, PluginBlock) else None
 
 
 def chosen_cni(plan: DistroPlan) -> str:
-    """The settings' ``cni``; by default canal, or none when a CNI plugin is configured."""
+    """RKE2's ``cni``: the CNI plugin's bundled chart when a plugin is configured (config
+    validation refuses a conflicting ``rke2.cni``), else the settings' ``cni`` (auto: canal)."""
+    plugin = cni_plugin(plan.config)
+    if plugin is not None:
+        return plugin if plugin in BUNDLED_CNIS else "none"
     explicit = getattr(plan.settings, "cni", "auto")
-    if explicit and explicit != "auto":
-        return str(explicit)
-    return "none" if isinstance(plan.config.spec.kubernetes.cni, PluginBlock) else "canal"
+    return "canal" if explicit in (None, "auto") else str(explicit)
+
+
+def bundled_cni_config(plan: DistroPlan, cni: str) -> dict[str, Any] | None:
+    """Without a CNI plugin, RKE2's own chart still has to carry pod traffic over the mesh: a
+    HelmChartConfig puts the CNI on the mesh interface with the mesh's MTU (less VXLAN for canal
+    and calico's default pool; Cilium's ``MTU`` is the device's, it subtracts its own tunnel)."""
+    network = node_network(plan.config)
+    pod_mtu = network.mtu - VXLAN_OVERHEAD
+    values: dict[str, Any]
+    if cni == "canal":
+        values = {"flannel": {"iface": network.interface}, "calico": {"vethuMTU": pod_mtu}}
+    elif cni == "calico":
+        autodetect = {"interface": network.interface}
+        values = {"installation": {"calicoNetwork": {
+            "mtu": pod_mtu, "nodeAddressAutodetectionV4": autodetect}}}  # fmt: skip
+    elif cni == "cilium":
+        values = {"MTU": network.mtu, "ipam": {"mode": "cluster-pool", "operator": {
+            "clusterPoolIPv4PodCIDRList": [network.pod_cidr]}}}  # fmt: skip
+    else:
+        return None
+    return helm_chart_config(f"rke2-{cni}", values=values)
 
 
 class Rke2Installer(Installer):
@@ -169,6 +174,9 @@ class Rke2Installer(Installer):
         keys["cluster-cidr"] = [kubernetes.pod_cidr]
         keys["service-cidr"] = [kubernetes.service_cidr]
         keys["cni"] = [chosen_cni(plan)]
+        cni_settings = getattr(plan.config.spec.kubernetes.cni, "settings", None)
+        if getattr(cni_settings, "kube_proxy_replacement", False):
+            keys["disable-kube-proxy"] = True  # cilium handles Services: no kube-proxy as well
         disable = list(getattr(settings, "disable", []))
         if disable:
             keys["disable"] = disable
@@ -216,24 +224,11 @@ class Rke2Installer(Installer):
         ]
         if role == "server":
             manifests = f"{self.data_dir_for(plan)}/server/manifests"
-            interface = mesh_interface(plan.config)
             cni = chosen_cni(plan)
-            if cni == "canal":
-                files.append(
-                    NodeFile(
-                        f"{manifests}/rke2-canal-config.yaml",
-                        CANAL_CONFIG.format(interface=interface),
-                        0o600,
-                    )
-                )
-            elif cni == "calico":
-                files.append(
-                    NodeFile(
-                        f"{manifests}/rke2-calico-config.yaml",
-                        CALICO_CONFIG.format(interface=interface),
-                        0o600,
-                    )
-                )
+            # with a CNI plugin, the plugin owns the chart's HelmChartConfig
+            own = bundled_cni_config(plan, cni) if cni_plugin(plan.config) is None else None
+            if own is not None:
+                files.append(NodeFile(f"{manifests}/rke2-{cni}-config.yaml", to_yaml(own), 0o600))
             if plan.settings.audit.policy:
                 files.append(
                     NodeFile(
