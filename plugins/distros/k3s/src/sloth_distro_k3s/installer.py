@@ -26,6 +26,7 @@ from sloth_kubernetes.plugin import (
     Release,
     Role,
     load_flags,
+    node_network,
     rancher_node_keys,
     with_extras,
 )
@@ -35,7 +36,6 @@ from . import hardening
 DEFAULT_VERSION = "v1.31.4+k3s1"
 RELEASES = "https://github.com/k3s-io/k3s/releases/download"
 BINARY = "/usr/local/bin/k3s"
-DEFAULT_MESH_INTERFACE = "wg-sloth"
 _VERSION = re.compile(r"version (v\S+)")
 
 UNIT = """\
@@ -74,10 +74,11 @@ ConditionPathExists={config}
 """
 
 
-def mesh_interface(config: Any) -> str:
-    block = config.spec.mesh
-    settings = block.settings if isinstance(block, PluginBlock) else None
-    return str(getattr(settings, "interface", None) or DEFAULT_MESH_INTERFACE)
+def replaces_kube_proxy(config: Any) -> bool:
+    """The CNI plugin handles Services itself (cilium ``kubeProxyReplacement``): kube-proxy
+    must not run as well."""
+    settings = getattr(config.spec.kubernetes.cni, "settings", None)
+    return bool(getattr(settings, "kube_proxy_replacement", False))
 
 
 def cni_type(config: Any) -> str | None:
@@ -125,7 +126,7 @@ class K3sInstaller(Installer):
     def _common(self, plan: DistroPlan, node: NodeRecord) -> dict[str, Any]:
         keys = rancher_node_keys(plan, node, self.data_dir_for(plan))
         if cni_type(plan.config) in (None, "flannel"):
-            keys["flannel-iface"] = mesh_interface(plan.config)
+            keys["flannel-iface"] = node_network(plan.config).interface
         if plan.kubernetes.hardening == "cis":
             keys["protect-kernel-defaults"] = True
             keys["kubelet-arg"] = [
@@ -152,11 +153,18 @@ class K3sInstaller(Installer):
             # network policy controller.
             keys["flannel-backend"] = "none"
             keys["disable-network-policy"] = True
+            if replaces_kube_proxy(plan.config):
+                keys["disable-kube-proxy"] = True
         else:
             backend = getattr(plan.config.spec.kubernetes.cni, "settings", None)
             if getattr(backend, "backend", None):
                 keys["flannel-backend"] = backend.backend  # type: ignore[union-attr]
         disable = list(getattr(settings, "disable", []))
+        if plan.config.spec.storage and "local-storage" not in disable:
+            # storage plugins bring the classes of the spec (one default); K3s's bundled
+            # local-path would be a second default class and, with the local-path plugin, a
+            # second owner of the provisioner's objects
+            disable.append("local-storage")
         if disable:
             keys["disable"] = disable
         snapshots = settings.snapshots
