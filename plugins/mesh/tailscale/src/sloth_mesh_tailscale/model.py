@@ -29,6 +29,10 @@ def _tags(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
             raise ValueError(f"tags must look like tag:k8s-node, got {tag!r}")
 
 
+TAILSCALE_INTERFACE = "tailscale0"
+TAILSCALE_MTU = 1280
+
+
 @attrs.frozen
 class TailscaleMeshSpec:
     """``spec.mesh`` for ``type: tailscale`` (see the plugin README)."""
@@ -62,6 +66,18 @@ class TailscaleMeshSpec:
     accept_routes: bool = attrs.field(
         default=False, metadata=doc("Accept subnet routes other nodes advertise.")
     )
+
+    @property
+    def interface(self) -> str:
+        """The node-to-node interface CNIs must use: tailscaled's TUN device (its default
+        ``--tun=tailscale0``, which the plugin does not change)."""
+        return TAILSCALE_INTERFACE
+
+    @property
+    def mtu(self) -> int:
+        """That interface's MTU: tailscale's fixed TUN MTU (tailscale/tailscale
+        ``net/tstun/mtu.go`` DefaultTUNMTU = 1280)."""
+        return TAILSCALE_MTU
 
     def __attrs_post_init__(self) -> None:
         if self.install == "static":
