@@ -121,19 +121,39 @@ def render(
     Secrets are replaced by a marker; addresses not known yet by placeholders.
     """
     from .api import load
-    from .context import ClusterContext
 
     pm = _manager(manager)
     config = load(paths, manager=pm)
-    context = ClusterContext(config=config, dry_run=True)
-    nodes = _render_nodes(config, state_url)
+    rendered = render_cluster(config, _render_nodes(config, state_url), pm)
     written: list[Path] = []
-    for node, files in sorted(pm.hooks.render_node_files(context, nodes).items()):
+    for node, files in sorted(rendered.node_files.items()):
         for path, content in sorted(files.items()):
             written.append(_write(out / "nodes" / node / path.lstrip("/"), content, out))
-    for manifest in _manifests(context, pm):
+    for manifest in rendered.manifests:
         written.append(_write(out / "manifests" / manifest.file_name, manifest.to_yaml(), out))
     return written
+
+
+@attrs.frozen
+class RenderedCluster:
+    """What the distro and add-on phases would write: ``node_files`` ({node: {path: content}},
+    secrets masked) and the add-on ``manifests`` in install order, validated."""
+
+    node_files: dict[str, dict[str, str]]
+    manifests: list[Any]
+
+
+def render_cluster(
+    config: ClusterConfig, nodes: Sequence[NodeRecord], manager: PluginManager | None = None
+) -> RenderedCluster:
+    """The files ``up`` writes for ``config`` on ``nodes`` and the add-on manifests it delivers,
+    computed without touching any machine (the same functions ``up`` uses)."""
+    from .context import ClusterContext
+
+    pm = _manager(manager)
+    context = ClusterContext(config=config, dry_run=True)
+    node_files = pm.hooks.render_node_files(context, list(nodes))
+    return RenderedCluster(node_files, _manifests(context, pm))
 
 
 def _manifests(context: Any, pm: PluginManager) -> list[Any]:

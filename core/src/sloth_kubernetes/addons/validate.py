@@ -8,6 +8,8 @@ a failure, never a warning: an object nobody can check is an object nobody shoul
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -57,6 +59,19 @@ def _where(path: Iterable[Any]) -> str:
 
 
 def _builtin_problems(body: dict[str, Any], version: str) -> list[str]:
+    """Problems of a built-in object; one answer per distinct object and version (validation
+    reads the schema files each time, and the same objects are checked over and over by
+    ``render``, ``plan`` and re-runs)."""
+    return list(_builtin_problems_of(json.dumps(body, sort_keys=True, default=str), version))
+
+
+@functools.lru_cache(maxsize=4096)
+def _builtin_problems_of(canonical: str, version: str) -> tuple[str, ...]:
+    body = json.loads(canonical)
+    return tuple(_validate_builtin(body, version))
+
+
+def _validate_builtin(body: dict[str, Any], version: str) -> list[str]:
     import kubernetes_validate
     from kubernetes_validate import utils
 

@@ -6,6 +6,7 @@ errors, every problem of a document is collected rather than the first one raise
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -113,6 +114,14 @@ def _reference(value: Any, _type: Any) -> Reference:
 
 _SEQUENCES: tuple[Any, ...] = (list, tuple, Sequence)
 _MAPPINGS: tuple[Any, ...] = (dict, Mapping)
+
+
+@functools.cache
+def shared_converter() -> cattrs.Converter:
+    """One :func:`make_converter` per process: cattrs builds each class's structuring function
+    once and keeps it, so reusing the converter makes every later load fast. Callers never
+    register hooks on it."""
+    return make_converter()
 
 
 def make_converter() -> cattrs.Converter:

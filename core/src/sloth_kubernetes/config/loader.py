@@ -16,7 +16,7 @@ import attrs
 from ..errors import ConfigError, ConfigIssue
 from ..model.cluster import ClusterConfig
 from ..registry import Catalog
-from .convert import make_converter, problems_from
+from .convert import problems_from, shared_converter
 from .located import LDict, locate, parse_yaml, render_path, without
 from .overlays import merge
 from .problem import Problem
@@ -113,7 +113,7 @@ def _load(texts: Sequence[tuple[str, str]], catalog: Catalog) -> ClusterConfig:
     for overlay in trees[1:]:
         raw = merge(raw, overlay)
 
-    converter = make_converter()
+    converter = shared_converter()
     slots, problems = validate_slots(raw, catalog, converter)
     core_tree = _without_plugin_keys(raw, slots.distro_key)
     config: ClusterConfig | None = None
