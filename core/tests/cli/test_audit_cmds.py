@@ -113,3 +113,27 @@ def test_audit_verify_lists_every_problem(sloth_cli, state_url, store):
     assert "audit entry 2 missing" in result.stderr
     assert "(up to #4) missing" in result.stderr
     assert "not the recorded head" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("resources", "{not json"), ("resources", "[1, 2]"), ("seq", "x")]
+)
+def test_a_damaged_row_is_reported_by_verify_and_log_with_exit_1(
+    sloth_cli, state_url, store, column, value
+):
+    if column == "seq" and state_url.startswith("postgres"):
+        pytest.skip("PostgreSQL's column types refuse a non-numeric seq")
+    with store.write() as tx:
+        tx.execute(f"UPDATE audit SET {column} = ? WHERE seq = ?", (value, 3))  # noqa: S608
+    verify = sloth_cli("--state", state_url, "audit", "verify")
+    assert verify.exit_code == 1, verify.stderr
+    where = "'x'" if column == "seq" else "3"
+    assert f"audit entry {where} is damaged" in verify.stderr
+    assert "internal error" not in verify.stderr
+    log = sloth_cli("--state", state_url, "audit", "log")
+    assert log.exit_code == 1, log.stderr
+    assert f"error: audit entry {where} is damaged" in log.stderr
+    assert "hint: " in log.stderr
+    as_json = json.loads(sloth_cli("--state", state_url, "audit", "verify", "-o", "json").stdout)
+    assert as_json["entries"] == 4
+    assert as_json["intact"] is False

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sloth_kubernetes.errors import StateError
 from sloth_kubernetes.state.db import Row, Tx
 from sloth_kubernetes.state.records import AuditEntry
 from sloth_kubernetes.state.util import canonical_json, from_json, redact_tree, sha256_hex, utc_now
@@ -26,11 +27,32 @@ def chain_hash(previous: str, body: dict[str, Any]) -> str:
     return sha256_hex(previous + canonical_json(body))
 
 
+class DamagedRow(StateError):
+    """An audit row that cannot be read back (its JSON or its types were altered)."""
+
+    def __init__(self, seq: Any, reason: str) -> None:
+        super().__init__(
+            f"audit entry {seq} is damaged: {reason}",
+            hint="someone changed the state database outside sloth-kubernetes; "
+            "`sloth-kubernetes audit verify` lists every damaged entry; compare with a backup",
+        )
+        self.seq = seq
+
+
 def _entry(row: Row) -> AuditEntry:
     seq, ts, actor, host, command, cluster, outcome, resources, digest = row
-    return AuditEntry(
-        int(seq), ts, actor, host, command, cluster, outcome, from_json(resources, {}), digest
-    )
+    try:
+        number = int(seq)
+    except (TypeError, ValueError):
+        raise DamagedRow(repr(seq), "its sequence number is not a number") from None
+    try:
+        data = from_json(resources, {})
+    except ValueError as error:  # json.JSONDecodeError, or bytes that are not UTF-8
+        raise DamagedRow(number, f"its resources are not valid JSON ({error})") from None
+    texts = (ts, actor, host, command, cluster, outcome, digest)
+    if not isinstance(data, dict) or not all(isinstance(text, str) for text in texts):
+        raise DamagedRow(number, "a field has the wrong type")
+    return AuditEntry(number, ts, actor, host, command, cluster, outcome, data, digest)
 
 
 def head(tx: Tx) -> tuple[str, int]:
@@ -97,6 +119,11 @@ def copy_chain(tx: Tx, entries: Iterable[AuditEntry], head_hash: str, count: int
 
 
 def entries(tx: Tx, cluster: str | None = None) -> list[AuditEntry]:
+    """The entries in order; :class:`DamagedRow` (naming the row) if one cannot be read."""
+    return [_entry(row) for row in _rows(tx, cluster)]
+
+
+def _rows(tx: Tx, cluster: str | None = None) -> list[Row]:
     if cluster is None:
         rows = tx.query(f"SELECT {_COLUMNS} FROM audit ORDER BY seq")  # noqa: S608
     else:
@@ -104,16 +131,25 @@ def entries(tx: Tx, cluster: str | None = None) -> list[AuditEntry]:
             f"SELECT {_COLUMNS} FROM audit WHERE cluster = ? ORDER BY seq",  # noqa: S608
             (cluster,),
         )
-    return [_entry(row) for row in rows]
+    return rows
 
 
 def verify(tx: Tx) -> list[str]:
-    """Every inconsistency of the chain, in order; an empty list means intact."""
+    """Every inconsistency of the chain, in order; an empty list means intact. A damaged row
+    is one problem: the check goes on from the hash it records."""
     problems: list[str] = []
     previous = GENESIS
     expected_seq = 1
-    rows = entries(tx)
-    for entry in rows:
+    last_seq = 0
+    for row in _rows(tx):
+        try:
+            entry = _entry(row)
+        except DamagedRow as damaged:
+            problems.append(damaged.message)
+            previous = str(row[-1])
+            if isinstance(damaged.seq, int):
+                expected_seq, last_seq = damaged.seq + 1, damaged.seq
+            continue
         if entry.seq != expected_seq:
             missing = (
                 f"entry {expected_seq}"
@@ -128,8 +164,8 @@ def verify(tx: Tx) -> list[str]:
             )
         previous = entry.hash
         expected_seq = entry.seq + 1
+        last_seq = entry.seq
     recorded_head, recorded_count = head(tx)
-    last_seq = rows[-1].seq if rows else 0
     if recorded_count > last_seq:
         gone = recorded_count - last_seq
         problems.append(
