@@ -45,11 +45,12 @@ def load(paths: Sequence[str | Path], *, manager: PluginManager | None = None) -
     return load_config(paths, manager.hooks.catalog())
 
 
-def open_state(url: str | None = None) -> Any:
-    """The state store at ``url`` (default: ``SLOTH_STATE``, else the embedded SQLite file)."""
+def open_state(url: str | None = None, *, readonly: bool = False) -> Any:
+    """The state store at ``url`` (default: ``SLOTH_STATE``, else the embedded SQLite file);
+    ``readonly`` for reads: a store that does not exist is an error, nothing is written."""
     from .state import open_store
 
-    return open_store(url)
+    return open_store(url, readonly=readonly)
 
 
 def plan(
@@ -118,7 +119,7 @@ def status(name: str | None = None, *, state_url: str | None = None) -> list[dic
     """Nodes, roles, addresses, per-phase state and the last operation of one or all clusters."""
     from .engine.status import cluster_status
 
-    with open_state(state_url) as store:
+    with open_state(state_url, readonly=True) as store:
         names = [name] if name else store.cluster_names()
         return [cluster_status(store, n) for n in names]
 

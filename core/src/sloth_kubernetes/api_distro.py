@@ -69,9 +69,11 @@ def write_kubeconfig(
     cluster's context (named after the cluster) and never touches other contexts.
     """
     from .api import open_state
+    from .api_state import require_cluster
     from .distro import credentials, kubeconfig
 
-    with open_state(state_url) as store:
+    with open_state(state_url, readonly=True) as store:
+        require_cluster(store, cluster)  # "no cluster named …", not "has no kubeconfig"
         ours = credentials.stored_kubeconfig(store, cluster).reveal()
     server = kubeconfig.load(ours)["clusters"][0]["cluster"]["server"]
     if merge:
@@ -95,7 +97,7 @@ def _render_nodes(config: ClusterConfig, state_url: str | None) -> list[NodeReco
     try:
         from .api import open_state
 
-        with open_state(state_url) as store:
+        with open_state(state_url, readonly=True) as store:
             recorded = {n.name: n for n in store.list_nodes(config.name)}
     except Exception:  # render works without any state store
         recorded = {}

@@ -32,11 +32,14 @@ DEFAULT_LIMIT = 50
 
 
 @contextmanager
-def opened_store(url: str | None, *, passphrase: str | None = None) -> Iterator[StateStore]:
-    """Open the store at ``url`` (None: ``$SLOTH_STATE`` or the default file) and close it after."""
+def opened_store(
+    url: str | None, *, passphrase: str | None = None, readonly: bool = False
+) -> Iterator[StateStore]:
+    """Open the store at ``url`` (None: ``$SLOTH_STATE`` or the default file) and close it after;
+    ``readonly``: see :func:`sloth_kubernetes.state.open_store`."""
     from .state import open_store
 
-    store = open_store(url, passphrase=passphrase)
+    store = open_store(url, passphrase=passphrase, readonly=readonly)
     try:
         yield store
     finally:

@@ -147,10 +147,51 @@ def test_list_shows_each_cluster_with_nodes_last_operation_and_lock_holder(
     assert f"pid {pid} (up)" in other_row
 
 
-def test_list_of_an_empty_store_says_so(sloth_cli, state_url):
+def test_list_of_an_empty_store_says_so(sloth_cli, state_url, store):
     result = sloth_cli("--state", state_url, "state", "list")
     assert result.exit_code == 0, result.stderr
     assert "No clusters in " in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("state", "list"),
+        ("state", "show", "demo"),
+        ("state", "history", "demo"),
+        ("audit", "log"),
+        ("audit", "verify"),
+        ("status",),
+        ("kubeconfig", "demo"),
+    ],
+)
+def test_read_commands_never_create_a_store(sloth_cli, tmp_path, command):
+    missing = tmp_path / "no" / "such" / "state.db"
+    result = sloth_cli("--state", str(missing), *command)
+    assert result.exit_code == 1, result.stderr
+    assert f"error: there is no state at {missing}" in result.stderr
+    assert "hint: " in result.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_read_commands_never_write_a_key_over_existing_secrets(sloth_cli, tmp_path, monkeypatch):
+    """With the key record lost, reads must not seal a new salt and key check: that would
+    make every stored secret undecryptable for good."""
+    url = f"sqlite://{tmp_path / 'state.db'}"
+    monkeypatch.setenv(ENV_PASSPHRASE, "correct horse")
+    with open_store(url) as opened:
+        opened.put_secret("demo", "token", "s3cret")
+        with opened.write() as tx:
+            tx.execute("DELETE FROM meta WHERE key IN ('key_check', 'kdf', 'key_source')")
+    before = (tmp_path / "state.db").read_bytes()
+    for command in (("state", "list"), ("state", "show", "demo"), ("audit", "verify"),
+                    ("kubeconfig", "demo")):  # fmt: skip
+        sloth_cli("--state", url, *command)
+    assert (tmp_path / "state.db").read_bytes() == before
+    with open_store(url) as opened, pytest.raises(StateError) as caught:
+        opened.put_secret("demo", "other", "x")
+    assert "key record (salt and key check)" in str(caught.value)
+    assert "holds 1 encrypted secret" in str(caught.value)
 
 
 def test_show_gives_the_record_nodes_and_secret_names_but_never_secret_values(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 
 from sloth_kubernetes.distro import credentials, kubeconfig
-from sloth_kubernetes.state import open_store
+from sloth_kubernetes.state import ClusterRecord, open_store
 
 K3S_WRITTEN = """\
 apiVersion: v1
@@ -85,7 +85,20 @@ def test_cli_writes_0600_and_merges(sloth_cli, tmp_path, monkeypatch):
 
 
 def test_cli_without_a_kubeconfig_says_how_to_get_one(sloth_cli, tmp_path):
-    result = sloth_cli("--state", f"sqlite:///{tmp_path / 's.db'}", "kubeconfig", "nope")
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with open_store(url) as store:
+        store.put_cluster(ClusterRecord("half", {}))
+    result = sloth_cli("--state", url, "kubeconfig", "half")
     assert result.exit_code == 1
-    assert "no kubeconfig" in result.stderr
+    assert "cluster 'half' has no kubeconfig" in result.stderr
     assert "up" in result.stderr
+
+
+def test_cli_for_an_unknown_cluster_says_there_is_none(sloth_cli, tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with open_store(url) as store:
+        store.put_cluster(ClusterRecord("half", {}))
+    result = sloth_cli("--state", url, "kubeconfig", "nope")
+    assert result.exit_code == 1
+    assert "there is no cluster 'nope'" in result.stderr
+    assert "known clusters: half" in result.stderr

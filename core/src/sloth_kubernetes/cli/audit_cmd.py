@@ -29,7 +29,7 @@ def log_(name: str | None, limit: int, output: str | None) -> None:
     """Show the newest audit entries (oldest first), of one cluster when NAME is given."""
     from .. import api_state
 
-    with state_store() as store:
+    with state_store(readonly=True) as store:
         entries = api_state.audit_log(store, name, limit)
     fmt = chosen_format(output)
     if fmt != "table":
@@ -57,7 +57,7 @@ def verify(output: str | None) -> None:
     """Check the hash chain: exit 0 when intact, 1 listing every modified or removed entry."""
     from .. import api_state
 
-    with state_store() as store:
+    with state_store(readonly=True) as store:
         report = api_state.audit_verify(store)
     fmt = chosen_format(output)
     if fmt != "table":

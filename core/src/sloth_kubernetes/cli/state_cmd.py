@@ -23,11 +23,12 @@ def register(cli: click.Group) -> None:
 
 
 @contextmanager
-def state_store() -> Iterator[StateStore]:
-    """The store chosen by ``--state`` / ``SLOTH_STATE`` (default file), closed afterwards."""
+def state_store(*, readonly: bool = False) -> Iterator[StateStore]:
+    """The store chosen by ``--state`` / ``SLOTH_STATE`` (default file), closed afterwards;
+    ``readonly`` for commands that only read (a missing store is an error, nothing is written)."""
     from .. import api_state
 
-    with api_state.opened_store(app_state().state_url) as store:
+    with api_state.opened_store(app_state().state_url, readonly=readonly) as store:
         yield store
 
 
@@ -80,7 +81,7 @@ def list_(output: str | None) -> None:
     """List clusters: nodes, last operation and its outcome, last update, lock holder."""
     from .. import api_state
 
-    with state_store() as store:
+    with state_store(readonly=True) as store:
         clusters = api_state.list_clusters(store)
         where = store.describe()
     fmt = chosen_format(output)
@@ -108,7 +109,7 @@ def show(name: str, output: str | None) -> None:
     address allocations, manifests and lock."""
     from .. import api_state
 
-    with state_store() as store:
+    with state_store(readonly=True) as store:
         data = api_state.show_cluster(store, name)
     fmt = chosen_format(output)
     if fmt != "table":
@@ -168,7 +169,7 @@ def history(name: str, limit: int, output: str | None) -> None:
     """Show the cluster's operations (newest first) and the journal of its last run."""
     from .. import api_state
 
-    with state_store() as store:
+    with state_store(readonly=True) as store:
         data = api_state.cluster_history(store, name, limit)
     fmt = chosen_format(output)
     if fmt != "table":

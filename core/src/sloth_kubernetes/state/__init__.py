@@ -42,12 +42,16 @@ __all__ = [
 ]
 
 
-def open_store(url: str | None = None, *, passphrase: str | None = None) -> StateStore:
+def open_store(
+    url: str | None = None, *, passphrase: str | None = None, readonly: bool = False
+) -> StateStore:
     """Open (creating and migrating as needed) the state store at ``url``.
 
     ``url``: ``sqlite:///abs/path.db``, a plain file path, or ``postgresql://…`` /
     ``postgres://…``; None means ``$SLOTH_STATE`` or the default SQLite file.
     ``passphrase`` overrides ``$SLOTH_STATE_PASSPHRASE`` for this store's secrets.
+    ``readonly``: for commands that only read — a store that does not exist, is empty or has an
+    older schema is an error naming it (nothing is created), and no write is possible.
     Raises StateError (with a hint) for an unknown form, an unreachable server, or a schema
     newer than this version.
     """
@@ -57,10 +61,11 @@ def open_store(url: str | None = None, *, passphrase: str | None = None) -> Stat
         from sloth_kubernetes.state.pg import PostgresDatabase
 
         db = PostgresDatabase(location.target, location.safe)
+        db.readonly = readonly
     else:
         from sloth_kubernetes.state.db import SQLiteDatabase
 
-        db = SQLiteDatabase(Path(location.target))
+        db = SQLiteDatabase(Path(location.target), readonly=readonly)
     try:
         return StateStore(db, location, passphrase=passphrase)
     except BaseException:

@@ -70,6 +70,7 @@ class Database:
 
     def __init__(self, safe: str) -> None:
         self.safe = safe
+        self.readonly = False  # set by open_store for read-only commands: write() is refused
         self._mutex = threading.RLock()
         self._current: Tx | None = None
 
@@ -116,6 +117,8 @@ class Database:
 
     def write(self) -> AbstractContextManager[Tx]:
         """A write transaction (context manager yielding :class:`Tx`), serialised store-wide."""
+        if self.readonly:  # a read-only command reached code that writes: our bug, never data
+            raise RuntimeError(f"a write to {self.safe}, which was opened read-only")
         return self._transaction(writable=True)
 
     def read(self) -> AbstractContextManager[Tx]:
@@ -148,13 +151,30 @@ class SQLiteDatabase(Database):
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, readonly: bool = False
+    ) -> None:
         super().__init__(f"sqlite://{path}")
         self.path = path
+        if readonly and not path.is_file():
+            raise StateError(
+                f"there is no state at {path}",
+                hint="check --state / SLOTH_STATE (`sloth-kubernetes up` creates the state; "
+                "read-only commands never do)",
+            )
         try:
-            _create_private_file(path)
+            if readonly:  # SQLite itself refuses any write through this connection
+                target: str | Path = f"{path.as_uri()}?mode=ro"
+                self.readonly = True
+            else:
+                _create_private_file(path)
+                target = path
             self._conn = sqlite3.connect(
-                path, isolation_level=None, timeout=busy_timeout, check_same_thread=False
+                target,
+                isolation_level=None,
+                timeout=busy_timeout,
+                check_same_thread=False,
+                uri=readonly,
             )
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         except (OSError, sqlite3.Error) as error:

@@ -130,7 +130,7 @@ class Keyring:
 
     def key(self) -> bytes:
         """The data key; StateError when it is missing, unavailable or wrong."""
-        with self._db.write() as tx:
+        with self._db.read() if self._db.readonly else self._db.write() as tx:
             return self.key_in(tx)
 
     def key_in(self, tx: Tx) -> bytes:
@@ -142,8 +142,29 @@ class Keyring:
         cached = self.cached(tx.get_meta("key_fingerprint"))
         if cached is not None:
             return cached
-        self._key = self._load(tx) if tx.get_meta("key_check") else self._create(tx)
+        if tx.get_meta("key_check"):
+            self._key = self._load(tx)
+        else:
+            self._refuse_new_key(tx)
+            self._key = self._create(tx)
         return self._key
+
+    def _refuse_new_key(self, tx: Tx) -> None:
+        """A new key is made only for a store without secrets (and never by a read): sealing
+        new secrets under a fresh salt would leave the existing ones unreadable for good."""
+        secrets = int(tx.scalar("SELECT COUNT(*) FROM secrets") or 0)
+        if secrets:
+            raise StateError(
+                f"the key record (salt and key check) of {self._db.safe} is missing, but it "
+                f"holds {secrets} encrypted secret{'s' if secrets != 1 else ''}",
+                hint="restore the state from a backup; a new key would make the stored secrets "
+                "unreadable, so none is made",
+            )
+        if not tx.writable:
+            raise StateError(
+                f"the state at {self._db.safe} has no secrets key yet",
+                hint="it holds no secrets; `sloth-kubernetes up` creates the key with the first",
+            )
 
     def cached(self, current_fingerprint: str | None) -> bytes | None:
         """The cached key if it is still the store's key."""

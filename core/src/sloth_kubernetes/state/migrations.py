@@ -99,6 +99,44 @@ def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
     return migrations[-1].version if migrations else 0
 
 
+def check_schema(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """The schema version of ``db`` read without writing: StateError unless it is current
+    (a read-only command neither creates nor upgrades a store)."""
+    known = latest_version(migrations)
+    with db.read() as tx:
+        has_meta = tx.query(_META_EXISTS[db.dialect])
+        current = int(tx.get_meta("schema_version") or 0) if has_meta else 0
+    if current == 0:
+        raise StateError(
+            f"{db.safe} holds no sloth-kubernetes state (it is empty or another database)",
+            hint="check --state / SLOTH_STATE (`sloth-kubernetes up` creates the state)",
+        )
+    if current < known:
+        raise StateError(
+            f"the state at {db.safe} has schema v{current}; this version reads v{known}",
+            hint="run any changing command once (e.g. `sloth-kubernetes up`, `state unlock "
+            "NAME`) to upgrade it; read-only commands never write",
+        )
+    _refuse_newer(db, current, known)
+    return current
+
+
+_META_EXISTS = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+    "postgresql": "SELECT to_regclass('meta')::text WHERE to_regclass('meta') IS NOT NULL",
+}
+
+
+def _refuse_newer(db: Database, current: int, known: int) -> None:
+    if current > known:
+        raise StateError(
+            f"state schema v{current} is newer than this sloth-kubernetes "
+            f"(knows up to v{known}) at {db.safe}",
+            hint="upgrade sloth-kubernetes (pip install -U sloth-kubernetes) before using "
+            "this state; it was written by a newer version",
+        )
+
+
 def apply_migrations(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Bring ``db`` to the newest schema in one transaction; return the resulting version.
 
@@ -109,13 +147,7 @@ def apply_migrations(db: Database, migrations: Sequence[Migration] = MIGRATIONS)
     with db.write() as tx:
         tx.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         current = int(tx.get_meta("schema_version") or 0)
-        if current > known:
-            raise StateError(
-                f"state schema v{current} is newer than this sloth-kubernetes "
-                f"(knows up to v{known}) at {db.safe}",
-                hint="upgrade sloth-kubernetes (pip install -U sloth-kubernetes) before using "
-                "this state; it was written by a newer version",
-            )
+        _refuse_newer(db, current, known)
         for migration in migrations:
             if migration.version <= current:
                 continue

@@ -67,6 +67,8 @@ class PostgresDatabase(Database):
         tx = Tx(cursor, self.dialect, writable=writable)
         if writable:
             tx.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK_KEY,))
+        else:  # the server itself refuses any write in a read transaction
+            tx.execute("SET TRANSACTION READ ONLY")
         return tx
 
     def _finish(self, commit: bool) -> None:

@@ -19,7 +19,7 @@ from sloth_kubernetes.state import audit, ipam, locking, rows
 from sloth_kubernetes.state.db import Database, Tx
 from sloth_kubernetes.state.keys import Keyring, associated_data, seal, unseal
 from sloth_kubernetes.state.location import Location
-from sloth_kubernetes.state.migrations import apply_migrations
+from sloth_kubernetes.state.migrations import apply_migrations, check_schema
 from sloth_kubernetes.state.records import (
     JOURNAL_STATUSES,
     AuditEntry,
@@ -51,7 +51,7 @@ class StateStore:
 
         key_file = Path(location.target).with_name("state.key") if db.dialect == "sqlite" else None
         self.keyring = Keyring(db, key_file, passphrase)
-        self.schema_version = apply_migrations(db)
+        self.schema_version = check_schema(db) if db.readonly else apply_migrations(db)
         self.identity = locking.current_identity()
 
     # -- lifecycle ---------------------------------------------------------------------------
