@@ -1,10 +1,11 @@
 """``calico``: Calico networking and policy, installed by the Tigera operator.
 
 K3s: a HelmChart for the pinned ``tigera-operator`` chart (K3s's flannel and network policy
-controller are turned off through :func:`k3s_options`). RKE2: a HelmChartConfig for its bundled
-``rke2-calico`` chart. Either way Calico's IP pool is ``spec.kubernetes.podCidr``, node addresses
-are detected on the mesh interface, and the pod MTU is mesh MTU - encapsulation (VXLAN 50,
-IP-in-IP 20, none 0).
+controller are turned off by the K3s distro, which writes ``flannel-backend: none`` and
+``disable-network-policy: true`` for any CNI plugin but flannel). RKE2: a HelmChartConfig for
+its bundled ``rke2-calico`` chart. Either way Calico's IP pool is ``spec.kubernetes.podCidr``,
+node addresses are detected on the mesh interface, and the pod MTU is mesh MTU - encapsulation
+(VXLAN 50, IP-in-IP 20, none 0).
 """
 
 from __future__ import annotations
@@ -43,11 +44,6 @@ class CalicoSettings:
     values: dict[str, Any] = attrs.field(
         factory=dict, metadata=doc("Chart values merged over the plugin's.")
     )
-
-
-def k3s_options(config: ClusterConfig) -> dict[str, Any]:
-    """K3s server options Calico needs: no flannel, no built-in network policy controller."""
-    return {"flannel-backend": "none", "disable-network-policy": True}
 
 
 def values(config: ClusterConfig, settings: CalicoSettings) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """``cilium``: eBPF networking, with optional WireGuard encryption and kube-proxy replacement.
 
 K3s: a HelmChart for the pinned ``cilium`` chart (bootstrap: it runs before pods have a network;
-:func:`k3s_options` turns flannel, the network policy controller and — with kube-proxy
+the K3s distro turns flannel, the network policy controller and — with kube-proxy
 replacement — kube-proxy off). RKE2: a HelmChartConfig for the bundled ``rke2-cilium`` chart.
 
 MTU: Cilium's ``MTU`` value is the *device* MTU, and Cilium subtracts its own tunnel (VXLAN/Geneve
@@ -54,13 +54,6 @@ class CiliumSettings:
     values: dict[str, Any] = attrs.field(
         factory=dict, metadata=doc("Chart values merged over the plugin's.")
     )
-
-
-def k3s_options(config: ClusterConfig, settings: CiliumSettings) -> dict[str, Any]:
-    options: dict[str, Any] = {"flannel-backend": "none", "disable-network-policy": True}
-    if settings.kube_proxy_replacement:
-        options["disable-kube-proxy"] = True
-    return options
 
 
 def pod_mtu(config: ClusterConfig, settings: CiliumSettings) -> int:

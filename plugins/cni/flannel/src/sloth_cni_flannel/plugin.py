@@ -1,8 +1,8 @@
 """``flannel``: K3s's built-in CNI, carried over the mesh interface.
 
-Nothing is applied to the cluster: K3s runs flannel itself. The plugin tells the K3s distro which
-server options to set (:func:`k3s_options`): the backend and ``flannel-iface`` = the mesh
-interface, so pod traffic between nodes travels inside the WireGuard mesh. flannel reads the MTU
+Nothing is applied to the cluster: K3s runs flannel itself. The K3s distro writes the server
+options from this block: ``flannel-backend`` and ``flannel-iface`` = the mesh interface, so pod
+traffic between nodes travels inside the mesh. flannel reads the MTU
 of that interface and subtracts its own encapsulation (VXLAN: 50 bytes) itself; the pod CIDR is
 K3s's ``cluster-cidr`` (``spec.kubernetes.podCidr``).
 """
@@ -15,12 +15,9 @@ import attrs
 from sloth_kubernetes.plugin import (
     AddonManifests,
     AddonPlugin,
-    ClusterConfig,
     Component,
-    PluginBlock,
     addon_hooks,
     doc,
-    node_network,
 )
 
 NAME = "flannel"
@@ -33,19 +30,6 @@ class FlannelSettings:
     backend: Literal["vxlan", "host-gw", "wireguard-native"] = attrs.field(
         default="vxlan", metadata=doc("Flannel backend (`--flannel-backend`).")
     )
-
-
-def k3s_options(config: ClusterConfig) -> dict[str, str]:
-    """K3s server options for flannel: backend, the mesh interface, the pod CIDR."""
-    cni = config.spec.kubernetes.cni
-    settings = cni.settings if isinstance(cni, PluginBlock) else None
-    backend = settings.backend if isinstance(settings, FlannelSettings) else "vxlan"
-    network = node_network(config)
-    return {
-        "flannel-backend": backend,
-        "flannel-iface": network.interface,
-        "cluster-cidr": network.pod_cidr,
-    }
 
 
 PLUGIN = AddonPlugin(
