@@ -143,8 +143,11 @@ except (ImportError, AttributeError):  # pragma: no cover - ruamel's pure-Python
         return stream.getvalue()
 
 
-def render_for_twin(config: Any, manager: Any) -> tuple[str, dict[str, Any], dict[str, list[Any]]]:
-    """(server node name, its parsed config.yaml, {manifest file name: documents})."""
+def render_for_twin(
+    config: Any, manager: Any
+) -> tuple[str, dict[str, Any], dict[str, list[Any]], dict[str, tuple[str, dict[str, Any]]]]:
+    """(server node name, its parsed config.yaml, {manifest file name: documents},
+    {node: (its mesh address, its parsed config.yaml)} for every node)."""
     from sloth_kubernetes.api_distro import render_cluster
     from sloth_kubernetes.engine.plan import node_requests
     from sloth_kubernetes.model import NodeRecord
@@ -173,4 +176,9 @@ def render_for_twin(config: Any, manager: Any) -> tuple[str, dict[str, Any], dic
     for manifest in rendered.manifests:
         name = manifest_path(directory, manifest).rsplit("/", 1)[-1]
         manifests[name] = [manifest.body]
-    return server, settings, manifests
+    everyone = {}
+    for node in nodes:
+        node_files = rendered.node_files[node.name]
+        path = next(p for p in node_files if p.endswith("/config.yaml"))
+        everyone[node.name] = (str(node.mesh_address), load_yaml(node_files[path]) or {})
+    return server, settings, manifests, everyone

@@ -76,12 +76,13 @@ def test_combination(manager: PluginManager, spec: dict[str, Any]) -> None:
             assert issue.hint, issue
             assert any(re.search(reason, issue.message) for reason in REFUSALS), issue
         return
-    server, settings, manifests = render_for_twin(config, manager)
+    server, settings, manifests, nodes = render_for_twin(config, manager)
     distro = config.spec.kubernetes.distribution
     deployment = deployed_objects(
         distro, VERSIONS[distro], settings, manifests, node_name=server, load_yaml=load_yaml
     )
     problems = check(config, settings, deployment)
+    problems += _every_node_on_the_mesh(config, deployment, nodes)
     assert not problems, "\n".join(problems)
 
 
@@ -122,6 +123,23 @@ def _storage(config: Any, deployment: Deployment) -> list[str]:
     if len(defaults) != wanted:
         return [f"{wanted} default StorageClass expected, found {defaults or 'none'}"]
     return []
+
+
+def _every_node_on_the_mesh(
+    config: Any, deployment: Deployment, nodes: dict[str, tuple[str, dict[str, Any]]]
+) -> list[str]:
+    """Servers and agents: node-ip is the node's mesh address; with K3s's flannel, every node's
+    flannel-iface is the mesh interface (flannel runs on agents too)."""
+    problems = []
+    interface = node_network(config).interface
+    for name, (address, settings) in sorted(nodes.items()):
+        if settings.get("node-ip") != [address]:
+            problems.append(f"{name}: node-ip {settings.get('node-ip')} is not {address}")
+        if "flannel" in deployment.running("cni") and settings.get("flannel-iface") != interface:
+            problems.append(
+                f"{name}: flannel-iface {settings.get('flannel-iface')!r} != {interface!r}"
+            )
+    return problems
 
 
 def _node_addresses(settings: dict[str, Any], network: Any) -> list[str]:
