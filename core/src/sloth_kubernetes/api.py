@@ -94,12 +94,16 @@ def destroy(
     yes: bool = False,
     dry_run: bool = False,
     force: bool = False,
+    lost_key: bool = False,
     manager: PluginManager | None = None,
     state_url: str | None = None,
     confirm: Callable[[str], bool] | None = None,
     emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> DestroyResult:
-    """Remove every machine of cluster ``name``, check nothing tagged remains, forget it."""
+    """Remove every machine of cluster ``name``, check nothing tagged remains, forget it.
+
+    A wrong or unset passphrase is refused; ``lost_key`` (the key is gone for good) destroys
+    anyway and discards the cluster's encrypted secrets, recorded in the audit log."""
     from .engine.destroy import destroy as run_destroy
 
     with open_state(state_url) as store:
@@ -110,6 +114,7 @@ def destroy(
             yes=yes,
             dry_run=dry_run,
             force=force,
+            lost_key=lost_key,
             confirm=confirm,
             emit=emit,
         )

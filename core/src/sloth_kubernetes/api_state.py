@@ -386,8 +386,7 @@ def key_status(store: StateStore) -> KeyStatus:
 
 def check_current_key(store: StateStore) -> None:
     """Fail now (StateError with a hint) when the current key cannot open the secrets."""
-    if key_status(store).secrets:
-        store.keyring.key()
+    store.check_key()
 
 
 def rekey_state(store: StateStore, new_passphrase: str | None) -> KeyStatus:

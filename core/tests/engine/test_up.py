@@ -217,3 +217,38 @@ def test_a_run_stopped_before_recording_the_spec_converges_on_the_next_up(
     assert json.loads(sloth_cli(*state, "status", "test", "-o", "json").stdout)["converged"]
     again = sloth_cli(*state, "up", "-f", str(path), "--yes")
     assert "up to date: no changes" in again.stdout
+
+
+@pytest.mark.parametrize("passphrase", [None, "wrong horse"])
+def test_destroy_refuses_a_wrong_or_unset_passphrase_and_lost_key_is_audited(
+    sloth_cli, cluster, dummy_provider, monkeypatch, passphrase
+):
+    from sloth_kubernetes.state import open_store
+    from sloth_kubernetes.state.keys import ENV_PASSPHRASE
+
+    path, state = cluster
+    monkeypatch.setenv(ENV_PASSPHRASE, "correct horse")
+    assert sloth_cli(*state, "up", "-f", str(path), "--yes").exit_code == 0
+    with open_store(state[1]) as store:
+        secrets = store.list_secret_names("test")
+    assert secrets, "up stores the operator key"
+    if passphrase is None:
+        monkeypatch.delenv(ENV_PASSPHRASE)
+    else:
+        monkeypatch.setenv(ENV_PASSPHRASE, passphrase)
+    for extra in ((), ("--dry-run",)):
+        refused = sloth_cli(*state, "destroy", "test", "--yes", *extra)
+        assert refused.exit_code == 1, refused.stderr
+        assert "refusing to destroy cluster 'test'" in refused.stderr
+        assert "--lost-key" in refused.stderr
+    assert len(dummy_provider.machines) == 3
+    with open_store(state[1]) as store:
+        assert store.list_secret_names("test") == secrets
+    done = sloth_cli(*state, "destroy", "test", "--yes", "--lost-key")
+    assert done.exit_code == 0, done.stderr
+    assert dummy_provider.machines == {}
+    with open_store(state[1]) as store:
+        entry = store.audit_entries("test")[-1]
+        assert store.cluster_names() == []
+    assert (entry.command, entry.outcome) == ("destroy --lost-key", "succeeded")
+    assert entry.resources["key_lost_secrets_discarded"] == len(secrets)

@@ -164,10 +164,19 @@ def _summary(result: Any) -> None:
 @click.argument("name")
 @click.option("--dry-run", is_flag=True, help="List what would be removed; change nothing.")
 @click.option("--force", is_flag=True, help="Destroy even if metadata.protect is true.")
+@click.option(
+    "--lost-key",
+    is_flag=True,
+    help="The state's passphrase or key file is lost for good: destroy anyway and discard the "
+    "cluster's encrypted secrets (recorded in the audit log).",
+)
 @yes_option
 @output_option
-def destroy(name: str, dry_run: bool, force: bool, output: str | None) -> None:
-    """Remove every machine of cluster NAME, check nothing tagged remains, forget it."""
+def destroy(name: str, dry_run: bool, force: bool, lost_key: bool, output: str | None) -> None:
+    """Remove every machine of cluster NAME, check nothing tagged remains, forget it.
+
+    A wrong or unset SLOTH_STATE_PASSPHRASE is refused, as `up` refuses it.
+    """
     state = app_state()
     with progress(live=False, debug=state.debug) as emit:
         result = api.destroy(
@@ -175,6 +184,7 @@ def destroy(name: str, dry_run: bool, force: bool, output: str | None) -> None:
             yes=state.yes,
             dry_run=dry_run,
             force=force,
+            lost_key=lost_key,
             manager=manager(),
             state_url=state.state_url,
             confirm=_confirm,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..context import ClusterContext
-from ..errors import SlothError
+from ..errors import SlothError, StateError
 from ..paths import data_dir
 
 if TYPE_CHECKING:
@@ -51,9 +51,13 @@ def destroy(
     yes: bool = False,
     dry_run: bool = False,
     force: bool = False,
+    lost_key: bool = False,
     confirm: Any = None,
     emit: Any = None,
 ) -> DestroyResult:
+    """``lost_key``: the state's passphrase or key file is gone for good; destroy without it,
+    discarding the cluster's encrypted secrets (audited). Otherwise a key that cannot open the
+    secrets is refused before anything is touched, exactly as ``up`` refuses it."""
     with store.lock(name, "destroy"):
         config = stored_config(manager, store, name)
         nodes = store.list_nodes(name)
@@ -62,10 +66,18 @@ def destroy(
                 f"cluster {name!r} is protected (metadata.protect: true)",
                 hint="set protect: false and run `up`, or pass --force",
             )
+        if not lost_key:
+            _require_key(store, name)
         if dry_run:
             return DestroyResult(name, tuple(sorted(n.name for n in nodes)), True)
         listing = ", ".join(sorted(n.name for n in nodes)) or "no machines"
-        if not yes and (confirm is None or not confirm(f"Destroy cluster {name!r} ({listing})?")):
+        question = f"Destroy cluster {name!r} ({listing})?"
+        if lost_key:
+            question = (
+                f"Destroy cluster {name!r} ({listing}) without the state's key, discarding its "
+                f"{store.count_secrets(name)} encrypted secret(s) for good?"
+            )
+        if not yes and (confirm is None or not confirm(question)):
             raise SlothError("not confirmed", hint="re-run with --yes to destroy without asking")
         context = ClusterContext(
             config=config, state=store, data_dir=data_dir(), emit=emit or (lambda _e: None)
@@ -104,11 +116,29 @@ def destroy(
             outcome = "succeeded"
         finally:
             store.end_operation(operation, outcome, {"removed": removed})
+            resources: dict[str, Any] = {"removed": removed}
+            if lost_key:  # who threw the secrets away, and how many, stays on record
+                resources["key_lost_secrets_discarded"] = store.count_secrets(name)
             store.audit_append(
-                command="destroy", cluster=name, outcome=outcome, resources={"removed": removed}
+                command="destroy --lost-key" if lost_key else "destroy",
+                cluster=name,
+                outcome=outcome,
+                resources=resources,
             )
         store.delete_cluster(name)  # last: its history goes with it; the audit log keeps it
         return DestroyResult(name, tuple(removed), False)
+
+
+def _require_key(store: Any, name: str) -> None:
+    try:
+        store.check_key()
+    except StateError as error:
+        raise StateError(
+            f"refusing to destroy cluster {name!r}: {error.message}",
+            hint=f"{error.hint}. If the passphrase or key file is lost for good, "
+            f"`sloth-kubernetes destroy {name} --lost-key` destroys the cluster anyway and "
+            "discards its encrypted secrets (recorded in the audit log)",
+        ) from None
 
 
 def _kept_machines(manager: PluginManager, by_provider: dict[str, list[Any]]) -> list[Any]:

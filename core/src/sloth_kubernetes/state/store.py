@@ -254,6 +254,18 @@ class StateStore:
             found = tx.query("SELECT name FROM secrets WHERE cluster = ? ORDER BY name", (cluster,))
         return [str(row[0]) for row in found]
 
+    def check_key(self) -> None:
+        """StateError (wrong or unset passphrase, missing key file…) unless the current key opens
+        the stored secrets; nothing to check while there are none."""
+        with self._db.read() as tx:
+            count = int(tx.scalar("SELECT COUNT(*) FROM secrets") or 0)
+        if count:
+            self.keyring.key()
+
+    def count_secrets(self, cluster: str) -> int:
+        with self._db.read() as tx:
+            return int(tx.scalar("SELECT COUNT(*) FROM secrets WHERE cluster = ?", (cluster,)) or 0)
+
     def key_fingerprint(self) -> str | None:
         """The fingerprint of the key secrets are encrypted with (None before the first one)."""
         with self._db.read() as tx:
