@@ -130,7 +130,7 @@ def _check_reachable(record: NodeRecord) -> None:
 
 def exec_command(
     cluster: str,
-    command: str,
+    command: str | Sequence[str],
     nodes: Sequence[str],
     *,
     state_url: str | None = None,
@@ -138,9 +138,13 @@ def exec_command(
 ) -> dict[str, Any]:
     """Run ``command`` on the named nodes (or ``--all``) in parallel: ``{node: CommandResult}``.
 
+    ``command``: a command line, or arguments passed exactly (see
+    :func:`sloth_kubernetes.remote.ssh_client.command_line`).
+
     A node that could not be reached has exit status 255 and the reason in ``stderr``.
     """
     from .remote import RemoteSession
+    from .remote.ssh_client import command_line
 
     with _access(cluster, state_url) as (records, key):
         chosen = select_nodes(records, nodes)
@@ -151,4 +155,4 @@ def exec_command(
             parallel=parallel,
         ) as session:
             session.connect()
-            return dict(session.shell(command))
+            return dict(session.shell(command_line(command)))

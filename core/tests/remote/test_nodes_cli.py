@@ -97,6 +97,23 @@ def test_exec_all_prefixes_output_and_fails_if_one_node_fails(
 
 
 @pytest.mark.hosts
+def test_exec_and_ssh_pass_the_arguments_exactly(
+    sloth_cli: Cli, state_url: str, local_hosts: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _put_cluster(state_url, local_hosts(1), local_hosts.private_key)
+    words = ("sh", "-c", 'echo "a  b" \'$HOME\'; printf "%s|" "$@"', "x", "it's", "*")
+    expected = ["a  b $HOME", "it's|*|"]
+    result = sloth_cli("--state", state_url, "nodes", "exec", "t", "h1", "--", *words)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [f"[h1] {line}" for line in expected]
+    ssh = sloth_cli("--state", state_url, "nodes", "ssh", "t", "h1", "--", *words)
+    assert ssh.exit_code == 0, ssh.stderr
+    assert capfd.readouterr().out.splitlines() == expected
+    line = sloth_cli("--state", state_url, "nodes", "exec", "t", "h1", "--", "echo a | tr a b")
+    assert line.stdout.splitlines() == ["[h1] b"]
+
+
+@pytest.mark.hosts
 def test_exec_unknown_node_lists_the_clusters_nodes(
     sloth_cli: Cli, state_url: str, local_hosts: Any
 ) -> None:

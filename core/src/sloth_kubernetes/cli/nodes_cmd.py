@@ -88,6 +88,8 @@ def exec_(
 ) -> None:
     """Run `-- CMD` on the named nodes of cluster NAME (or --all) in parallel.
 
+    Several words after `--` are passed exactly, as `kubectl exec` does
+    (`-- sh -c 'echo "a b"'`); one word is a command line run as written (`-- 'ls | wc -l'`).
     Output lines are prefixed with `[node]`; exits 1 if the command failed on any node.
     """
     command: list[str] = ctx.meta["remote_command"]
@@ -100,7 +102,7 @@ def exec_(
     chosen = [api_nodes.ALL_NODES] if all_nodes else list(node_names)
     results = api_nodes.exec_command(
         name,
-        " ".join(command),
+        command,
         chosen,
         state_url=app_state().state_url,
         parallel=parallel,

@@ -8,6 +8,7 @@ connection that ``ProxyJump`` starts reads the same file and must be pinned too.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,6 +54,20 @@ def write_client_files(
     return config
 
 
+def command_line(command: str | Sequence[str]) -> str:
+    """The remote shell's command line for ``command``.
+
+    One string (or a one-word list) is a command line, run as written (``"ls | wc -l"``), as
+    ``ssh host 'CMD'`` does. Several words are arguments passed exactly, each quoted for the
+    remote shell, as ``kubectl exec`` does: ``["sh", "-c", 'echo "a b"']`` prints ``a b``
+    (joined unquoted, ``sh -c`` would get only ``echo``).
+    """
+    if isinstance(command, str):
+        return command
+    words = list(command)
+    return words[0] if len(words) == 1 else shlex.join(words)
+
+
 def ssh_argv(
     record: NodeRecord, config: Path, command: Sequence[str] = (), *, interactive: bool = True
 ) -> list[str]:
@@ -63,6 +78,5 @@ def ssh_argv(
         argv.append("-t")
     argv.append(f"{record.ssh_user}@{record.address}")
     if command:
-        argv.append("--")
-        argv += list(command)
+        argv += ["--", command_line(command)]  # ssh would join the words unquoted
     return argv
