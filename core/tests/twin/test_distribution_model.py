@@ -151,3 +151,47 @@ def test_chart_storage_classes_follow_values():
     (sc,) = [o for o in deployment.objects if o.key.kind == "StorageClass"]
     annotations = sc.body["metadata"]["annotations"]
     assert annotations["storageclass.kubernetes.io/is-default-class"] == "false"
+
+
+PSA = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "AdmissionConfiguration",
+       "plugins": [{"name": "PodSecurity", "configuration": {
+           "defaults": {"enforce": "restricted"},
+           "exemptions": {"namespaces": ["kube-system"]}}}]}  # fmt: skip
+
+
+def deployment_in(namespace, **pod):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "app", "namespace": namespace},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}],
+                                           **pod}}}}  # fmt: skip
+
+
+def test_pod_security_restricted_refuses_host_access_unless_labelled_or_exempt():
+    config = {"kube-apiserver-arg": ["admission-control-config-file=/psa.yaml"]}
+    files = {"/psa.yaml": json.dumps(PSA)}
+    host = {"hostNetwork": True}
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": "ok", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}  # fmt: skip
+    manifests = {"a.yaml": [deployment_in("apps", **host)],
+                 "b.yaml": [namespace, deployment_in("ok", **host)],
+                 "c.yaml": [deployment_in("kube-system", **host)]}  # fmt: skip
+    deployment = deployed_objects(*K3S, config, manifests, node_name="s1", files=files)
+    refused = [f.message for f in deployment.refused]
+    assert len(refused) == 1
+    assert "Deployment apps/app: PodSecurity restricted in apps refuses" in refused[0]
+    assert "hostNetwork" in refused[0]
+
+
+def test_rke2_cis_profile_enforces_restricted_except_its_exemptions():
+    files = {"lh.yaml": [chart("longhorn", repo="r", chart="longhorn", version="1.7.2",
+                               targetNamespace="longhorn-system")]}  # fmt: skip
+    plain = deployed_objects(*RKE2, {}, files, node_name="s1")
+    assert plain.refused == []
+    cis = deployed_objects(*RKE2, {"profile": "cis"}, files, node_name="s1")
+    assert [f.source for f in cis.refused] == ["helm:longhorn-system/longhorn"]
+
+
+def test_a_missing_admission_file_stops_the_server():
+    config = {"kube-apiserver-arg": ["admission-control-config-file=/nowhere.yaml"]}
+    deployment = deployed_objects(*K3S, config, {}, node_name="s1", files={})
+    assert not deployment.starts

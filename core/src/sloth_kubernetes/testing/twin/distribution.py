@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .admission import Policy, admit_workloads
 from .configfile import as_bool, as_list, unknown_keys
 from .deploy import deploy_files
 from .helm import HELM_API, LoadYaml, install_releases
@@ -49,11 +50,13 @@ def deployed_objects(
     *,
     node_name: str,
     load_yaml: LoadYaml | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> Deployment:
     """What ``distro`` at ``version`` runs on a server whose merged config is ``config`` (see
     :func:`~.configfile.merge_config_files`) and whose manifests directory holds ``manifests``
     ({file name: parsed documents}). ``load_yaml`` parses HelmChart ``valuesContent`` text that
-    is not JSON (pass a YAML loader when one is available)."""
+    is not JSON (pass a YAML loader when one is available). ``files`` ({absolute path: text}) are
+    the server's other files the config points at (the PodSecurity admission configuration)."""
     data = distro_data(distro, version)
     settings = dict(config)
     deployment = Deployment(distro, version, node_name, settings)
@@ -64,12 +67,15 @@ def deployed_objects(
         )
         settings.pop(key)
     if distro == "k3s":
-        files, disables = _k3s(data, settings, manifests, deployment)
+        staged, disables = _k3s(data, settings, manifests, deployment)
     else:
-        files, disables = _rke2(data, settings, manifests, deployment)
+        staged, disables = _rke2(data, settings, manifests, deployment)
     if not deployment.starts:
         return deployment
-    _deploy(data, files, disables, deployment, load_yaml)
+    _deploy(data, staged, disables, deployment, load_yaml)
+    policy = _pod_security(distro, settings, files or {}, deployment, load_yaml)
+    if policy is not None:
+        admit(policy, deployment)
     return deployment
 
 
@@ -263,6 +269,75 @@ def _inject(
                 continue
         result.append(doc)
     return result
+
+
+# -- Pod Security admission ----------------------------------------------------------------------
+
+#: rancher/rke2 pkg/rke2/psa.go at v1.31.4+rke2r1 (restrictedPSAConfig), used with profile: cis.
+RKE2_CIS_POLICY = ("restricted", ("kube-system", "cis-operator-system", "tigera-operator"))
+
+
+def _pod_security(
+    distro: str,
+    settings: Mapping[str, Any],
+    files: Mapping[str, str],
+    deployment: Deployment,
+    load_yaml: LoadYaml | None,
+) -> Policy | None:
+    path = None
+    if distro == "k3s":
+        for arg in as_list(settings, "kube-apiserver-arg"):
+            if arg.startswith("admission-control-config-file="):
+                path = arg.split("=", 1)[1]
+    else:
+        path = str(settings.get("pod-security-admission-config-file") or "") or None
+        if path is None:
+            cis = str(settings.get("profile", "")).startswith("cis")
+            return Policy(*RKE2_CIS_POLICY) if cis else Policy()
+    if path is None:
+        return Policy()
+    if path not in files:
+        deployment.starts = False
+        deployment.refused.append(
+            Finding(
+                f"config.yaml: {path}",
+                "the admission configuration file does not exist: kube-apiserver does not start",
+            )
+        )
+        return None
+    parsed: Any = None
+    for load in (json.loads, load_yaml):
+        if load is None:
+            continue
+        try:
+            parsed = load(files[path])
+            break
+        except Exception:  # try the next parser; unparsable ends below
+            parsed = None
+    if not isinstance(parsed, Mapping):
+        deployment.refused.append(Finding(path, "admission configuration could not be read"))
+        return None
+    return Policy.from_config(parsed)
+
+
+def admit(policy: Policy, deployment: Deployment) -> None:
+    """Refuse what the policy does not admit (workloads of manifests, and pods that charts or
+    images are known to run, from ``data/charts.json``)."""
+    for obj in deployment.objects:
+        if obj.key.kind == "Namespace" and obj.body:
+            labels = (obj.body.get("metadata") or {}).get("labels") or {}
+            if "pod-security.kubernetes.io/enforce" in labels:
+                policy.labels[obj.key.name] = str(labels["pod-security.kubernetes.io/enforce"])
+    for release in deployment.releases:
+        for namespace, level in (release.facts.get("labels_namespaces") or {}).items():
+            policy.labels.setdefault(str(namespace), str(level))
+    deployment.refused += admit_workloads(policy, deployment, chart_facts(), _image_facts())
+
+
+@functools.cache
+def _image_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = json.loads((DATA / "charts.json").read_text("utf-8"))
+    return facts.get("images", {})  # type: ignore[no-any-return]
 
 
 # -- common: deploy controller, then helm-controller -----------------------------------------------
