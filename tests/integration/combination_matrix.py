@@ -81,6 +81,14 @@ def combinations(catalog: Catalog) -> Iterator[tuple[str, dict[str, Any]]]:
                     plan += [("wg", s, a) for s in storages[1:] for a in addons[1:]]
             for mesh, storage, addon in plan:
                 yield _combination(distro, distro_settings, cni, cni_settings, mesh, storage, addon)
+            if not distro_settings:  # CIS hardening (Pod Security restricted) with each CNI
+                yield _combination(distro, {}, cni, cni_settings, "wg", None, None, cis=True)
+        if not distro_settings:  # ... and with each storage and add-on
+            cni, cni_settings = cnis[0]
+            for storage, addon in [(s, None) for s in storages[1:]] + [
+                (None, a) for a in addons[1:]
+            ]:
+                yield _combination(distro, {}, cni, cni_settings, "wg", storage, addon, cis=True)
 
 
 def _combination(
@@ -91,8 +99,12 @@ def _combination(
     mesh: str,
     storage: str | None,
     addon: str | None,
+    *,
+    cis: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     kubernetes: dict[str, Any] = {"distribution": distro}
+    if cis:
+        kubernetes["hardening"] = "cis"
     if distro_settings:
         kubernetes[distro] = distro_settings
     if cni is not None:
@@ -105,7 +117,8 @@ def _combination(
     if addon:
         spec["addons"] = [{"name": addon}]
     parts = (
-        f"{distro}[{_label(distro_settings)}]" if distro_settings else distro,
+        (f"{distro}[{_label(distro_settings)}]" if distro_settings else distro)
+        + ("[cis]" if cis else ""),
         f"{cni}[{_label(cni_settings)}]" if cni_settings else cni or "no-cni",
         mesh,
         storage or "no-storage",
@@ -143,11 +156,10 @@ except (ImportError, AttributeError):  # pragma: no cover - ruamel's pure-Python
         return stream.getvalue()
 
 
-def render_for_twin(
-    config: Any, manager: Any
-) -> tuple[str, dict[str, Any], dict[str, list[Any]], dict[str, tuple[str, dict[str, Any]]]]:
+def render_for_twin(config: Any, manager: Any) -> tuple[Any, ...]:
     """(server node name, its parsed config.yaml, {manifest file name: documents},
-    {node: (its mesh address, its parsed config.yaml)} for every node)."""
+    {node: (its mesh address, its parsed config.yaml)} for every node, {path: text} of the
+    server's files)."""
     from sloth_kubernetes.api_distro import render_cluster
     from sloth_kubernetes.engine.plan import node_requests
     from sloth_kubernetes.model import NodeRecord
@@ -181,4 +193,4 @@ def render_for_twin(
         node_files = rendered.node_files[node.name]
         path = next(p for p in node_files if p.endswith("/config.yaml"))
         everyone[node.name] = (str(node.mesh_address), load_yaml(node_files[path]) or {})
-    return server, settings, manifests, everyone
+    return server, settings, manifests, everyone, files

@@ -76,10 +76,16 @@ def test_combination(manager: PluginManager, spec: dict[str, Any]) -> None:
             assert issue.hint, issue
             assert any(re.search(reason, issue.message) for reason in REFUSALS), issue
         return
-    server, settings, manifests, nodes = render_for_twin(config, manager)
+    server, settings, manifests, nodes, files = render_for_twin(config, manager)
     distro = config.spec.kubernetes.distribution
     deployment = deployed_objects(
-        distro, VERSIONS[distro], settings, manifests, node_name=server, load_yaml=load_yaml
+        distro,
+        VERSIONS[distro],
+        settings,
+        manifests,
+        node_name=server,
+        load_yaml=load_yaml,
+        files=files,
     )
     problems = check(config, settings, deployment)
     problems += _every_node_on_the_mesh(config, deployment, nodes)

@@ -13,7 +13,14 @@ the core's own business and may change without notice.
 
 from __future__ import annotations
 
-from .addons import AddonManifests, helm_chart, helm_chart_config, node_network, to_yaml
+from .addons import (
+    AddonManifests,
+    helm_chart,
+    helm_chart_config,
+    node_network,
+    privileged_namespace,
+    to_yaml,
+)
 from .addons.helm import MANAGED_BY
 from .addons.hooks import AddonPlugin, addon_hooks
 from .addons.storage import storage_classes
@@ -173,6 +180,7 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "helm_chart",
     "helm_chart_config",
     "node_network",
+    "privileged_namespace",
     "storage_classes",
     "to_yaml",
 ]

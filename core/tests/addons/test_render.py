@@ -80,7 +80,8 @@ def test_calico_pod_mtu_is_mesh_mtu_minus_encapsulation(render):
 
     spec = {"kubernetes": {"distribution": "k3s", "cni": {"type": "calico"}}}
     _, manifests = render(spec)
-    values = YAML(typ="safe").load(manifests[0].body["spec"]["valuesContent"])
+    (chart,) = [m for m in manifests if m.kind == "HelmChart"]
+    values = YAML(typ="safe").load(chart.body["spec"]["valuesContent"])
     assert values["installation"]["calicoNetwork"]["mtu"] == 1420 - 50
     assert values["installation"]["calicoNetwork"]["ipPools"][0]["cidr"] == "10.42.0.0/16"
 

@@ -12,7 +12,14 @@ Importing this package imports neither lightkube nor kubernetes-validate.
 
 from __future__ import annotations
 
-from .helm import HELM_API_VERSION, HELM_NAMESPACE, helm_chart, helm_chart_config, helm_kinds
+from .helm import (
+    HELM_API_VERSION,
+    HELM_NAMESPACE,
+    helm_chart,
+    helm_chart_config,
+    helm_kinds,
+    privileged_namespace,
+)
 from .manifests import AddonManifests, CustomKind, Manifest, deep_merge, to_yaml
 from .network import NodeNetwork, node_network
 from .order import component_id, order_components
@@ -44,6 +51,7 @@ __all__ = [
     "manifest_problems",
     "node_network",
     "order_components",
+    "privileged_namespace",
     "recorded_manifests",
     "remove_components",
     "removed_components",

@@ -104,3 +104,19 @@ def helm_chart_config(
         "metadata": {"name": name, "namespace": HELM_NAMESPACE, "labels": dict(MANAGED_BY)},
         "spec": {"valuesContent": values_content(values or {}, overrides or {})},
     }
+
+
+#: Pod Security Admission labels (kubernetes.io/docs/concepts/security/pod-security-admission).
+POD_SECURITY_LABELS = ("enforce", "audit", "warn")
+
+
+def privileged_namespace(name: str) -> dict[str, Any]:
+    """A Namespace whose pods may use host access (PodSecurity ``privileged``): for components
+    that must (a CNI operator on the host network, storage daemons mounting node paths). Under
+    a restricted cluster default (``hardening: cis``) they are refused without it; the label is
+    the documented, per-namespace exception (docs/hardening.md)."""
+    labels = dict(MANAGED_BY)
+    labels.update(
+        {f"pod-security.kubernetes.io/{mode}": "privileged" for mode in POD_SECURITY_LABELS}
+    )
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}

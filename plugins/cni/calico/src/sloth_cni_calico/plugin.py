@@ -23,6 +23,7 @@ from sloth_kubernetes.plugin import (
     helm_chart,
     helm_chart_config,
     node_network,
+    privileged_namespace,
 )
 
 NAME = "calico"
@@ -83,7 +84,9 @@ def render(config: ClusterConfig, settings: CalicoSettings | None) -> AddonManif
         overrides=settings.values,
         bootstrap=True,
     )
-    return AddonManifests([chart])
+    # the operator runs on the host network (it starts before pods have one); the operator
+    # labels calico-system privileged itself
+    return AddonManifests([privileged_namespace("tigera-operator"), chart])
 
 
 PLUGIN = AddonPlugin(

@@ -21,6 +21,7 @@ from sloth_kubernetes.plugin import (
     StorageBlock,
     addon_hooks,
     doc,
+    privileged_namespace,
     storage_classes,
 )
 
@@ -60,7 +61,8 @@ def _provisioner(path: str) -> list[dict[str, Any]]:
                                     "imagePullPolicy": "IfNotPresent"}]}}  # fmt: skip
     labels = {"app": "local-path-provisioner"}
     return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(NAMESPACE, None)},
+        # helper pods mount the node's volume directory (hostPath): PodSecurity privileged
+        privileged_namespace(NAMESPACE),
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": _meta("local-path-provisioner-service-account")},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",

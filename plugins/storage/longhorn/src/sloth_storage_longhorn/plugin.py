@@ -21,6 +21,7 @@ from sloth_kubernetes.plugin import (
     doc,
     helm_chart,
     hookimpl,
+    privileged_namespace,
     storage_classes,
 )
 
@@ -80,7 +81,8 @@ def render(block: StorageBlock) -> AddonManifests:
     classes = storage_classes(
         block, PROVISIONER, parameters=_parameters, binding_mode="Immediate", allow_expansion=True
     )
-    return AddonManifests([chart, *classes])
+    # longhorn-manager and instance-manager are privileged and mount node paths
+    return AddonManifests([privileged_namespace(NAMESPACE), chart, *classes])
 
 
 def selected(config: Any) -> bool:

@@ -19,6 +19,7 @@ from sloth_kubernetes.plugin import (
     addon_hooks,
     doc,
     helm_chart,
+    privileged_namespace,
     storage_classes,
 )
 
@@ -71,7 +72,8 @@ def render(block: StorageBlock) -> AddonManifests:
             f'- name: BasePath\n  value: "{settings.base_path}"\n'
         )
         body["metadata"]["annotations"]["openebs.io/cas-type"] = "local"
-    return AddonManifests([chart, *classes])
+    # the hostpath provisioner's helper pods mount the node's BasePath (hostPath)
+    return AddonManifests([privileged_namespace(NAMESPACE), chart, *classes])
 
 
 PLUGIN = AddonPlugin(
