@@ -20,7 +20,8 @@ File format (``operations`` keyed ``"METHOD /path/{var}"``)::
      "errors": {JSON Schema of an error body (optional)},
      "operations": {"POST /v2/instances": {
          "source": "#/paths/~1instances/post", "query": {"per_page": {...}},
-         "requiredQuery": [], "path": {"var": {...}} (optional), "body": {...} | null,
+         "requiredQuery": [], "queryAdditional": false, "path": {"var": {...}} (optional),
+         "body": {...} | null,
          "responses": {"202": {...} | null}}}}
 
 A response schema of ``null`` means "documented, body not described"; a status the operation
@@ -47,6 +48,7 @@ class Operation:
     pattern: re.Pattern[str]
     query: Mapping[str, Any]
     required_query: Sequence[str]
+    query_additional: bool
     body: Any
     responses: Mapping[str, Any]
     source: str
@@ -77,6 +79,7 @@ class ApiDescription:
                     pattern=re.compile(f"^{regex}/?$"),
                     query=entry.get("query") or {},
                     required_query=entry.get("requiredQuery") or [],
+                    query_additional=bool(entry.get("queryAdditional")),
                     body=entry.get("body"),
                     responses=entry.get("responses") or {},
                     source=entry.get("source", ""),
@@ -97,7 +100,8 @@ class ApiDescription:
         return None
 
     def _schema_errors(self, schema: Any, instance: Any, where: str) -> list[str]:
-        validator = self._validator(schema)
+        # formats are checked as the services check them (Nova validates ipv4, uuid, date-time...)
+        validator = self._validator(schema, format_checker=self._validator.FORMAT_CHECKER)
         found = []
         for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.path)):
             at = ".".join(str(p) for p in error.path)
@@ -120,7 +124,8 @@ class ApiDescription:
         for name, value in params.items():
             schema = operation.query.get(name)
             if schema is None:
-                found.append(f"request.query.{name}: not a documented parameter")
+                if not operation.query_additional:
+                    found.append(f"request.query.{name}: not a documented parameter")
             else:
                 found += self._schema_errors(schema, value, f"request.query.{name}")
         if operation.body is None:

@@ -540,15 +540,18 @@ class OpenStackDriver(CloudDriver):
     # -- helpers --------------------------------------------------------------------------------
 
     def list_resources(self, cluster: str) -> list[Resource]:
-        """Also routers, subnets and floating IPs tagged with the cluster."""
+        """Also routers and subnets tagged with the cluster, and its floating IPs (each belongs
+        to one node: listed as that node's, so destroying a node may remove it)."""
         found = super().list_resources(cluster)
-        for resources, key in (("routers", "routers"), ("subnets", "subnets"),
-                               ("floatingips", "floatingips")):  # fmt: skip
+        for resources, key in (("routers", "routers"), ("subnets", "subnets")):
             found += [
-                Resource("network", str(item["id"]), f"{resources[:-1]} "
-                         + str(item.get("name") or item.get("floating_ip_address") or ""))
+                Resource("network", str(item["id"]), f"{resources[:-1]} {item.get('name') or ''}")
                 for item in self._tagged(resources, key, cluster)
-            ]  # fmt: skip
+            ]
+        found += [
+            Resource("machine", str(fip["id"]), f"floatingip {fip.get('floating_ip_address')}")
+            for fip in self._tagged("floatingips", "floatingips", cluster)
+        ]
         return found
 
 
