@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -11,6 +13,8 @@ import attrs
 from ..context import ClusterContext
 from ..errors import SlothError, StateError
 from ..paths import data_dir
+from ..runfiles import sweep_dead
+from .operator import runtime_dir
 
 if TYPE_CHECKING:
     from ..model.cluster import ClusterConfig
@@ -126,7 +130,24 @@ def destroy(
                 resources=resources,
             )
         store.delete_cluster(name)  # last: its history goes with it; the audit log keeps it
+        forget_local_files(context.data_dir, name)
         return DestroyResult(name, tuple(removed), False)
+
+
+def forget_local_files(data_dir: Path, name: str) -> None:
+    """Remove what runs left on this machine for cluster ``name``: key copies and SSH session
+    directories of runs that died, and the cluster's folders once they are empty. (Nothing of
+    this cluster runs now: destroy holds its lock.)"""
+    sweep_dead(runtime_dir(), prefix=f"{name}-")
+    folder = data_dir / "clusters" / name
+    sweep_dead(folder / "remote")
+    for directory in sorted(
+        (p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+    ):
+        with contextlib.suppress(OSError):  # not empty: a plugin's files stay
+            directory.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _require_key(store: Any, name: str) -> None:

@@ -2,14 +2,15 @@
 
 Providers install the public key on every machine they create; the connect phase, ``nodes ssh``
 and ``nodes exec`` use the private key, written to a 0600 file in a per-run directory that is
-removed when the command ends (:func:`operator_key`).
+removed when the command ends (:func:`operator_key`). pyinfra's SSH connector and the system
+``ssh`` client take only a key file, so the file cannot be avoided; a run killed before it could
+remove it leaves it behind until the next run or ``destroy`` sweeps it (:mod:`..runfiles`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,9 +18,15 @@ from typing import Any
 
 from ..context import OperatorKey
 from ..paths import data_dir
+from ..runfiles import run_directory
 
 PRIVATE_KEY_SECRET = "operator/ssh-private-key"  # noqa: S105 -- the name of a secret, not one
 PUBLIC_NAME = "operator/ssh-public-key"
+
+
+def runtime_dir() -> Path:
+    """Where per-run copies of operator keys live (``<data dir>/run``)."""
+    return data_dir() / "run"
 
 
 def _generate(comment: str) -> tuple[str, str]:
@@ -56,9 +63,7 @@ def operator_key(store: Any, cluster: str) -> Iterator[OperatorKey]:
     """The key pair with the private half in a 0600 file that exists only inside the block."""
     public = ensure_operator_key(store, cluster)
     private = store.get_secret(cluster, PRIVATE_KEY_SECRET)
-    runtime = data_dir() / "run"
-    runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
-    directory = Path(tempfile.mkdtemp(prefix=f"{cluster}-", dir=runtime))
+    directory = run_directory(runtime_dir(), f"{cluster}-")
     path = directory / "id_ed25519"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ import attrs
 
 from ..errors import RemoteError, SlothError
 from ..model import NodeRecord
+from ..runfiles import run_directory
 from ..secrets import redact
 from .known_hosts import mismatch_error, normalize_key, write_known_hosts
 from .results import ApplyResult, CommandResult, NodeResult, remote_error
@@ -75,10 +75,9 @@ class RemoteSession:
         self.connect_timeout = connect_timeout
         #: Nodes that failed in this session (connect, fact or apply) and are skipped afterwards.
         self.failures: dict[str, RemoteError] = {}
-        work = Path(work_dir)
-        work.mkdir(parents=True, exist_ok=True, mode=0o700)
         # A fresh directory per session: pyinfra memoizes known_hosts/ssh config by file name.
-        self.directory = Path(tempfile.mkdtemp(prefix="remote-", dir=work))
+        # Sessions of runs that were killed are swept first.
+        self.directory = run_directory(Path(work_dir), "remote-")
         self._state: Any = None
         self._hosts: dict[str, Any] = {}
         self._facts: dict[tuple[Any, ...], dict[str, Any]] = {}

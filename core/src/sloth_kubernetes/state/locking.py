@@ -54,7 +54,7 @@ def current_identity() -> Identity:
     return Identity(current_user(), socket.gethostname(), pid, process_key(pid))
 
 
-def _machine_scope() -> str:
+def machine_scope() -> str:
     """``boot id:pid namespace`` of this process ("" without /proc)."""
     try:
         with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
@@ -67,7 +67,7 @@ def _machine_scope() -> str:
 
 def process_key(pid: int) -> str:
     """``boot id:pid namespace:start time`` of ``pid`` (Linux), or "" when unknown."""
-    scope, start = _machine_scope(), process_start_time(pid)
+    scope, start = machine_scope(), process_start_time(pid)
     return f"{scope}:{start}" if scope and start else ""
 
 
