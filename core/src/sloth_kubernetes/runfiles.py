@@ -37,7 +37,7 @@ def run_directory(parent: Path, prefix: str) -> Path:
 def sweep_dead(parent: Path, prefix: str = "") -> list[Path]:
     """Remove the run directories under ``parent`` (names starting with ``prefix``) whose owner
     no longer runs; return them. Directories of live or unknown owners are left alone."""
-    removed = []
+    removed: list[Path] = []
     try:
         children = sorted(parent.iterdir())
     except OSError:
