@@ -71,3 +71,39 @@ def test_rke2_bundled_cni_is_validated(sloth_cli, config_factory, dummy_provider
     result = sloth_cli("config", "validate", "-f", str(path))
     assert result.exit_code == 1
     assert "auto, canal, calico, cilium, none" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("distro", "key", "value", "hint"),
+    [
+        ("k3s", "flannel-backend", "none", "spec.kubernetes.cni"),
+        ("k3s", "flannel-iface", "eth0", "mesh interface"),
+        ("k3s", "disable-network-policy", True, "spec.kubernetes.cni"),
+        ("k3s", "disable-kube-proxy", True, "kubeProxyReplacement"),
+        ("rke2", "disable-kube-proxy", True, "kubeProxyReplacement"),
+        ("rke2", "cni", ["none"], "spec.kubernetes.cni"),
+    ],
+)
+def test_keys_the_cni_decides_are_refused_in_server_config(
+    sloth_cli, config_factory, dummy_provider, distro, key, value, hint
+):
+    """A CNI-related key in serverConfig would override what the CNI block decided (flannel off
+    without a CNI, pod traffic off the mesh, no kube-proxy without a replacement)."""
+    path = config_factory(
+        {"spec": {"kubernetes": {"distribution": distro, "serverConfig": {key: value}}}}
+    )
+    result = sloth_cli("config", "validate", "-f", str(path))
+    assert result.exit_code == 1
+    assert f"spec.kubernetes.serverConfig.{key}" in result.stderr
+    assert f"{key!r} is set by sloth-kubernetes itself" in result.stderr
+    assert hint in result.stderr
+
+
+def test_k3s_refuses_turning_its_helm_controller_off(sloth_cli, config_factory, dummy_provider):
+    path = config_factory(
+        {"spec": {"kubernetes": {"serverConfig": {"disable-helm-controller": True}}}}
+    )
+    result = sloth_cli("config", "validate", "-f", str(path))
+    assert result.exit_code == 1
+    assert "spec.kubernetes.serverConfig.disable-helm-controller" in result.stderr
+    assert "never installed" in result.stderr

@@ -7,11 +7,12 @@ needs (:mod:`.installer`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
-from sloth_kubernetes.plugin import DistroPlugin, DistroSettings, distro_hooks, doc
+from sloth_kubernetes.plugin import DistroPlugin, DistroSettings, FlagProblem, distro_hooks, doc
 
 from .installer import DEFAULT_VERSION, K3sInstaller
 
@@ -37,6 +38,25 @@ class K3sSettings(DistroSettings):
     @classmethod
     def installer(cls) -> K3sInstaller:
         return installer()
+
+    @classmethod
+    def check_kubernetes(cls, kubernetes: Mapping[str, Any]) -> list[FlagProblem]:
+        """Also: the helm-controller must run — the add-on phase delivers CNI, storage and
+        add-ons as HelmCharts in the manifests directory, and without it nothing installs them
+        (the distribution twin shows them unprocessed)."""
+        problems = super().check_kubernetes(kubernetes)
+        extra = kubernetes.get("serverConfig")
+        if isinstance(extra, Mapping) and extra.get("disable-helm-controller") is True:
+            problems.append(
+                FlagProblem(
+                    ("serverConfig", "disable-helm-controller"),
+                    "without K3s's helm-controller the HelmCharts of the add-on phase (CNI, "
+                    "storage, add-ons) and K3s's own traefik are never installed",
+                    "remove disable-helm-controller",
+                    at_key=False,
+                )
+            )
+        return problems
 
 
 PLUGIN = DistroPlugin(
