@@ -173,3 +173,19 @@ def test_servers_build_then_become_active_and_key_pairs_are_unique(
         (shown,) = listing["servers"]
         states.append((shown["status"], shown["OS-EXT-STS:task_state"], bool(shown["addresses"])))
     assert states == [("BUILD", "spawning", False), ("ACTIVE", None, True)]
+
+
+@pytest.mark.parametrize("name", ["keystone-v3", "nova-v2.1", "neutron-v2.0", "glance-v2"])
+def test_the_derived_descriptions_are_valid_json_schema_and_cite_their_sources(name: str) -> None:
+    from pathlib import Path
+
+    from jsonschema import Draft7Validator
+
+    path = Path(__file__).parent / "described" / f"{name}.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["_about"]["source"]["licence"] == "Apache-2.0"
+    for key, entry in document["operations"].items():
+        assert entry["source"], key
+        schemas = [*entry["query"].values(), entry["body"], *entry["responses"].values()]
+        for schema in (s for s in schemas if s is not None):
+            Draft7Validator.check_schema(schema)

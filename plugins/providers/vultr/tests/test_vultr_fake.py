@@ -102,3 +102,16 @@ def test_an_instance_boots_pending_then_active_with_an_address(
     assert states == [("pending", False), ("active", True)]
     status, body, _ = _call(vultr_emulator, "POST", "/v2/instances", {**create, "plan": "nope"})
     assert (status, body["error"]) == (400, "Plan is not available in the selected region.")
+
+
+def test_the_derived_description_is_valid_json_schema_and_cites_its_source() -> None:
+    from jsonschema import Draft7Validator
+    from vultr_fake import DESCRIPTION
+
+    document = json.loads(DESCRIPTION.read_text(encoding="utf-8"))
+    assert document["_about"]["source"]["licence"].startswith("Apache-2.0")
+    for key, entry in document["operations"].items():
+        assert entry["source"].startswith("#/paths/"), key
+        schemas = [*entry["query"].values(), entry["body"], *entry["responses"].values()]
+        for schema in (s for s in schemas if s is not None):
+            Draft7Validator.check_schema(schema)
