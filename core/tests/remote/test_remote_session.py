@@ -188,3 +188,41 @@ def test_scan_host_key_reads_the_hosts_key(local_hosts: Any) -> None:
     assert scan_host_key(handle.address, handle.port) == " ".join(
         handle.host.host_public_key.split()[:2]
     )
+
+
+def test_every_wait_is_bounded_and_names_the_node_and_what_it_waited_for(
+    local_hosts: Any, open_session: OpenSession
+) -> None:
+    """A node that stops answering mid-session (its link goes down: every packet is lost, as
+    when a VM freezes) costs the channel timeout, not paramiko's default hour; a command that
+    runs too long costs the command timeout. The other nodes go on."""
+    import time
+
+    handles = local_hosts(2)
+    session = open_session(
+        [record_for(h) for h in handles], local_hosts.private_key,
+        channel_timeout=2, command_timeout=3,
+    )  # fmt: skip
+    assert session.connect() == {}
+    started = time.monotonic()
+    slow = session.shell("sleep 30", nodes=["h1"])["h1"]
+    assert time.monotonic() - started < 10
+    assert (slow.exit_status, slow.stderr) == (
+        255, "h1: no answer within 3 s while running it"
+    )  # fmt: skip
+    subprocess.run(["ip", "-n", handles[1].host.netns, "link", "set", "eth0", "down"], check=True)
+    try:
+        started = time.monotonic()
+        results = session.shell("hostname")
+        assert time.monotonic() - started < 10
+        assert (results["h1"].exit_status, results["h1"].stdout) == (0, "h1")
+        assert results["h2"].exit_status == 255
+        assert results["h2"].stderr == (
+            "h2: no SSH channel opened within 2 s (node not answering)"
+        )
+        facts = session.facts(Hostname, nodes=["h2"])
+        assert facts == {}
+        error = session.failures["h2"]
+        assert "failed on node h2: no SSH channel opened within 2 s" in str(error)
+    finally:
+        subprocess.run(["ip", "-n", handles[1].host.netns, "link", "set", "eth0", "up"], check=True)

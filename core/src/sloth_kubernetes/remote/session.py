@@ -61,7 +61,12 @@ class RemoteSession:
         parallel: int = DEFAULT_PARALLEL,
         bastion: Bastion | None = None,
         connect_timeout: int = 10,
+        channel_timeout: int | None = None,
+        command_timeout: int | None = None,
     ) -> None:
+        """``connect_timeout``, ``channel_timeout`` (opening an SSH channel) and
+        ``command_timeout`` (a command without a timeout of its own) bound every wait; the
+        defaults are in :mod:`._pyinfra` (docs/reliability.md, "Remote timeouts")."""
         self.records: dict[str, NodeRecord] = {}
         for record in nodes:
             if record.name in self.records:
@@ -73,6 +78,14 @@ class RemoteSession:
         self.parallel = parallel
         self.bastion = bastion
         self.connect_timeout = connect_timeout
+        self._waits = {
+            key: value
+            for key, value in (
+                ("sloth_channel_timeout", channel_timeout),
+                ("sloth_command_timeout", command_timeout),
+            )
+            if value is not None
+        }
         #: Nodes that failed in this session (connect, fact or apply) and are skipped afterwards.
         self.failures: dict[str, RemoteError] = {}
         # A fresh directory per session: pyinfra memoizes known_hosts/ssh config by file name.
@@ -181,14 +194,7 @@ class RemoteSession:
                     self._state, host, fact_cls, kwargs=kwargs, apply_failed_hosts=False
                 )
             if host.connector.last_failure is not None:
-                command, status, output = host.connector.last_failure
-                raise remote_error(
-                    name,
-                    f"reading fact {fact_cls.__name__}",
-                    command=command,
-                    exit_status=status,
-                    output=output,
-                )
+                raise self._failure(name, f"reading fact {fact_cls.__name__}", "")
             return value
 
         for name, outcome in self._each(missing, _catching(gather)).items():
@@ -340,6 +346,7 @@ class RemoteSession:
                     "ssh_strict_host_key_checking": "yes",
                     "ssh_config_file": str(ssh_config),
                     "_sudo": r.ssh_user != "root",
+                    **self._waits,
                 },
             )
             for r in records
@@ -477,6 +484,9 @@ class RemoteSession:
         if last is None:
             return remote_error(name, operation, detail=detail or "see --debug output")
         command, status, output = last
+        waited = self._hosts[name].connector.last_wait
+        if waited is not None:  # a bounded wait ran out: say which, not "see --debug"
+            return remote_error(name, operation, detail=waited, command=command)
         return remote_error(
             name, operation, detail=detail, command=command, exit_status=status, output=output
         )

@@ -43,6 +43,11 @@ def write_client_files(
         "    PasswordAuthentication no",
         "    KbdInteractiveAuthentication no",
         "    LogLevel ERROR",
+        # Bounded waits: no connection attempt over 10 s, and a node that stops answering
+        # ends the session after a minute instead of hanging the terminal.
+        "    ConnectTimeout 10",
+        "    ServerAliveInterval 15",
+        "    ServerAliveCountMax 4",
     ]
     if bastion is not None:
         jump = f"{bastion.user}@{bastion.address}:{bastion.port}"
