@@ -245,25 +245,18 @@ def export_cluster(store: StateStore, name: str, path: Path, *, force: bool = Fa
     return result
 
 
+_EXPORT_HINT = "pass a file written by `sloth-kubernetes state export`"
+
+
 def read_export(path: Path) -> dict[str, Any]:
     """The parsed export file; SlothError when it cannot be read or is not an export."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise SlothError(
-            f"cannot read {path}: {error.strerror}",
-            hint="pass a file written by `sloth-kubernetes state export`",
-        ) from error
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SlothError(
-            f"{path} is not a sloth-kubernetes cluster export (not JSON: {error})",
-            hint="pass a file written by `sloth-kubernetes state export`",
-        ) from error
+    from .untrusted import parse_json, read_text
+
+    what = "a sloth-kubernetes cluster export"
+    text = read_text(path, what=what, hint=_EXPORT_HINT)
+    data = parse_json(text, source=str(path), what=what, hint=_EXPORT_HINT)
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        raise SlothError(
-            f"{path} is not a sloth-kubernetes cluster export",
-            hint="pass a file written by `sloth-kubernetes state export`",
-        )
+        raise SlothError(f"{path} is not {what}", hint=_EXPORT_HINT)
     return data
 
 

@@ -53,6 +53,10 @@ class ConfigIssue:
         return f"{where}:{key} {self.message}{hint}"
 
 
+#: Issues listed in a ConfigError's message (all stay in ``issues``).
+MAX_SHOWN_ISSUES = 50
+
+
 class ConfigError(SlothError):
     """The cluster configuration is invalid; carries every issue found in one run."""
 
@@ -60,8 +64,11 @@ class ConfigError(SlothError):
         self.issues = list(issues)
         count = len(self.issues)
         head = f"{count} problem{'s' if count != 1 else ''} in the configuration"
+        shown = [issue.render() for issue in self.issues[:MAX_SHOWN_ISSUES]]
+        if count > MAX_SHOWN_ISSUES:  # thousands of lines help no one; the first ones locate it
+            shown.append(f"… and {count - MAX_SHOWN_ISSUES} more")
         super().__init__(
-            head + ":\n" + "\n".join("  " + issue.render() for issue in self.issues),
+            head + ":\n" + "\n".join("  " + line for line in shown),
             hint=hint
             or "fix the lines above; `sloth-kubernetes config schema` documents every key",
         )

@@ -80,12 +80,12 @@ def up(
     output: str | None,
 ) -> None:
     """Create the cluster, or bring it back to its spec; resumes an interrupted run."""
-    from ..engine.run import UpOptions, read_plan_file
+    from ..engine.run import UpOptions, read_plan
 
     state = app_state()
     saved = None
     if plan_file:
-        saved = read_plan_file(Path(plan_file).read_text(encoding="utf-8"), plan_file)
+        saved = read_plan(Path(plan_file))
         from ..config.loader import load_config_text
 
         config = load_config_text(

@@ -24,9 +24,10 @@ from .references import Reference
 from .semantics import check_semantics
 from .slots import DISTRO_DEFAULT, validate_slots
 
-#: Largest config file read (a 200-node cluster written out node by node is ~100 KiB); larger
-#: input is refused before it is parsed (the YAML parser needs ~5 s and ~75 MiB per MiB).
-MAX_CONFIG_BYTES = 1024 * 1024
+#: Largest config file read (a 200-node cluster written out node by node is ~40 KiB); larger
+#: input is refused before it is parsed: the pure-Python YAML parser needs ~1-2 s per 100 KiB on
+#: a 2-core machine, and a file of thousands of unknown keys costs as much again in messages.
+MAX_CONFIG_BYTES = 256 * 1024
 _OTHER_ENCODINGS = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
     (b"\x00\x00\xfe\xff", "UTF-32"),

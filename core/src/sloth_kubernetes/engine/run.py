@@ -7,7 +7,6 @@ machines that exist are adopted, finished phases are not redone, a converged clu
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,8 @@ from .phases import Failure
 from .plan import PHASES, Action, Plan, build_plan, node_requests
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..model.nodes import NodeRequest
     from ..plugins import PluginManager
 
@@ -272,17 +273,26 @@ def plan_file_data(plan: Plan, config: ClusterConfig) -> dict[str, Any]:
     return {"version": 1, **plan.to_data(), "config": effective_config(config)}
 
 
+_PLAN_HINT = "write one with `plan -f FILE --out PLAN`"
+
+
+def read_plan(path: Path) -> dict[str, Any]:
+    """The saved plan in ``path`` (bounded read; UsageError naming the file otherwise)."""
+    from ..untrusted import read_text
+
+    text = read_text(path, what="a saved plan", hint=_PLAN_HINT, error=UsageError)
+    return read_plan_file(text, str(path))
+
+
 def read_plan_file(text: str, source: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(
-            f"{source} is not a saved plan: {error}",
-            hint="write one with `plan -f FILE --out PLAN`",
-        ) from None
+    from ..untrusted import parse_json
+
+    data = parse_json(text, source=source, what="a saved plan", hint=_PLAN_HINT, error=UsageError)
     if not isinstance(data, dict) or data.get("version") != 1 or "config" not in data:
+        raise UsageError(f"{source} is not a saved plan", hint=_PLAN_HINT)
+    if not isinstance(data["config"], dict):
         raise UsageError(
-            f"{source} is not a saved plan", hint="write one with `plan -f FILE --out PLAN`"
+            f"{source}: its `config` is not a mapping: not a saved plan", hint=_PLAN_HINT
         )
     return data
 
