@@ -45,7 +45,8 @@ def parse_json(
         return json.loads(text)
     except json.JSONDecodeError as failure:
         raise error(
-            f"{source}:{failure.lineno}:{failure.colno}: not {what}: {failure.msg}", hint=hint
+            f"{source}:{failure.lineno}:{failure.colno}: {failure.msg}: the file is not {what}",
+            hint=hint,
         ) from None
     except RecursionError:
         raise error(f"{source} is not {what}: it is nested too deeply", hint=hint) from None
