@@ -1,19 +1,44 @@
+"""The plugin runs against a stateful fake of Azure Resource Manager checked against the Azure
+SDK for Python's generated description of the REST API (``azure_fake``; see ``README.md``)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from azure_fake.support import CREDENTIALS, SUB
 from sloth_kubernetes.cloud import CloudProvider
+from sloth_kubernetes.testing.emulators.described import (
+    DescribedEmulator,
+    described_session,
+    described_test,
+)
 from sloth_kubernetes.testing.provider_contract import cloud_harness  # noqa: F401
 from sloth_provider_azure.plugin import PROVIDER
 
-#: The identifiers the recordings were made with (paths carry the subscription and tenant).
-CREDENTIALS = {
-    "AZURE_TENANT_ID": "72f988bf-0000-0000-0000-000000000000",
-    "AZURE_CLIENT_ID": "00000000-0000-0000-0000-00000000c11e",
-    "AZURE_CLIENT_SECRET": "recorded~secret~value~never~real~0000000",
-    "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
-}
+
+@pytest.fixture(scope="session")
+def _arm_server() -> Iterator[DescribedEmulator]:
+    from azure_fake.fake import FakeResourceManager
+    from azure_fake.sdk import SdkUnavailable
+
+    def make() -> FakeResourceManager:
+        return FakeResourceManager(
+            CREDENTIALS["AZURE_TENANT_ID"],
+            CREDENTIALS["AZURE_CLIENT_ID"],
+            CREDENTIALS["AZURE_CLIENT_SECRET"],
+            SUB,
+        )
+
+    yield from described_session(make, missing=(SdkUnavailable,))
+
+
+@pytest.fixture
+def arm(_arm_server: DescribedEmulator) -> Iterator[DescribedEmulator]:
+    """The fake, emptied; the test fails at teardown if a request or reply broke the SDK's
+    description (``arm.take_violations()`` collects provoked ones)."""
+    yield from described_test(_arm_server, what="Azure SDK description")
 
 
 @pytest.fixture
@@ -27,8 +52,25 @@ def cloud() -> CloudProvider:
 
 
 @pytest.fixture
-def provider_block(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Each test adds ``endpoint=`` (its recorded scenario's server) through the harness."""
+def provider_block(arm: DescribedEmulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     for variable, value in CREDENTIALS.items():
         monkeypatch.setenv(variable, value)
-    return {"region": "westeurope", "pollInterval": 0.02, "createTimeout": 5}
+    return {
+        "endpoint": arm.endpoint,
+        "region": "westeurope",
+        "pollInterval": 0.02,
+        "createTimeout": 5,
+    }
+
+
+@pytest.fixture
+def sent_user_data(arm: DescribedEmulator) -> Callable[[str], str | None]:
+    import base64
+
+    def read(name: str) -> str | None:
+        for method, path, body in arm.fake.received:
+            if method == "PUT" and path.endswith(f"/virtualMachines/{name}") and body:
+                return base64.b64decode(body["properties"]["osProfile"]["customData"]).decode()
+        return None
+
+    return read

@@ -9,7 +9,6 @@ same server. A test that leaves a request or reply breaking the discovery docume
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,11 @@ from typing import Any
 import pytest
 from gce_fake.support import EMAIL, PROJECT, ZONE, rsa_key_pem, sent, service_account_json
 from sloth_kubernetes.cloud import CloudProvider
-from sloth_kubernetes.testing.emulators.described import DescribedEmulator, described_test
+from sloth_kubernetes.testing.emulators.described import (
+    DescribedEmulator,
+    described_session,
+    described_test,
+)
 from sloth_kubernetes.testing.provider_contract import cloud_harness  # noqa: F401
 from sloth_provider_gcp.plugin import PROVIDER
 
@@ -38,22 +41,16 @@ def _gce_server(rsa_pem: str) -> Iterator[DescribedEmulator]:
     from gce_fake.discovery import DiscoveryUnavailable
     from gce_fake.fake import FakeComputeEngine
 
-    try:
+    def make() -> FakeComputeEngine:
         fake = FakeComputeEngine(PROJECT)
-    except DiscoveryUnavailable as missing:
-        if os.environ.get("SLOTH_REQUIRE_EMULATORS") == "1":
-            pytest.fail(f"GCE fake required but unavailable: {missing}")
-        pytest.skip(f"GCE fake unavailable: {missing}")
-    private = serialization.load_pem_private_key(rsa_pem.encode(), password=None)
-    public = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    fake.register_account(EMAIL, public.decode())  # the session's service account key
-    emulator = DescribedEmulator(fake)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+        private = serialization.load_pem_private_key(rsa_pem.encode(), password=None)
+        public = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        fake.register_account(EMAIL, public.decode())  # the session's service account key
+        return fake
+
+    yield from described_session(make, missing=(DiscoveryUnavailable,))
 
 
 @pytest.fixture

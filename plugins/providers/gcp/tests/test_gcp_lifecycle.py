@@ -132,6 +132,7 @@ def test_the_description_refuses_what_google_would(gce: Any) -> None:
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 400
     error = json.loads(caught.value.read())["error"]
+    caught.value.close()
     assert error["code"] == 400
     found = gce.take_violations()
     assert any("request.query.colour: not a documented parameter" in v for v in found), found

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -59,14 +59,18 @@ class Operation:
 
 class ApiDescription:
     """One derived description file, optionally served under a path ``prefix`` (a fake that
-    serves several services on one port, e.g. ``/compute`` + Nova's paths)."""
+    serves several services on one port, e.g. ``/compute`` + Nova's paths); ``ignore_case`` for
+    APIs whose paths are case-insensitive (Azure Resource Manager)."""
 
-    def __init__(self, document: Mapping[str, Any], *, name: str, prefix: str = "") -> None:
+    def __init__(
+        self, document: Mapping[str, Any], *, name: str, prefix: str = "", ignore_case: bool = False
+    ) -> None:
         from jsonschema import Draft7Validator
 
         self.name = name
         self.document = document
         self._validator = Draft7Validator
+        self._validators: dict[int, Any] = {}
         self.errors: Any = document.get("errors")
         self.operations: list[Operation] = []
         for key, entry in document["operations"].items():
@@ -76,7 +80,8 @@ class ApiDescription:
                 Operation(
                     key=key,
                     method=method.upper(),
-                    pattern=re.compile(f"^{regex}/?$"),
+                    # ignore_case: ARM matches paths case-insensitively
+                    pattern=re.compile(f"^{regex}/?$", re.IGNORECASE if ignore_case else 0),
                     query=entry.get("query") or {},
                     required_query=entry.get("requiredQuery") or [],
                     query_additional=bool(entry.get("queryAdditional")),
@@ -101,7 +106,12 @@ class ApiDescription:
 
     def _schema_errors(self, schema: Any, instance: Any, where: str) -> list[str]:
         # formats are checked as the services check them (Nova validates ipv4, uuid, date-time...)
-        validator = self._validator(schema, format_checker=self._validator.FORMAT_CHECKER)
+        # one validator per schema: building one over a large description costs more than
+        # validating (the schemas live as long as this description, so their ids are stable)
+        validator = self._validators.get(id(schema))
+        if validator is None:
+            validator = self._validator(schema, format_checker=self._validator.FORMAT_CHECKER)
+            self._validators[id(schema)] = validator
         found = []
         for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.path)):
             at = ".".join(str(p) for p in error.path)
@@ -385,11 +395,37 @@ def described_test(emulator: E, *, what: str = "API description") -> Iterator[E]
         )
 
 
+def described_session(
+    make: Callable[[], DescribedApp], *, missing: tuple[type[Exception], ...] = ()
+) -> Iterator[DescribedEmulator]:
+    """Body of a session fixture: serve the fake ``make()`` builds until the session ends.
+
+    When ``make`` raises one of ``missing`` (the package carrying the description is not
+    installed) the tests skip with its message, or fail with ``SLOTH_REQUIRE_EMULATORS=1``.
+    """
+    import os
+
+    import pytest
+
+    try:
+        fake = make()
+    except missing as absent:
+        if os.environ.get("SLOTH_REQUIRE_EMULATORS") == "1":
+            pytest.fail(f"emulator required but unavailable: {absent}")
+        pytest.skip(f"emulator unavailable: {absent}")
+    emulator = DescribedEmulator(fake)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
 __all__ = [
     "ApiDescription",
     "DescribedApp",
     "DescribedEmulator",
     "Operation",
     "ScriptedFailure",
+    "described_session",
     "described_test",
 ]

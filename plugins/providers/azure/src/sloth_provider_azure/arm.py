@@ -28,11 +28,13 @@ LOGIN_URL = "https://login.microsoftonline.com"
 MANAGEMENT_URL = "https://management.azure.com"
 TOKEN_RESOURCE = "https://management.core.windows.net/"  # noqa: S105 (a URL, not a secret)
 
-#: api-version per resource provider (each namespace versions its API separately).
-RESOURCES_API = "2021-04-01"
-NETWORK_API = "2024-05-01"
-COMPUTE_API = "2024-07-01"
-DISK_API = "2024-03-02"
+#: api-version per resource provider (each namespace versions its API separately): the ones the
+#: pinned Azure SDKs for Python describe (azure-mgmt-compute 39.0.0, -network 33.1.0, -resource
+#: 26.0.0, -resource-subscriptions 1.0.0), which the tests check every request against.
+RESOURCES_API = "2025-04-01"
+NETWORK_API = "2026-03-01"
+COMPUTE_API = "2026-04-01"
+DISK_API = "2026-03-02"
 SUBSCRIPTIONS_API = "2022-12-01"
 
 _DONE = frozenset({"succeeded", "failed", "canceled"})
@@ -87,6 +89,8 @@ def connection_class() -> type[Any]:
                 if error.code in (400, 401):
                     raise InvalidCredsError(str(error.message).splitlines()[0]) from None
                 raise
+            finally:
+                conn.close()  # one connection per token request: never left open
             self.access_token = reply.object["access_token"]
             self.expires_on = int(reply.object["expires_on"])
 
