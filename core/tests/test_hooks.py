@@ -363,6 +363,12 @@ class MeshDay2:
         return self.status if mesh == "testmesh" else None
 
     @hookimpl
+    def mesh_drift(self, context, mesh, nodes):
+        if mesh != "testmesh":
+            return None
+        return [f"{n.name}: interface down" for n in nodes]
+
+    @hookimpl
     def mesh_check(self, context, mesh, nodes, repair):
         if mesh != "testmesh":
             return None
@@ -393,6 +399,16 @@ def test_hook_mesh_status(sloth_manager, context, mesh_day2):
     assert sloth_manager.hooks.mesh_status(context, "testmesh", []) == mesh_day2.status
     with pytest.raises(PluginError, match="no mesh plugin named 'nope'"):
         sloth_manager.hooks.mesh_status(context, "nope", [])
+
+
+def test_hook_mesh_drift(sloth_manager, context, mesh_day2):
+    from sloth_kubernetes.model import NodeRecord
+
+    node = NodeRecord("test", "n1")
+    assert sloth_manager.hooks.mesh_drift(context, "testmesh", [node]) == ["n1: interface down"]
+    assert sloth_manager.hooks.mesh_drift(context, "testmesh", []) == []
+    # no plugin answers (no live check): None, so `up` trusts the record and says so
+    assert sloth_manager.hooks.mesh_drift(context, "wireguard-less", [node]) is None
 
 
 def test_hook_mesh_check(sloth_manager, context, mesh_day2):

@@ -61,16 +61,21 @@ class AddonsReport:
     cluster: str
     source: str  # "state" (the spec last applied) or the config files given
     components: tuple[ComponentState, ...]
+    #: ``{"name", "installed", "detail"}`` (see ``status``): without the distribution nothing is
+    #: applied, whatever the registry recorded, so every desired object is ``missing``.
+    distribution: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def in_sync(self) -> bool:
-        return all(c.status == "in sync" for c in self.components)
+        installed = bool(self.distribution.get("installed", True))
+        return installed and all(c.status == "in sync" for c in self.components)
 
     def to_data(self) -> dict[str, Any]:
         return {
             "cluster": self.cluster,
             "source": self.source,
             "inSync": self.in_sync,
+            "distribution": self.distribution,
             "components": [
                 {
                     "component": c.component,
@@ -139,6 +144,7 @@ def addons_list(
     from .context import ClusterContext
     from .engine.destroy import stored_config
     from .engine.plan import addon_components
+    from .engine.status import distribution_state
 
     pm = manager or plugin_manager()
     with open_state(state_url) as store:
@@ -155,6 +161,9 @@ def addons_list(
             config = stored_config(pm, store, name)
         context = ClusterContext(config=config, state=store, dry_run=True, hooks=pm.hooks)
         desired = render_addons(context, pm.hooks, addon_components(config))
-        records = store.list_manifests(name)
+        distribution = distribution_state(store, name)
+        # Without the distribution nothing was applied, whatever the registry recorded.
+        records = store.list_manifests(name) if distribution["installed"] else []
     source = ", ".join(str(f) for f in files) if files else "state"
-    return compare(name, source, desired, records)
+    report = compare(name, source, desired, records)
+    return attrs.evolve(report, distribution=distribution)

@@ -126,6 +126,7 @@ def mesh_check(
         plugins, context, mesh, nodes,
     ):  # fmt: skip
         result: MeshCheckResult = plugins.hooks.mesh_check(context, mesh, nodes, repair)
+        result = _with_nodes_never_meshed(result, nodes, cluster)
         if repair:
             context.state.audit_append(
                 command="mesh check --repair",
@@ -134,6 +135,26 @@ def mesh_check(
                 resources={"down": sorted(result.down), "repaired": list(result.repaired)},
             )
         return result
+
+
+def _with_nodes_never_meshed(
+    result: MeshCheckResult, nodes: Sequence[NodeRecord], cluster: str
+) -> MeshCheckResult:
+    """Nodes the mesh plugin left out because the mesh never came up on them are down too: a
+    cluster whose mesh phase failed or never ran is not "all 0 pairs answer"."""
+    down = dict(result.down)
+    for node in nodes:
+        state = node.phases.get("mesh") or "not run"
+        if node.name not in result.nodes and node.name not in down and state != "done":
+            down[node.name] = f"the mesh was never configured on it (mesh phase: {state})"
+    if not nodes:
+        raise StateError(
+            f"cluster {cluster!r} has no nodes in the state",
+            hint="create them with `up` (the mesh phase comes after provision and prepare)",
+        )
+    if down == result.down:
+        return result
+    return attrs.evolve(result, down=down)
 
 
 def write_private_file(path: Path, content: Secret, *, overwrite: bool = False) -> None:

@@ -172,6 +172,15 @@ def mesh_status(
 
 
 @hookspec(firstresult=True)
+def mesh_drift(
+    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
+) -> Sequence[str] | None:
+    """Dispatch. What differs live on ``nodes`` from what the mesh phase would make them (one
+    read round over ``context.remote``): one line per finding, empty when nothing; ``up`` runs
+    the mesh phase only when there is one. A plugin without a live check returns None."""
+
+
+@hookspec(firstresult=True)
 def mesh_check(
     context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], repair: bool
 ) -> MeshCheckResult | None:

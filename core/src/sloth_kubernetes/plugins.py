@@ -422,6 +422,16 @@ class Hooks:
             )
         )
 
+    def mesh_drift(
+        self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
+    ) -> list[str] | None:
+        """The mesh plugin's live findings; None when it has no live check (never an error:
+        ``up`` then trusts the recorded state and says so)."""
+        if self.catalog().component("mesh", mesh) is None:
+            return None
+        found = self._hook.mesh_drift(context=context, mesh=mesh, nodes=nodes)
+        return None if found is None else list(found)
+
     def mesh_check(
         self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], repair: bool
     ) -> MeshCheckResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pytest
 
 STORAGE = [{"type": "local-path", "classes": [{"name": "fast", "default": True}]}]
@@ -19,12 +20,15 @@ def applied(tmp_path, config_factory, sloth_manager, dummy_provider, kube_api):
     from sloth_kubernetes.config.dump import effective_config
     from sloth_kubernetes.context import ClusterContext
     from sloth_kubernetes.engine.plan import addon_components
+    from sloth_kubernetes.model import NodeRecord
     from sloth_kubernetes.state import ClusterRecord, open_store
 
     url = f"sqlite:///{tmp_path}/state.db"
     config = api.load([config_factory({"spec": {"storage": STORAGE}})], manager=sloth_manager)
     with open_store(url) as store, kube.kube_client(None, kube_api.kubeconfig) as client:
         store.put_cluster(ClusterRecord(name="test", spec=effective_config(config)))
+        phases = {"prepare": "done", "mesh": "done", "distro": "done"}
+        store.put_node(NodeRecord("test", "test-server-1", roles=("server",), phases=phases))
         context = ClusterContext(config=config, state=store, hooks=sloth_manager.hooks)
         for kind, name, settings in addon_components(config):
             rendered = sloth_manager.hooks.render_addon(context, kind, name, settings)
@@ -88,3 +92,24 @@ def test_unknown_cluster_and_mismatched_config_are_errors(sloth_cli, applied, co
     mismatch = sloth_cli(*applied, "addons", "list", "test", "-f", str(other))
     assert mismatch.exit_code == 2
     assert "describes cluster 'other'" in mismatch.stderr
+
+
+def test_nothing_is_in_sync_while_the_distribution_is_not_installed(sloth_cli, applied):
+    """A run whose distro phase failed must not leave `addons list` saying "in sync", even when
+    the registry holds records (older versions wrote them after a failed distro phase)."""
+    from sloth_kubernetes.state import open_store
+
+    with open_store(applied[1]) as store:
+        (server,) = store.list_nodes("test")
+        store.put_node(attrs.evolve(server, phases={**server.phases, "distro": "failed"}))
+        store.journal_record("test", "r1", "distro", "", "distro", "failed", "no release offline")
+    result = sloth_cli(*applied, "addons", "list", "test", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["inSync"] is False
+    assert data["distribution"]["installed"] is False
+    assert "no release offline" in data["distribution"]["detail"]
+    assert set(_statuses(data).values()) == {"missing"}
+    table = sloth_cli(*applied, "addons", "list", "test")
+    assert "in sync" not in table.stdout
+    assert "is not installed on test" in table.stdout

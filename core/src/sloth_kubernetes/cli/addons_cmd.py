@@ -36,6 +36,12 @@ def list_(name: str, files: tuple[str, ...], output: str | None) -> None:
     if fmt != "table":
         emit_data(report.to_data(), fmt)
         return
+    distribution = report.distribution
+    if distribution and not distribution["installed"]:
+        click.echo(
+            f"{distribution['name'] or 'the distribution'} is not installed on {name} "
+            f"({distribution['detail']}): no add-on is applied"
+        )
     if not report.components:
         click.echo(f"cluster {name!r} has no add-ons (desired or recorded)")
         return

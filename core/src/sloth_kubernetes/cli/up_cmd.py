@@ -127,12 +127,21 @@ def up(
             f"{first.phase}: {first.message})",
             hint=first.hint or "fix the cause and run `up` again: it resumes where it stopped",
         )
+    if result.blocked:
+        blocked = result.blocked[0]
+        raise SlothError(
+            f"phase {blocked.phase} could not run: {blocked.detail}",
+            hint="run `up` without --only/--until, or fix what it builds on first",
+        )
 
 
 def _summary(result: Any) -> None:
     out = console()
-    if not result.plan.has_changes:
-        out.print(f"Cluster [bold]{result.cluster}[/bold] is up to date: no changes.")
+    quiet = not (result.changed or result.repaired or result.failures or result.blocked)
+    if not result.plan.has_changes and quiet:
+        checked = [o.phase for o in result.outcomes if "checked live" in o.detail]
+        how = f" (checked live: {', '.join(checked)})" if checked else ""
+        out.print(f"Cluster [bold]{result.cluster}[/bold] is up to date: no changes{how}.")
         return
     if not result.phases:
         out.print(f"Dry run for [bold]{result.cluster}[/bold]: {result.plan.counts()}")
@@ -143,10 +152,12 @@ def _summary(result: Any) -> None:
         ", ".join(f"{len(v)} {k}" for k, v in sorted(result.changed.items()))
         or "no machines changed"
     )
-    out.print(
-        f"Cluster [bold]{result.cluster}[/bold]: {counts}; phases run: "
-        f"{', '.join(result.phases)} (run {result.run_id})."
-    )
+    out.print(f"Cluster [bold]{result.cluster}[/bold]: {counts} (run {result.run_id}).")
+    for outcome in result.outcomes:
+        detail = f" — {outcome.detail}" if outcome.detail else ""
+        out.print(f"  {outcome.phase:<10} {outcome.status}{detail}", markup=False)
+    for line in result.repaired:
+        out.print(f"  repaired: {line}", markup=False)
     for failure in result.failures:
         out.print(
             f"  ✗ {failure.node or 'cluster'} ({failure.phase}): {failure.message}", markup=False
@@ -218,6 +229,15 @@ def status(name: str | None, output: str | None) -> None:
             f"Cluster {cluster['name']}: "
             f"{'converged' if cluster['converged'] else 'not converged'}; last: "
             f"{(last['command'] + ' ' + str(last['outcome'])) if last else 'none'}"
+        )
+        distribution = cluster["distribution"]
+        click.echo(
+            f"Distribution {distribution['name'] or '?'}: "
+            + (
+                "installed"
+                if distribution["installed"]
+                else f"not installed ({distribution['detail']})"
+            )
         )
         table(
             None,

@@ -31,6 +31,24 @@ class Failure:
     hint: str | None = None
 
 
+#: A phase's final word in a run: ``done`` (it ran and succeeded), ``skipped`` (nothing to do,
+#: or it could not run because an earlier phase failed: ``detail`` says which), ``failed``, or
+#: ``not run`` (outside ``--until``/``--only``).
+OUTCOME_STATUSES = ("done", "skipped", "failed", "not run")
+
+
+@attrs.frozen
+class PhaseOutcome:
+    """How one phase of ``up`` ended, and why (shown in the summary and in ``-o json``)."""
+
+    phase: str
+    status: str
+    detail: str = ""
+    #: True when the phase was asked for but could not run (an earlier phase failed, or what it
+    #: builds on is not done): the run is then not a success.
+    blocked: bool = False
+
+
 @attrs.define
 class Run:
     """The mutable record of one ``up``: nodes as they become known, failures, what changed."""
@@ -43,6 +61,10 @@ class Run:
     failures: list[Failure] = attrs.field(factory=list)
     changed: dict[str, list[str]] = attrs.field(factory=lambda: defaultdict(list))
     retries: dict[str, int] = attrs.field(factory=dict)  # provider → API retries this run
+    outcomes: dict[str, PhaseOutcome] = attrs.field(factory=dict)
+    steps: tuple[str, ...] = ()  # the phases this run was asked to run
+    #: What the live checks found and the run set right ("mesh: demo-agent-1: wg-sloth is down").
+    repaired: list[str] = attrs.field(factory=list)
 
     @property
     def store(self) -> Any:
@@ -57,6 +79,16 @@ class Run:
     def fail(self, phase: str, node: str, error: SlothError) -> None:
         self.failures.append(Failure(phase, node, str(error), error.hint))
         self.journal(phase, node, phase, "failed", str(error))
+
+    def failures_in(self, phase: str) -> list[Failure]:
+        return [f for f in self.failures if f.phase == phase]
+
+    def conclude(self, phase: str, status: str, detail: str = "", *, blocked: bool = False) -> None:
+        """Record ``phase``'s final word; journaled unless the phase was not part of the run."""
+        self.outcomes[phase] = PhaseOutcome(phase, status, detail, blocked)
+        already = status == "failed" and any(f.node == "" for f in self.failures_in(phase))
+        if status != "not run" and not already:  # a cluster-wide failure journaled itself
+            self.journal(phase, "", phase, status, detail)
 
     def healthy(self) -> list[NodeRecord]:
         failed = {f.node for f in self.failures}
@@ -214,7 +246,6 @@ def connect(run: Run) -> None:
     """Open one SSH session to every reachable node (host keys pinned); kept for later phases."""
     nodes = reachable(run, run.healthy())
     if not nodes:
-        run.journal("connect", "", "connect", "skipped", "no node is reached over SSH")
         return
     from ..remote.session import RemoteSession
 
@@ -236,15 +267,15 @@ def connect(run: Run) -> None:
             run.journal("connect", node.name, "connect", "done")
 
 
-def prepare(run: Run, *, require_cgroups: bool) -> None:
-    """OS baseline, hardening and host firewall on every reachable node (docs/prepare.md)."""
+def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
+    """OS baseline, hardening and host firewall on every reachable node (docs/prepare.md);
+    returns, per node that changed, the steps that changed something."""
     nodes = reachable(run, run.healthy())
     others = [n for n in run.healthy() if n not in nodes]
     if others:  # machines no one can log into (test fakes): nothing to prepare
         run.mark("prepare", others)
     if not nodes or run.context.remote is None:
-        run.journal("prepare", "", "prepare", "skipped", "no node is reached over SSH")
-        return
+        return {}
     from ..remote.prepare import prepare_nodes
 
     for node in nodes:
@@ -259,6 +290,7 @@ def prepare(run: Run, *, require_cgroups: bool) -> None:
         packages=packages,
     )
     done = []
+    changed_steps: dict[str, tuple[str, ...]] = {}
     for node in nodes:
         outcome = result.nodes.get(node.name)
         if outcome is None or outcome.error is not None:
@@ -276,7 +308,9 @@ def prepare(run: Run, *, require_cgroups: bool) -> None:
         run.journal("prepare", node.name, "prepare", "done", changed + machine)
         if outcome.changed:
             run.changed["prepared"].append(node.name)
+            changed_steps[node.name] = outcome.changed
     run.mark("prepare", done)
+    return changed_steps
 
 
 def mesh(run: Run) -> None:
@@ -308,7 +342,6 @@ def _cluster_phase(
     for node in updated:
         run.save(attrs.evolve(node, cluster=run.context.name))
     run.mark(phase, updated)
-    run.journal(phase, "", phase, "done")
 
 
 def addons(run: Run) -> None:
@@ -359,4 +392,3 @@ def verify(run: Run) -> None:
                     "re-run `up`; it resumes where it stopped",
                 )
             )
-    run.journal("verify", "", "verify", "done" if not run.failures else "failed")

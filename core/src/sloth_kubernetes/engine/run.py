@@ -20,8 +20,9 @@ from ..model.cluster import ClusterConfig
 from ..paths import data_dir
 from . import phases
 from .operator import operator_key
-from .phases import Failure
+from .phases import Failure, PhaseOutcome
 from .plan import PHASES, Action, Plan, build_plan, node_requests
+from .steps import run_steps
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,6 +50,9 @@ class UpOptions:
 
 @attrs.frozen
 class UpResult:
+    """What ``up`` did. ``phases``: the phases it was asked to run; ``outcomes``: every phase's
+    final word (docs/lifecycle.md); ``repaired``: live drift it found and set right."""
+
     cluster: str
     run_id: str
     plan: Plan
@@ -57,14 +61,30 @@ class UpResult:
     changed: dict[str, list[str]]
     converged: bool
     api_retries: dict[str, int] = attrs.field(factory=dict)
+    outcomes: tuple[PhaseOutcome, ...] = ()
+    repaired: tuple[str, ...] = ()
+
+    @property
+    def blocked(self) -> list[PhaseOutcome]:
+        """Requested phases that could not run (an earlier phase failed or is not done)."""
+        return [o for o in self.outcomes if o.blocked]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.blocked
 
     def to_data(self) -> dict[str, Any]:
         return {
             "cluster": self.cluster,
             "runId": self.run_id,
             "phases": list(self.phases),
+            "outcomes": [
+                {"phase": o.phase, "status": o.status, "detail": o.detail, "blocked": o.blocked}
+                for o in self.outcomes
+            ],
             "converged": self.converged,
             "changed": self.changed,
+            "repaired": list(self.repaired),
             "apiRetries": self.api_retries,
             "failures": [attrs.asdict(f) for f in self.failures],
             "plan": self.plan.to_data(),
@@ -127,6 +147,16 @@ def _phases_to_run(options: UpOptions) -> list[str]:
     return list(PHASES)
 
 
+def _checkable_live(manager: PluginManager, store: Any, cluster: str) -> bool:
+    """Whether the cluster has recorded nodes the phases can check live (over SSH)."""
+    catalog = manager.hooks.catalog()
+    for node in store.list_nodes(cluster):
+        component = catalog.component("provider", node.provider)
+        if component is not None and "ssh" in component.features:
+            return True
+    return False
+
+
 def _confirm_destructive(plan: Plan, options: UpOptions, confirm: Confirm | None) -> None:
     destructive = plan.destructive
     if not destructive or options.yes:
@@ -159,7 +189,8 @@ def up(
                 hint="run `plan --out FILE` again and review the new plan",
             )
         run_id = uuid.uuid4().hex[:12]
-        if options.dry_run or not plan.has_changes:
+        live = options.refresh and _checkable_live(manager, store, config.name)
+        if options.dry_run or not (plan.has_changes or live):
             return UpResult(config.name, run_id, plan, (), (), {}, not plan.has_changes)
         _confirm_destructive(plan, options, confirm)
         return _apply(manager, store, config, plan, options, steps, run_id, emit)
@@ -179,7 +210,8 @@ def _apply(
     operation = store.begin_operation(config.name, "up", identity.user, identity.host)
     applied_spec = effective_config(config)
     previous = store.get_cluster(config.name)
-    store.put_cluster(_cluster_record(config, applied_spec, "pending", previous))
+    if plan.has_changes:  # a run that only checks live state keeps the record until it fails
+        store.put_cluster(_cluster_record(config, applied_spec, "pending", previous))
     outcome = "failed"
     run: phases.Run | None = None
     try:
@@ -193,21 +225,27 @@ def _apply(
             context.hooks = manager.hooks
             run.nodes = {n.name: n for n in store.list_nodes(config.name)}
             try:
-                _run_steps(run, steps, forced=options.only is not None)
+                run_steps(run, steps, options)
             finally:
                 if context.remote is not None:
                     context.remote.close()
-        converged = not run.failures and steps[-1] == "verify" and steps[0] == "provision"
+        blocked = any(o.blocked for o in run.outcomes.values())
+        ok = not run.failures and not blocked
+        converged = ok and steps[-1] == "verify" and steps[0] == "provision"
         if converged:
             store.put_cluster(_cluster_record(config, applied_spec, plan.spec_hash, previous))
-        outcome = "succeeded" if not run.failures else "failed"
+        elif not ok and not plan.has_changes:
+            store.put_cluster(_cluster_record(config, applied_spec, "pending", previous))
+        outcome = "succeeded" if ok else "failed"
         return UpResult(config.name, run_id, plan, tuple(steps), tuple(run.failures),
-                        dict(run.changed), converged, dict(run.retries))  # fmt: skip
+                        {k: v for k, v in run.changed.items() if v}, converged,
+                        dict(run.retries), tuple(run.outcomes[p] for p in PHASES),
+                        tuple(run.repaired))  # fmt: skip
     except KeyboardInterrupt:
         outcome = "interrupted"
         raise
     finally:
-        changed = dict(run.changed) if run is not None else {}
+        changed = {k: v for k, v in run.changed.items() if v} if run is not None else {}
         failures = [attrs.asdict(f) for f in run.failures] if run is not None else []
         store.end_operation(
             operation,
@@ -238,34 +276,6 @@ def _cluster_record(
     return ClusterRecord(
         name=config.name, spec=spec, spec_hash=marker, protect=config.metadata.protect
     )
-
-
-def _run_steps(run: phases.Run, steps: list[str], *, forced: bool) -> None:
-    """Run ``steps`` in order; a phase with nothing pending is skipped unless asked for by name."""
-    plan = run.plan
-    connected = False
-    for step in steps:
-        if step == "provision":
-            if plan.phase_pending("provision"):
-                phases.provision(run)
-            continue
-        if step == "verify":
-            phases.verify(run)
-            continue
-        if not (forced or plan.phase_pending(step) or step == "connect"):
-            run.journal(step, "", step, "skipped", "nothing to do")
-            continue
-        if not connected:
-            phases.connect(run)
-            connected = True
-        if step == "prepare":
-            phases.prepare(run, require_cgroups="distro" in steps)
-        elif step == "mesh":
-            phases.mesh(run)
-        elif step == "distro":
-            phases.distro(run)
-        elif step == "addons":
-            phases.addons(run)
 
 
 def plan_file_data(plan: Plan, config: ClusterConfig) -> dict[str, Any]:

@@ -8,6 +8,33 @@ from ..errors import SlothError
 from .plan import NODE_PHASES
 
 
+def _distribution_name(record: Any) -> str:
+    spec = record.spec if record is not None and isinstance(record.spec, dict) else {}
+    kubernetes = spec.get("spec", {}).get("kubernetes", {})
+    return str(kubernetes.get("distribution") or "") if isinstance(kubernetes, dict) else ""
+
+
+def distribution_state(store: Any, name: str) -> dict[str, Any]:
+    """Whether the cluster's distribution is installed: the distro phase is done on every
+    server (every node when there is no server). ``detail`` says why not, with the last word
+    the distro phase had in the journal ("failed — cannot download …")."""
+    record = store.get_cluster(name)
+    nodes = store.list_nodes(name)
+    servers = [n for n in nodes if "server" in n.roles] or nodes
+    missing = [n.name for n in servers if n.phases.get("distro") != "done"]
+    installed = bool(servers) and not missing
+    detail = ""
+    if not installed:
+        detail = f"the distro phase is not done on {', '.join(missing)}" if servers else "no nodes"
+        last = [
+            e for e in store.journal_entries(name)
+            if e.phase == "distro" and e.node == "" and e.step == "distro"
+        ]  # fmt: skip
+        if last and last[-1].status in ("failed", "skipped"):
+            detail += f"; last distro phase: {last[-1].status} — {last[-1].detail}"
+    return {"name": _distribution_name(record), "installed": installed, "detail": detail}
+
+
 def cluster_status(store: Any, name: str) -> dict[str, Any]:
     record = store.get_cluster(name)
     nodes = store.list_nodes(name)
@@ -25,6 +52,7 @@ def cluster_status(store: Any, name: str) -> dict[str, Any]:
         "name": name,
         "converged": converged,
         "specHash": record.spec_hash if record else "",
+        "distribution": distribution_state(store, name),
         "updated": record.updated_at if record else "",
         "nodes": [
             {

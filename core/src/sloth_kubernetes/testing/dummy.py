@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from ..context import ClusterContext
-from ..errors import PartialProvisionError
+from ..errors import PartialProvisionError, SlothError
 from ..hookspecs import hookimpl
 from ..model.cluster import PluginBlock, doc
 from ..model.nodes import NodeRecord, NodeRequest
@@ -176,6 +176,9 @@ class DummyCluster:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[str, ...]]] = []
+        #: When set, ``install_distro`` fails for the whole cluster with this message (as the
+        #: real installers do when no release can be had offline).
+        self.distro_error: str | None = None
 
     @hookimpl
     def register_meshes(self, register: Any) -> None:
@@ -206,4 +209,6 @@ class DummyCluster:
             return None
         _ = context
         self.calls.append(("distro", tuple(n.name for n in nodes)))
+        if self.distro_error is not None:
+            raise SlothError(self.distro_error, hint="import the release (test)")
         return list(nodes)

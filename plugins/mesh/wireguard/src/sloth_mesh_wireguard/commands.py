@@ -158,7 +158,8 @@ DUMP_MARKER = "--- dump ---"
 def probe(interface: str, *, userspace_binary: str = "wireguard-go") -> str:
     """One read-mostly script for every node: ensure the key (the only write), then print
     ``key=value`` facts — ``public_key``, ``init`` (PID 1's name), ``implementation`` (``kernel``,
-    ``userspace`` or ``none``), ``running`` (0/1) — and, when the interface exists, its dump
+    ``userspace`` or ``none``), ``running`` (0/1; with ``link_up`` 0/1 and ``address``, the
+    interface's IPv4 address with its prefix) — and, when the interface exists, its dump
     (private key blanked) after :data:`DUMP_MARKER`."""
     iface = shlex.quote(_checked(interface))
     socket = shlex.quote(f"{SOCKET_DIR}/{interface}.sock")
@@ -171,6 +172,8 @@ echo "init=$(cat /proc/1/comm 2>/dev/null || echo unknown)"
 if ip link show dev {iface} >/dev/null 2>&1; then
   if [ -S {socket} ]; then echo implementation=userspace; else echo implementation=kernel; fi
   echo running=1
+  up=0; ip -o link show dev {iface} | grep -q '[<,]UP[,>]' && up=1; echo "link_up=$up"
+  echo "address=$(ip -o -4 address show dev {iface} | awk '{{print $4; exit}}')"
   echo {shlex.quote(DUMP_MARKER)}
   {show_dump(interface)}
 else

@@ -57,6 +57,8 @@ class Probe:
     running: bool
     dump: DeviceDump | None
     missing: str | None = None
+    link_up: bool = False
+    address: str = ""  # the interface's IPv4 address with its prefix ("" when none or stopped)
 
     @property
     def supervisor(self) -> str:
@@ -78,6 +80,8 @@ def parse_probe(stdout: str) -> Probe:
         running=facts.get("running") == "1",
         dump=dump,
         missing=facts.get("missing"),
+        link_up=facts.get("link_up") == "1",
+        address=facts.get("address", ""),
     )
 
 
@@ -324,12 +328,21 @@ def _pairs_text(pairs: Sequence[tuple[str, str]]) -> str:
     return ", ".join(f"{a} <-> {b}" for a, b in pairs)
 
 
-def configure(
-    context: ClusterContext, spec: WireGuardMeshSpec, nodes: Sequence[NodeRecord]
-) -> list[NodeRecord]:
-    """The ``configure_mesh`` hook for WireGuard (see the module docstring)."""
-    if not nodes:
-        return []
+@attrs.frozen
+class Survey:
+    """The nodes as probed, and the mesh plan they should follow."""
+
+    names: list[str]
+    addresses: dict[str, str]
+    probes: dict[str, Probe]
+    members: list[MeshMember]
+    absent: list[NodeRecord]
+    down_members: list[MeshMember]
+    plan: MeshPlan
+
+
+def survey(context: ClusterContext, spec: WireGuardMeshSpec, nodes: Sequence[NodeRecord]) -> Survey:
+    """Addresses (allocated once, then stable), one probe round, and the plan from them."""
     session = require_session(context, nodes)
     store = context.state
     cluster = context.name
@@ -349,6 +362,53 @@ def configure(
     absent = [n for n in store.list_nodes(cluster) if n.name not in by_name]
     down_members = recorded_members(absent, spec, context.config)
     plan = build_mesh([*members, *down_members], spec, down={m.name for m in down_members})
+    return Survey(names, addresses, probes, members, absent, down_members, plan)
+
+
+def drift(
+    context: ClusterContext, spec: WireGuardMeshSpec, nodes: Sequence[NodeRecord]
+) -> list[str]:
+    """The ``mesh_drift`` hook: what one probe round finds different from the plan — a missing
+    or stopped interface, a wrong address, peers that differ, a key the state does not know."""
+    if not nodes:
+        return []
+    found = survey(context, spec, nodes)
+    operators = operator_peers(context.state, context.name)
+    by_name = {n.name: n for n in nodes}
+    findings = []
+    for name in found.names:
+        probe = found.probes[name]
+        desired = with_operators(found.plan.nodes[name], operators)
+        if not probe.running or probe.dump is None:
+            findings.append(f"{name}: interface {spec.interface} does not exist")
+        elif not probe.link_up:
+            findings.append(f"{name}: interface {spec.interface} is down")
+        elif probe.address != desired.address:
+            findings.append(
+                f"{name}: {spec.interface} has address {probe.address or 'none'}, "
+                f"not {desired.address}"
+            )
+        elif changes := diff_peers(probe.dump, desired):
+            findings.append(f"{name}: {len(changes)} peer change(s) pending")
+        recorded = mesh_data(by_name[name]).get("publicKey")
+        if recorded and recorded != probe.public_key:
+            findings.append(f"{name}: its WireGuard key differs from the recorded one")
+    return findings
+
+
+def configure(
+    context: ClusterContext, spec: WireGuardMeshSpec, nodes: Sequence[NodeRecord]
+) -> list[NodeRecord]:
+    """The ``configure_mesh`` hook for WireGuard (see the module docstring)."""
+    if not nodes:
+        return []
+    session = require_session(context, nodes)
+    store = context.state
+    cluster = context.name
+    by_name = {n.name: n for n in nodes}
+    found = survey(context, spec, nodes)
+    names, addresses, probes, plan = found.names, found.addresses, found.probes, found.plan
+    members, absent, down_members = found.members, found.absent, found.down_members
     if plan.unreachable:
         raise MeshError(
             "no endpoint can reach either end of: " + _pairs_text(plan.unreachable),

@@ -1,5 +1,6 @@
 """Registers the ``wireguard`` mesh and the model of ``spec.mesh`` (``type: wireguard``), and
-implements the mesh phase (``configure_mesh``), ``mesh status|check`` and ``vpn join|leave|list``.
+implements the mesh phase (``configure_mesh``, with its live check ``mesh_drift``),
+``mesh status|check`` and ``vpn join|leave|list``.
 
 Each hook answers only for ``mesh == "wireguard"`` (dispatch: other meshes' plugins answer for
 theirs). Modules with I/O are imported inside the hooks so ``--help`` stays fast.
@@ -58,6 +59,15 @@ def mesh_status(context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord])
     from .day2 import status
 
     return status(context, _spec(context), nodes)
+
+
+@hookimpl
+def mesh_drift(context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]) -> Any:
+    if mesh != NAME:
+        return None
+    from .phase import drift
+
+    return drift(context, _spec(context), nodes)
 
 
 @hookimpl

@@ -1,0 +1,207 @@
+"""The phases of ``up`` in order, and each phase's final word.
+
+Every phase of :data:`~.plan.PHASES` ends a run with one true outcome (:class:`PhaseOutcome`):
+
+* ``done`` — it ran (the detail says what changed, or ``no changes``);
+* ``skipped`` — nothing to do (checked live where the phase has a cheap check), or it could not
+  run because what it builds on failed or is not done (``blocked``: the run then fails);
+* ``failed`` — with the first error;
+* ``not run`` — outside ``--until``/``--only`` (not journaled: it was not part of the run).
+
+"Nothing to do" comes from live state where a cheap check exists, not only from the journal:
+prepare reads every node's facts in one round and applies only what differs (a converged node
+costs that one round); the mesh asks its plugin's ``mesh_drift`` (one round over all nodes).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import SlothError
+from ..model.cluster import PluginBlock
+from . import phases
+from .plan import PHASES
+
+if TYPE_CHECKING:
+    from .run import UpOptions
+
+#: The per-node phases a phase builds on: they must be done on the nodes it works on.
+BUILDS_ON = {
+    "mesh": ("prepare",),
+    "distro": ("prepare", "mesh"),
+    "addons": ("prepare", "mesh", "distro"),
+}
+
+
+def run_steps(run: phases.Run, steps: list[str], options: UpOptions) -> None:
+    """Run ``steps`` in order and conclude every phase of :data:`PHASES` (see the module doc)."""
+    forced = options.only is not None
+    run.steps = tuple(steps)
+    for step in PHASES:
+        if step not in steps:
+            run.conclude(step, "not run", _not_requested(options))
+            continue
+        blocker = _blocker(run, step)
+        if blocker:
+            run.conclude(step, "skipped", blocker, blocked=True)
+            continue
+        before = len(run.failures)
+        status, detail = _STEPS[step](run, forced)
+        failed = run.failures[before:]
+        if failed:
+            status, detail = "failed", _failure_text(failed, len(run.healthy()) + len(failed))
+        run.conclude(step, status, detail)
+
+
+def _not_requested(options: UpOptions) -> str:
+    if options.only:
+        return f"--only {options.only}"
+    return f"--until {options.until}"
+
+
+def _blocker(run: phases.Run, step: str) -> str:
+    """Why ``step`` cannot run now ("" if it can): an earlier phase failed for the whole
+    cluster or could not run, or what it builds on is not done on the nodes."""
+    index = PHASES.index(step)
+    for earlier in PHASES[:index]:
+        outcome = run.outcomes.get(earlier)
+        if outcome is None:
+            continue
+        if outcome.blocked:
+            return f"{earlier} could not run ({outcome.detail})"
+        if any(f.node == "" for f in run.failures_in(earlier)):
+            return f"{earlier} failed (its error is above)"
+    if index == 0:
+        return ""
+    healthy = run.healthy()
+    if not healthy:
+        if run.nodes:
+            return "no node left: every node failed in an earlier phase"
+        return "the cluster has no machine yet (run `up` without --only)"
+    for phase in BUILDS_ON.get(step, ()):
+        missing = [n.name for n in healthy if n.phases.get(phase) != "done"]
+        if missing:
+            return f"{phase} is not done on {_names(missing)} (run `up` through {phase} first)"
+    return ""
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _failure_text(failed: list[phases.Failure], total: int) -> str:
+    nodes = sorted({f.node for f in failed if f.node})
+    where = f"{len(nodes)} of {total} nodes, first " if nodes else ""
+    first = failed[0]
+    return f"{where}{first.node + ': ' if first.node else ''}{first.message}"
+
+
+# -- the phases ----------------------------------------------------------------------------------
+
+
+def _provision(run: phases.Run, _forced: bool) -> tuple[str, str]:
+    if not run.plan.phase_pending("provision"):
+        return "skipped", "nothing to do: every machine exists as planned"
+    phases.provision(run)
+    kinds = ("created", "replaced", "deleted")
+    counts = [f"{len(run.changed[k])} {k}" for k in kinds if run.changed.get(k)]
+    return "done", ", ".join(counts) or "no machine changed"
+
+
+def _connect(run: phases.Run, _forced: bool) -> tuple[str, str]:
+    nodes = phases.reachable(run, run.healthy())
+    if not nodes:
+        return "skipped", "no node is reached over SSH (its provider has no `ssh` feature)"
+    phases.connect(run)
+    return "done", f"{len(nodes)} nodes, host keys pinned"
+
+
+def _prepare(run: phases.Run, forced: bool) -> tuple[str, str]:
+    """Runs whenever it is requested and nodes are reached: its single fact round is the live
+    check, and only what differs is applied (a removed package, a deleted sysctl file)."""
+    pending = forced or run.plan.phase_pending("prepare")
+    reachable = phases.reachable(run, run.healthy())
+    if not reachable or run.context.remote is None:
+        if not pending:
+            return "skipped", "nothing to do (no node is reached over SSH to check)"
+        phases.prepare(run, require_cgroups=False)
+        return "skipped", "no node is reached over SSH: nothing to prepare"
+    changed = phases.prepare(run, require_cgroups=_distro_follows(run))
+    if not changed:
+        return "done", "checked live: no changes"
+    text = "; ".join(f"{node}: {', '.join(steps)}" for node, steps in sorted(changed.items()))
+    if not pending:
+        run.repaired.append(f"prepare: {text}")
+        return "done", f"repaired: {text}"
+    return "done", text
+
+
+def _distro_follows(run: phases.Run) -> bool:
+    """The kubelet runs next: nodes must offer cgroups (not needed for ``--until mesh``)."""
+    return "distro" in run.steps
+
+
+def _mesh(run: phases.Run, forced: bool) -> tuple[str, str]:
+    if forced or run.plan.phase_pending("mesh"):
+        phases.mesh(run)
+        return "done", f"{len(run.healthy())} nodes"
+    drift = _mesh_drift(run)
+    if drift is None:
+        return "skipped", "nothing to do (recorded done; this mesh has no live check)"
+    if not drift:
+        return "skipped", f"nothing to do (checked live on {len(run.healthy())} nodes)"
+    text = "; ".join(drift)
+    run.context.event("mesh", f"live state differs: {text}")
+    before = len(run.failures)
+    phases.mesh(run)
+    if len(run.failures) == before:
+        run.repaired.append(f"mesh: {text}")
+    return "done", f"repaired: {text}"
+
+
+def _mesh_drift(run: phases.Run) -> list[str] | None:
+    """What the mesh plugin finds different on the nodes (None: it cannot tell)."""
+    block = run.context.config.spec.mesh
+    name = block.name if isinstance(block, PluginBlock) else "wireguard"
+    nodes = phases.reachable(run, run.healthy())
+    if not nodes or run.context.remote is None:
+        return None
+    try:
+        found = run.manager.hooks.mesh_drift(run.context, name, nodes)
+    except SlothError as error:  # the check itself failed: the phase will say why, precisely
+        return [str(error)]
+    return None if found is None else list(found)
+
+
+def _distro(run: phases.Run, forced: bool) -> tuple[str, str]:
+    if not (forced or run.plan.phase_pending("distro")):
+        return "skipped", "nothing to do (recorded done for this spec)"
+    phases.distro(run)
+    return "done", f"{len(run.healthy())} nodes"
+
+
+def _addons(run: phases.Run, forced: bool) -> tuple[str, str]:
+    if not (forced or run.plan.phase_pending("addons")):
+        return "skipped", "nothing to do (every manifest recorded as applied)"
+    phases.addons(run)
+    applied = run.changed.get("addons", [])
+    removed = run.changed.get("addons removed", [])
+    parts = [f"{len(applied)} installed"] + ([f"{len(removed)} removed"] if removed else [])
+    return "done", ", ".join(parts)
+
+
+def _verify(run: phases.Run, _forced: bool) -> tuple[str, str]:
+    phases.verify(run)
+    return "done", f"{len(run.healthy())} nodes finished every phase"
+
+
+_STEPS = {
+    "provision": _provision,
+    "connect": _connect,
+    "prepare": _prepare,
+    "mesh": _mesh,
+    "distro": _distro,
+    "addons": _addons,
+    "verify": _verify,
+}
