@@ -37,8 +37,10 @@ def run_steps(run: phases.Run, steps: list[str], options: UpOptions) -> None:
     """Run ``steps`` in order and conclude every phase of :data:`PHASES` (see the module doc)."""
     forced = options.only is not None
     run.steps = tuple(steps)
+    # The phases working on nodes need their SSH sessions: connect runs with them (`--only mesh`).
+    connects = any(step in steps for step in ("prepare", "mesh", "distro", "addons"))
     for step in PHASES:
-        if step not in steps:
+        if step not in steps and not (step == "connect" and connects):
             run.conclude(step, "not run", _not_requested(options))
             continue
         blocker = _blocker(run, step)
