@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .errors import SlothError, StateError, UsageError
 from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
 from .secrets import Secret
