@@ -12,7 +12,8 @@ What it does on its own, as those services do:
 
 * Keystone checks user, password, project and both domains (by name or id) and answers 201 with
   ``X-Subject-Token`` and a catalog (public endpoints here; internal ones under ``/internal/``,
-  which the fake refuses as a violation); every other call needs a valid ``X-Auth-Token`` (401);
+  which the fake refuses as a violation); every other call needs a valid ``X-Auth-Token``, else
+  401 in keystonemiddleware's shape with ``WWW-Authenticate``;
 * Nova needs ``X-OpenStack-Nova-API-Version: 2.52`` (the description's microversion); servers
   are ``BUILD`` (``vm_state`` building, ``task_state`` scheduling → spawning) and become
   ``ACTIVE`` after ``boot_reads`` reads, with a port on their network and its fixed address;
@@ -176,9 +177,11 @@ class OpenStackFake(NeutronFake, DescribedApp):
         if request.path.startswith("/identity"):
             return None
         if request.headers.get("x-auth-token") not in self.tokens:
-            return self.error(
-                401, "unauthorized", "The request you have made requires authentication."
-            )
+            # keystonemiddleware answers for the service, in Keystone's error shape
+            message = "The request you have made requires authentication."
+            body = {"error": {"code": 401, "title": "Unauthorized", "message": message}}
+            challenge = f'Keystone uri="{self.link("/identity")}"'
+            return JsonReply(401, body, {"WWW-Authenticate": challenge})
         if request.path.startswith("/compute"):
             version = request.headers.get("x-openstack-nova-api-version") or request.headers.get(
                 "openstack-api-version", ""

@@ -57,7 +57,9 @@ def client(openstack_emulator: DescribedEmulator) -> Client:
 def test_keystone_issues_a_token_with_a_catalog_and_every_call_needs_it(
     client: Client, openstack_emulator: DescribedEmulator
 ) -> None:
-    assert client.call("GET", "/compute/v2.1/flavors")[0] == 401
+    status, body, headers = client.call("GET", "/compute/v2.1/flavors")  # keystonemiddleware
+    assert (status, body["error"]["title"]) == (401, "Unauthorized")
+    assert headers["WWW-Authenticate"].startswith("Keystone uri=")
     status, body, _ = client.login("wrong")
     assert status == 401
     assert set(body["error"]) == {"code", "message", "title"}
