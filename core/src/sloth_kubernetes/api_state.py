@@ -266,7 +266,18 @@ def import_cluster(store: StateStore, path: Path, *, replace: bool = False) -> T
     name = str(data["name"])
     existed = name in store.cluster_names()
     with store.lock(name, "state import"):
-        store.import_cluster(data, replace=replace)
+        try:
+            store.import_cluster(data, replace=replace)
+        except SlothError as error:  # name the file: the store's messages cannot
+            raise type(error)(f"{path}: {error.message}", hint=error.hint) from None
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # An export is a file someone may have edited: a field of the wrong shape or type
+            # is the file's fault, reported as such (the import's transaction rolled back).
+            raise SlothError(
+                f"{path} is not a valid cluster export: a field has the wrong shape "
+                f"({type(error).__name__}: {error})",
+                hint=_EXPORT_HINT,
+            ) from None
     return Transfer(
         name,
         str(path),
@@ -403,7 +414,13 @@ def audit_log(
 ) -> list[AuditEntry]:
     """The newest ``limit`` entries (0 = all), oldest first; of one cluster when given. A name
     with no entries must still be a known cluster (entries outlive a deleted cluster)."""
-    entries = store.audit_entries(cluster)
+    from .state.audit import DamagedRow
+
+    try:
+        entries = store.audit_entries(cluster)
+    except DamagedRow as error:
+        reason = error.message.split(": ", 1)[1]
+        raise DamagedRow(error.seq, f"{reason} (in {store.describe()})") from None
     if cluster is not None and not entries:
         require_cluster(store, cluster)
     return entries[-limit:] if limit else entries

@@ -94,7 +94,7 @@ def test_audit_verify_detects_a_modified_entry(sloth_cli, state_url, store):
         tx.execute("UPDATE audit SET outcome = ? WHERE seq = ?", ("nothing-happened", 2))
     result = sloth_cli("--state", state_url, "audit", "verify")
     assert result.exit_code == 1
-    assert "audit log damaged: 1 problem found:" in result.stderr
+    assert "damaged: 1 problem found:" in result.stderr
     assert "audit entry 2 does not match its hash" in result.stderr
     assert "hint: " in result.stderr
     as_json = sloth_cli("--state", state_url, "audit", "verify", "-o", "json")

@@ -59,6 +59,7 @@ def verify(output: str | None) -> None:
 
     with state_store(readonly=True) as store:
         report = api_state.audit_verify(store)
+        where = store.describe()
     fmt = chosen_format(output)
     if fmt != "table":
         emit_data(report.to_data(), fmt)
@@ -67,7 +68,7 @@ def verify(output: str | None) -> None:
     if not report.intact:
         count = len(report.problems)
         raise SlothError(
-            f"audit log damaged: {count} problem{'s' if count != 1 else ''} found:\n"
+            f"audit log of {where} damaged: {count} problem{'s' if count != 1 else ''} found:\n"
             + "\n".join(f"  {problem}" for problem in report.problems),
             hint="someone changed the state database outside sloth-kubernetes; compare with a "
             "backup or with a head hash recorded elsewhere (`audit verify -o json` shows it)",

@@ -111,7 +111,12 @@ class _StrictConstructor(RoundTripConstructor):
     def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
         if str(tag or node.tag) not in ALLOWED_TAGS:
             self.refuse_tag(node)
-        return super().construct_non_recursive_object(node, tag)
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except ValueError as error:  # e.g. an integer of more than 4,300 digits
+            raise _LimitError(
+                None, None, f"cannot read this value: {error}", node.start_mark
+            ) from None
 
 
 def _yaml() -> YAML:

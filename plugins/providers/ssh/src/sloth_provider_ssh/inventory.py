@@ -35,6 +35,12 @@ LABELS_VARIABLE = "sloth_labels"
 _IMPLICIT_GROUPS = ("all", "ungrouped")
 _GROUP_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 _RANGE = re.compile(r"\[([0-9]+):([0-9]+)\]")
+#: Most hosts one inventory may name (ranges expanded); far beyond any cluster we build.
+MAX_HOSTS = 10_000
+#: Most values an inventory may hold once its YAML aliases are expanded.
+MAX_VALUES = 100_000
+#: Largest inventory file read.
+MAX_BYTES = 8 * 1024 * 1024
 
 
 @attrs.frozen
@@ -46,7 +52,11 @@ class ImportedHost:
 def import_hosts(kind: str, path: Path, output: str = "sloth_hosts") -> list[ImportedHost]:
     """The hosts of an inventory file; ``kind`` is ``terraform`` or ``ansible``."""
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise _error(path, 0, "", f"the {kind} inventory is larger than {MAX_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise _error(path, 0, "", f"the {kind} inventory is not UTF-8 text ({error})") from None
     except OSError as error:
         raise ConfigError(
             [
@@ -70,6 +80,8 @@ def import_hosts(kind: str, path: Path, output: str = "sloth_hosts") -> list[Imp
 def _terraform(path: Path, text: str, output: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
     try:
         outputs = json.loads(text)
+    except RecursionError:
+        raise _error(path, 0, "", "nested too deeply to be `terraform output -json`") from None
     except json.JSONDecodeError as error:
         raise _error(
             path,
@@ -133,8 +145,18 @@ class _Inventory:
         self.first_seen.setdefault(host, line)
 
 
-def _expand(pattern: str) -> list[str]:
-    """Ansible's numeric host ranges: ``web[01:03]`` → web01, web02, web03."""
+def _expand(pattern: str, path: Path | None = None, line: int = 0) -> list[str]:
+    """Ansible's numeric host ranges: ``web[01:03]`` → web01, web02, web03 (at most MAX_HOSTS:
+    ``n[0:99999999]`` is a typo or an attack, not a cluster)."""
+    count = 1
+    for start, end in _RANGE.findall(pattern):
+        count *= max(0, int(end) - int(start) + 1)
+        if count > MAX_HOSTS:
+            raise _error(
+                path or Path("<inventory>"), line, "",
+                f"{pattern!r} expands to more than {MAX_HOSTS} hosts",
+                "check the range; split a very large inventory into several files",
+            )  # fmt: skip
     match = _RANGE.search(pattern)
     if match is None:
         return [pattern]
@@ -191,7 +213,7 @@ def _ansible_ini(path: Path, text: str) -> Iterator[tuple[str, int, dict[str, An
                 if not equals:
                     raise _error(path, number, "", f"expected `name=value`, got {word!r}")
                 variables[name] = _ini_value(value)
-            for host in _expand(words[0]):
+            for host in _expand(words[0], path, number):
                 inventory.add_host(section, host, variables, number)
     yield from _resolve(path, inventory)
 
@@ -200,14 +222,17 @@ def _ansible_yaml(path: Path, text: str) -> Iterator[tuple[str, int, dict[str, A
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    yaml = YAML(typ="rt")
+    yaml.max_depth = 64  # ruamel's own bound: deeper nesting is an error, not a RecursionError
     try:
-        data = YAML(typ="rt").load(text)
+        data = yaml.load(text)
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise _error(path, mark.line + 1 if mark else 0, "", f"invalid YAML: {error}") from None
     inventory = _Inventory()
     if not isinstance(data, dict):
         raise _error(path, 1, "", "expected a mapping of groups (e.g. `all:`)")
+    _refuse_alias_bombs(path, data)
 
     def walk(name: str, body: Any) -> None:
         group = inventory.group(name)
@@ -219,7 +244,7 @@ def _ansible_yaml(path: Path, text: str) -> Iterator[tuple[str, int, dict[str, A
             )
         for host, variables in (body.get("hosts") or {}).items():
             line = _line_of_key(body.get("hosts"), host)
-            for expanded in _expand(str(host)):
+            for expanded in _expand(str(host), path, line):
                 inventory.add_host(name, expanded, dict(variables or {}), line)
         group.vars.update(dict(body.get("vars") or {}))
         for child, child_body in (body.get("children") or {}).items():
@@ -229,6 +254,25 @@ def _ansible_yaml(path: Path, text: str) -> Iterator[tuple[str, int, dict[str, A
     for name, body in data.items():
         walk(name, body)
     yield from _resolve(path, inventory)
+
+
+def _refuse_alias_bombs(path: Path, data: Any) -> None:
+    """Count the values the document holds with its aliases expanded, up to MAX_VALUES: a few
+    hundred bytes of nested aliases (a "billion laughs") would otherwise expand when a value is
+    copied or printed."""
+    stack, seen = [data], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise _error(
+                path, 0, "", f"aliases expand to more than {MAX_VALUES} values",
+                "an inventory needs no nested aliases; write the values out",
+            )  # fmt: skip
+        if isinstance(node, dict):
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
 
 
 def _line(node: Any) -> int:
