@@ -22,7 +22,7 @@ help:
 	@echo "make test   — lint + the whole test suite (installs what it needs)"
 	@echo "make lint   — ruff, mypy, actionlint; make bench — figures; make docs — regenerate refs"
 
-$(STAMP): core/pyproject.toml $(PLUGINS)
+$(STAMP): core/pyproject.toml $(PLUGINS) Makefile  # PIP_DEV lives here: a new test dependency reinstalls
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e 'core[all]' $(addprefix -e ,$(dir $(PLUGINS))) $(PIP_DEV)
