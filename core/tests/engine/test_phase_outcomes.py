@@ -114,6 +114,12 @@ def test_until_reports_the_phases_it_did_not_run_as_not_run(sloth_cli, cluster, 
         assert final[later] == ("not run", "--until mesh")
         assert journal(tmp_path, later) == []  # not part of the run: nothing journaled
     assert addon.installs == []
+    history = json.loads(sloth_cli(*state, "state", "history", "test", "-o", "json").stdout)
+    summary = history["operations"][0]["summary"]
+    assert summary["outcomes"] == {
+        "provision": "done", "connect": "skipped", "prepare": "skipped", "mesh": "done",
+        "distro": "not run", "addons": "not run", "verify": "not run",
+    }  # fmt: skip
 
 
 def test_only_a_phase_whose_groundwork_is_missing_is_skipped_and_fails_the_run(

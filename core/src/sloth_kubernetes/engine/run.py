@@ -255,6 +255,8 @@ def _apply(
                 "changed": changed,
                 "failures": failures,
                 "apiRetries": dict(run.retries) if run is not None else {},
+                "outcomes": {p: o.status for p, o in run.outcomes.items()} if run else {},
+                "repaired": list(run.repaired) if run is not None else [],
             },
         )
         store.audit_append(

@@ -68,3 +68,47 @@ def test_mesh_check_on_a_cluster_whose_mesh_never_came_up_fails(mesh_cluster):
     text = mesh_cluster.sloth("mesh", "check", mesh_cluster.name)
     assert text.exit_code == 1
     assert "directed pairs answer" not in text.stdout
+
+
+def test_offline_distro_leaves_addons_skipped_and_nothing_in_sync(mesh_cluster):
+    """The offline run of the issue, on real systemd hosts: no K3s release can be had (the
+    mirror is a closed local port), so the distro phase fails; the add-ons must be reported
+    `skipped`, write nothing on the server, and no read command may call anything in sync."""
+    document = {
+        "apiVersion": "sloth-kubernetes.io/v1beta1",
+        "kind": "Cluster",
+        "metadata": {"name": mesh_cluster.name},
+        "spec": {
+            "providers": {"local": {"mode": "systemd", "cidr": mesh_cluster.network.cidr}},
+            "nodePools": [{"name": "s", "provider": "local", "count": 1, "roles": ["server"]}],
+            "mesh": {"type": "wireguard"},
+            "kubernetes": {"distribution": "k3s", "k3s": {"mirror": "http://127.0.0.1:9"}},
+            "storage": [{"type": "local-path", "classes": [{"name": "lp", "default": True}]}],
+        },
+    }
+    mesh_cluster.config.write_text(json.dumps(document))
+    up = mesh_cluster.sloth("up", "-f", str(mesh_cluster.config), "--yes", "--no-progress",
+                            "-o", "json")  # fmt: skip
+    assert up.exit_code == 1
+    outcomes = _outcomes(up.stdout)
+    assert [outcomes[p][0] for p in ("prepare", "mesh", "distro", "addons", "verify")] == [
+        "done", "done", "failed", "skipped", "skipped",
+    ]  # fmt: skip
+    assert "cannot download" in outcomes["distro"][1]
+    assert outcomes["addons"][1] == "distro failed (its error is above)"
+    (server,) = mesh_cluster.nodes()
+    written = mesh_cluster.run(
+        server, "ls /var/lib/rancher/k3s/server/manifests 2>/dev/null | wc -l"
+    )
+    assert written.stdout.strip() == "0"  # nothing delivered for a K3s that is not there
+
+    status = json.loads(mesh_cluster.sloth("-o", "json", "status", mesh_cluster.name).stdout)
+    assert status["converged"] is False
+    assert status["distribution"]["installed"] is False
+    listing = mesh_cluster.sloth("-o", "json", "addons", "list", mesh_cluster.name)
+    assert listing.exit_code == 0, listing.stderr
+    addons = json.loads(listing.stdout)
+    assert addons["inSync"] is False
+    assert {c["status"] for c in addons["components"]} == {"missing"}
+    assert "in sync" not in mesh_cluster.sloth("addons", "list", mesh_cluster.name).stdout
+    assert mesh_cluster.check()[0] == 0  # the mesh did come up: its check passes
