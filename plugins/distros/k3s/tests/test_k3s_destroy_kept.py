@@ -14,7 +14,7 @@ import json
 import pytest
 from ruamel.yaml import YAML
 from sloth_distro_k3s.plugin import installer
-from sloth_kubernetes.testing import fake_distro
+from sloth_kubernetes.testing import distro_twin
 
 pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -68,7 +68,7 @@ def _config(hosts) -> str:
 def test_destroy_uninstalls_k3s_from_kept_machines(
     local_hosts, with_ssh_provider, sloth_cli, tmp_path
 ):
-    bundle = fake_distro.fake_bundle(installer(), tmp_path / "bundle")
+    bundle = distro_twin.twin_bundle(installer(), tmp_path / "bundle")
     imported = sloth_cli("artifacts", "import", str(bundle))
     assert imported.exit_code == 0, imported.stderr
     hosts = local_hosts(3, mode="systemd")
@@ -88,9 +88,9 @@ def test_destroy_uninstalls_k3s_from_kept_machines(
     # both agents (one batch) registered with the first server over the mesh
     mesh = {n["name"]: n["meshAddress"] for n in status["nodes"]}
     assert mesh["bare-servers-1"] != hosts[0].address
-    assert sorted(j.node for j in fake_distro.joins(hosts[0])) == ["bare-agents-1", "bare-agents-2"]
+    assert sorted(j.node for j in distro_twin.joins(hosts[0])) == ["bare-agents-1", "bare-agents-2"]
     for agent in hosts[1:]:
-        (start,) = fake_distro.starts(agent)
+        (start,) = distro_twin.starts(agent)
         assert start["server"] == f"https://{mesh['bare-servers-1']}:6443"
 
     gone = sloth_cli(*state, "destroy", "bare")

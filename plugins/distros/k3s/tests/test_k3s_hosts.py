@@ -1,6 +1,6 @@
 """The K3s distro phase on real local hosts (systemd) with a FAKE k3s binary.
 
-The fake (the test kit's ``fake_distro.sh``, strict about argv and the keys of this plugin's
+The fake (the test kit's ``distro_twin.sh``, strict about argv and the keys of this plugin's
 flags.yaml) reaches the hosts the way a real release does: bundled with its checksum file and
 imported with `artifacts import` into the operator's cache; the distro phase uploads it.
 """
@@ -11,8 +11,8 @@ import hashlib
 
 import pytest
 from sloth_distro_k3s.plugin import installer
-from sloth_kubernetes.testing import fake_distro
-from sloth_kubernetes.testing.fake_distro import DistroOnHosts, Join
+from sloth_kubernetes.testing import distro_twin
+from sloth_kubernetes.testing.distro_twin import DistroOnHosts, Join
 
 pytestmark = [pytest.mark.hosts, pytest.mark.slow]
 
@@ -47,12 +47,12 @@ def test_servers_join_one_at_a_time_agents_in_batches_token_never_exposed(
 
         # order: the first server initialised (cluster-init), the others joined one at a time
         # on the API port (each saw the previous one registered), then agents one per batch
-        assert fake_distro.joins(handles[0]) == [
+        assert distro_twin.joins(handles[0]) == [
             Join("demo-servers-2", "server", 1, 6443), Join("demo-servers-3", "server", 2, 6443),
             Join("demo-agents-1", "agent", 3, 6443), Join("demo-agents-2", "agent", 4, 6443),
         ]  # fmt: skip
-        assert len(fake_distro.join_log(handles[0])) == 4  # nothing concurrent or refused
-        first_start = fake_distro.starts(handles[0])[0]
+        assert len(distro_twin.join_log(handles[0])) == 4  # nothing concurrent or refused
+        first_start = distro_twin.starts(handles[0])[0]
         assert first_start["cluster_init"] == "true"
         assert first_start["server"] == ""
         assert {u.name: u.extra["distro"]["role"] for u in updated}["demo-agents-2"] == "agent"
@@ -60,13 +60,13 @@ def test_servers_join_one_at_a_time_agents_in_batches_token_never_exposed(
         # token: same hash everywhere, in 0600 files only, never in argv, logs or events
         token_sha = hashlib.sha256(token.encode()).hexdigest()[:12]
         for handle, record in zip(handles, records, strict=True):
-            (start,) = fake_distro.starts(handle)
+            (start,) = distro_twin.starts(handle)
             assert start["name"] == record.name
             assert start["token_sha"] == token_sha
             assert start["config_mode"] == "600"
             processes = handle.run("ps -eo args").stdout
             assert "k3s server" in processes or "k3s agent" in processes
-        assert fake_distro.token_exposures(token, handles, k3s.config_path, run.events) == []
+        assert distro_twin.token_exposures(token, handles, k3s.config_path, run.events) == []
         assert handles[0].run(f"stat -c %a {k3s.kubeconfig_path}").stdout.strip() == "600"
 
         # a converged cluster: nothing restarts

@@ -1,6 +1,6 @@
 """The RKE2 distro phase on real local hosts (systemd) with a FAKE rke2 binary.
 
-The fake (the test kit's ``fake_distro.sh``, strict about argv and the keys of this plugin's
+The fake (the test kit's ``distro_twin.sh``, strict about argv and the keys of this plugin's
 flags.yaml) is packed as RKE2 ships: ``bin/rke2`` inside ``rke2.linux-amd64.tar.gz``, with the
 release's checksum file; `artifacts import` puts the bundle in the operator's cache and the
 distro phase uploads and extracts it under /usr/local. Like RKE2, the fake registers joining
@@ -15,8 +15,8 @@ import hashlib
 
 import pytest
 from sloth_distro_rke2.plugin import installer
-from sloth_kubernetes.testing import fake_distro
-from sloth_kubernetes.testing.fake_distro import DistroOnHosts, Join
+from sloth_kubernetes.testing import distro_twin
+from sloth_kubernetes.testing.distro_twin import DistroOnHosts, Join
 
 pytestmark = [pytest.mark.hosts, pytest.mark.slow]
 
@@ -56,14 +56,14 @@ def test_rke2_joins_on_the_supervisor_port_one_server_at_a_time_token_never_expo
         # the first server initialised without `server:`; every other node registered with it
         # on the supervisor port 9345: servers one at a time (each saw the previous one
         # registered), then agents one per batch (agentBatchSize: 1)
-        starts = [fake_distro.starts(h) for h in handles]
+        starts = [distro_twin.starts(h) for h in handles]
         assert starts[0][0]["server"] == ""
         assert all(s[0]["server"] == f"https://{first.address}:9345" for s in starts[1:])
-        assert fake_distro.joins(first) == [
+        assert distro_twin.joins(first) == [
             Join("demo-servers-2", "server", 1, 9345), Join("demo-servers-3", "server", 2, 9345),
             Join("demo-agents-1", "agent", 3, 9345), Join("demo-agents-2", "agent", 4, 9345),
         ]  # fmt: skip
-        assert len(fake_distro.join_log(first)) == 4  # nothing concurrent, refused, wrong port
+        assert len(distro_twin.join_log(first)) == 4  # nothing concurrent, refused, wrong port
         roles = {u.name: u.extra["distro"]["role"] for u in updated}
         assert roles == {r.name: r.roles[0] for r in records}
 
@@ -83,7 +83,7 @@ def test_rke2_joins_on_the_supervisor_port_one_server_at_a_time_token_never_expo
         token_sha = hashlib.sha256(token.encode()).hexdigest()[:12]
         assert [s[0]["token_sha"] for s in starts] == [token_sha] * 5
         assert [s[0]["config_mode"] for s in starts] == ["600"] * 5
-        assert fake_distro.token_exposures(token, handles, rke2.config_path, run.events) == []
+        assert distro_twin.token_exposures(token, handles, rke2.config_path, run.events) == []
         for server in handles[:3]:
             assert server.run(f"stat -c %a {rke2.token_path()}").stdout.strip() == "600"
             assert server.run(f"stat -c %a {rke2.kubeconfig_path}").stdout.strip() == "600"

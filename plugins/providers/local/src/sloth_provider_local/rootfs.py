@@ -25,6 +25,8 @@ PACKAGES = (
     "wireguard-tools", "iputils-ping", "procps", "ca-certificates",
     # what the prepare phase installs on a Kubernetes node (hosts have no internet to fetch them)
     "conntrack", "curl", "iptables", "kmod", "socat", "systemd-timesyncd",
+    # python3 (in every stock Debian cloud image, with cloud-init) runs the distribution twin
+    "python3",
 )  # fmt: skip
 OPTIONAL_PACKAGES = ("wireguard-go",)  # a universe-less mirror may not carry it
 DEFAULT_MIRROR = ("http://deb.debian.org/debian", "bookworm")

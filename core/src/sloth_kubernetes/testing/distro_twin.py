@@ -1,14 +1,16 @@
-"""A FAKE distribution binary (``fake_distro.sh``) for testing distro plugins on real test hosts.
+"""The distribution twin's release bundle, and helpers for host tests that run it.
 
-No K3s or RKE2 binary can be had on a test machine, so the distro phase is tested against a fake
-that is as strict as the real one about what the tool controls (arguments, config file keys and
-value types from the plugin's ``flags.yaml``, registration port, token) and writes what the real
-one writes (node token, admin kubeconfig, kubectl). It reaches the hosts the way a real release
-does: :func:`fake_bundle` writes a release bundle with its checksum file, ``artifacts import``
-puts it in the operator's cache, and the distro phase uploads it.
+No K3s or RKE2 binary can be had on a test machine; the **sloth twin** stands in for them — a
+twin, not the real thing (see :mod:`sloth_kubernetes.testing.twin.runtime` for what it does and
+does not do, and the upstream sources of each behaviour). :func:`twin_bundle` writes a release
+bundle (as ``artifacts fetch --out`` writes one, with its checksum file) whose binary is the
+twin: a Python zipapp carrying the twin's packages, ruamel.yaml (so the node needs only
+``python3`` and ``openssl``, both in stock Debian cloud images) and a real etcd (Debian's
+``etcd-server``), as K3s carries its embedded etcd. ``artifacts import`` puts it in the
+operator's cache and the distro phase uploads it like a real release.
 
-On every host the fake records in :data:`RECORDS`: ``invocations.log`` (every call and start,
-with a hash prefix of the token, never the token) and, on the first server, ``joins.log``.
+On every host the twin records in :data:`RECORDS`: ``invocations.log`` (every call and start,
+with a hash prefix of the token, never the token) and, on the server asked, ``joins.log``.
 :class:`DistroOnHosts` runs the distro phase on a set of hosts for a test.
 """
 
@@ -17,8 +19,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import tarfile
+import tempfile
 import time
+import zipapp
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -26,59 +31,86 @@ from typing import Any
 
 import attrs
 
+from ..errors import SlothError
 from ..model import NodeRecord
 
-#: The fake itself (substituted per distribution by :func:`fake_binary`).
-SCRIPT = Path(__file__).with_name("fake_distro.sh")
-#: Where the fake records what happened, on every host.
-RECORDS = "/var/lib/sloth-fake"
+#: The twin's packages (model + runtime), shipped inside the bundle as ``sloth_twin``.
+TWIN = Path(__file__).with_name("twin")
+#: Where the twin records what happened, on every host.
+RECORDS = "/var/lib/sloth-twin"
 
 
 def _binary_path(installer: Any) -> str:
     return str(installer.version_command().split()[0])
 
 
-def fake_binary(installer: Any, version: str | None = None) -> str:
-    """The fake script for ``installer``'s distribution: its keys, paths, ports and habits."""
+def twin_facts(installer: Any, version: str | None = None) -> dict[str, Any]:
+    """What the twin needs to know about ``installer``'s distribution: keys, paths, ports."""
     flags = installer.flags
     binary = _binary_path(installer)
-    return (
-        SCRIPT.read_text(encoding="utf-8")
-        .replace("@DISTRO@", installer.name)
-        .replace("@VERSION@", version or installer.default_version())
-        .replace("@SERVER_KEYS@", " ".join(f"{k}:{t}" for k, t in flags.server.items()))
-        .replace("@AGENT_KEYS@", " ".join(f"{k}:{t}" for k, t in flags.agent.items()))
-        .replace("@CONFIG@", installer.config_path)
-        .replace("@KUBECONFIG@", installer.kubeconfig_path)
-        .replace("@JOIN_PORT@", str(installer.join_port))
-        .replace("@API_PORT@", str(installer.api_port))
+    return {
+        "distro": installer.name,
+        "version": version or installer.default_version(),
+        "server_keys": dict(flags.server),
+        "agent_keys": dict(flags.agent),
+        "config_path": installer.config_path,
+        "kubeconfig_path": installer.kubeconfig_path,
+        "join_port": installer.join_port,
+        "api_port": installer.api_port,
         # K3s documents cluster-init; RKE2 has none: its first server is the one without server:
-        .replace("@INIT@", "cluster-init" if "cluster-init" in flags.server else "without-server")
-        .replace(
-            "@KUBECTL@",
-            "subcommand" if installer.kubectl("").startswith(f"{binary} kubectl") else "data-dir",
+        "init": "cluster-init" if "cluster-init" in flags.server else "without-server",
+        "kubectl": (
+            "subcommand" if installer.kubectl("").startswith(f"{binary} kubectl") else "data-dir"
+        ),
+        "data_dir": installer.data_dir,
+    }
+
+
+def twin_binary(installer: Any, version: str | None = None) -> bytes:
+    """The twin as ``installer``'s binary: a zipapp run by the node's ``python3``."""
+    etcd = shutil.which("etcd")
+    if etcd is None:
+        raise SlothError(
+            "the distribution twin carries a real etcd, and this machine has none",
+            hint="install Debian's etcd-server (make debs installs it)",
         )
-    )
+    import ruamel.yaml
+
+    ruamel_dir = Path(ruamel.yaml.__file__).parent
+    with tempfile.TemporaryDirectory() as work:
+        root = Path(work) / "app"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "README.md")
+        shutil.copytree(TWIN, root / "sloth_twin", ignore=ignore)
+        facts = json.dumps(twin_facts(installer, version), sort_keys=True)
+        (root / "sloth_twin" / "runtime" / "facts.json").write_text(facts, encoding="utf-8")
+        shutil.copytree(ruamel_dir, root / "ruamel" / "yaml", ignore=ignore)
+        (root / "ruamel" / "__init__.py").write_text("", encoding="utf-8")
+        (root / "bin").mkdir()
+        shutil.copy(etcd, root / "bin" / "etcd")
+        shutil.copy(TWIN / "runtime" / "launcher.py", root / "__main__.py")
+        target = Path(work) / "twin.pyz"
+        zipapp.create_archive(root, target, interpreter="/usr/bin/env python3", compressed=True)
+        return target.read_bytes()
 
 
-def fake_bundle(
+def twin_bundle(
     installer: Any, out: Path, *, version: str | None = None, arch: str = "amd64"
 ) -> Path:
-    """A release bundle (as ``artifacts fetch --out`` writes one) whose binary is the fake.
+    """A release bundle (as ``artifacts fetch --out`` writes one) whose binary is the twin.
 
     A release file that is a tarball (RKE2's ``rke2.linux-<arch>.tar.gz``, extracted under
-    ``/usr/local``) holds the fake as ``bin/<name>``; any other file is the fake itself.
+    ``/usr/local``) holds the twin as ``bin/<name>``; any other file is the twin itself.
     """
     version = version or installer.default_version()
     release = installer.release(version, arch)
-    script = fake_binary(installer, version).encode()
+    binary = twin_binary(installer, version)
     out.mkdir(parents=True, exist_ok=True)
     sums = []
     for artifact in release.files(airgap=False):
         content = (
-            _tarball(_binary_path(installer), script)
+            _tarball(_binary_path(installer), binary)
             if artifact.name.endswith(".tar.gz")
-            else script
+            else binary
         )
         (out / artifact.name).write_bytes(content)
         sums.append(f"{hashlib.sha256(content).hexdigest()}  {artifact.name}\n")
@@ -88,6 +120,7 @@ def fake_bundle(
         "version": version,
         "arch": arch,
         "files": [a.name for a in release.files(airgap=False)],
+        "twin": "sloth twin — not a real Kubernetes",
     }
     (out / "sloth-bundle.json").write_text(json.dumps(manifest), encoding="utf-8")
     return out
@@ -137,7 +170,7 @@ def invocations(host: Any) -> str:
 
 
 def starts(host: Any) -> list[dict[str, str]]:
-    """Each start of the fake on ``host``: role, name, token_sha, server, config_mode…"""
+    """Each start of the twin on ``host``: role, name, token_sha, server, config_mode…"""
     found = []
     for line in invocations(host).splitlines():
         words = line.split()
@@ -171,14 +204,14 @@ def host_records(
 def token_exposures(
     token: str, handles: Sequence[Any], config_path: str, events: Sequence[Any]
 ) -> list[str]:
-    """Where the cluster token shows outside 0600 files: argv, the fakes' logs, events.
+    """Where the cluster token shows outside 0600 files: argv, the twins' logs, events.
 
     Also names config files that are not 0600. An empty list is the expected answer.
     """
     found = []
     for handle in handles:
         if token in invocations(handle):
-            found.append(f"{handle.name}: token in the fake's invocation log")
+            found.append(f"{handle.name}: token in the twin's invocation log")
         if token in handle.run("ps -eo args").stdout:
             found.append(f"{handle.name}: token in a process's argv")
         mode = handle.run(f"stat -c %a {config_path}").stdout.strip()
@@ -232,11 +265,11 @@ class DistroOnHosts:
         *,
         cluster: str = "demo",
     ) -> DistroOnHosts:
-        """Import a fake release of ``installer`` (as ``artifacts import`` does), create systemd
+        """Import a twin release of ``installer`` (as ``artifacts import`` does), create systemd
         hosts for ``pools`` (``local_hosts`` fixture) and name them ``<cluster>-<pool>-<n>``."""
         from ..api_distro import artifacts_import
 
-        artifacts_import(fake_bundle(installer, work / "bundle"), manager=manager)
+        artifacts_import(twin_bundle(installer, work / "bundle"), manager=manager)
         handles = local_hosts(sum(count for _pool, count, _role in pools), mode="systemd")
         records = host_records(cluster, handles, pools)
         return cls(manager, handles, records, config_text, work)
@@ -308,5 +341,5 @@ class DistroOnHosts:
         return updated
 
     def start_counts(self) -> list[int]:
-        """How many times the fake started on each host (unchanged on a converged re-run)."""
+        """How many times the twin started on each host (unchanged on a converged re-run)."""
         return [len(starts(h)) for h in self.handles]

@@ -1,0 +1,168 @@
+"""A node registering itself and posting its status, as the kubelet does (kubernetes v1.31
+``pkg/kubelet/kubelet_node_status.go``), with the labels K3s/RKE2 add.
+
+Labels: ``kubernetes.io/hostname``, ``kubernetes.io/os``, ``kubernetes.io/arch`` and their beta
+forms (kubelet); ``node.kubernetes.io/instance-type`` = ``k3s``/``rke2`` (k3s-io/k3s
+``pkg/cloudprovider``); servers ``node-role.kubernetes.io/control-plane`` and ``master`` (K3s
+``pkg/agent/run.go``) and ``etcd`` (``pkg/etcd/metadata_controller.go``), all ``"true"``;
+``node-label``/``node-taint`` from the config. InternalIP = the first ``node-ip``.
+The Ready condition is posted every 10 s (``node-status-update-frequency``); the servers' node
+lifecycle controller marks a node whose posts stopped for 40 s (``node-monitor-grace-period``)
+``Unknown`` with reason ``NodeStatusUnknown`` (``pkg/controller/nodelifecycle``).
+Nothing runs on the node: no kubelet, no containerd, no pods.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import ssl
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from .config import as_list
+from .facts import Facts
+from .store import now
+
+HEARTBEAT_SECONDS = 10.0
+GRACE_SECONDS = 40.0
+
+
+def node_object(facts: Facts, config: dict[str, Any], *, server: bool) -> dict[str, Any]:
+    name = str(config["node-name"])
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": "amd64",
+        "node.kubernetes.io/instance-type": facts.distro,
+    }
+    if server:
+        for role in ("control-plane", "master", "etcd"):
+            labels[f"node-role.kubernetes.io/{role}"] = "true"
+    for label in as_list(config, "node-label"):
+        key, _, value = label.partition("=")
+        labels[key] = value
+    taints = []
+    for taint in as_list(config, "node-taint"):
+        key_value, _, effect = taint.partition(":")
+        key, _, value = key_value.partition("=")
+        taints.append(
+            {"key": key, "value": value, "effect": effect}
+            if value
+            else {"key": key, "effect": effect}
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {"sloth.twin/not-a-real-kubelet": "true"},
+        },
+        "spec": {"taints": taints} if taints else {},
+        "status": {
+            "addresses": [
+                {"type": "InternalIP", "address": as_list(config, "node-ip")[0]},
+                {"type": "Hostname", "address": name},
+            ],
+            "conditions": [ready_condition()],
+            "nodeInfo": {
+                "kubeletVersion": facts.version,
+                "kubeProxyVersion": facts.version,
+                "containerRuntimeVersion": "none://sloth-twin",
+                "osImage": "sloth twin (no containers run)",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+        },
+    }
+
+
+def ready_condition() -> dict[str, str]:
+    stamp = now()
+    return {
+        "type": "Ready",
+        "status": "True",
+        "reason": "KubeletReady",
+        "message": "kubelet is posting ready status (sloth twin: no kubelet runs)",
+        "lastHeartbeatTime": stamp,
+        "lastTransitionTime": stamp,
+    }
+
+
+class ApiClient:
+    """HTTPS to the API with a client certificate (as the kubelet uses its own)."""
+
+    def __init__(self, url: str, ca: str, cert: str, key: str) -> None:
+        self.url = url.rstrip("/")
+        context = ssl.create_default_context(cafile=ca)
+        context.check_hostname = False  # the kubelet checks the CA, the address is any server's
+        context.load_cert_chain(cert, key)
+        self.context = context
+
+    def call(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=self.context) as reply:
+                return reply.status, json.loads(reply.read() or b"null")
+        except urllib.error.HTTPError as error:
+            text = error.read()
+            try:
+                return error.code, json.loads(text)
+            except ValueError:
+                return error.code, text.decode(errors="replace")
+
+
+def register(client: ApiClient, node: dict[str, Any]) -> bool:
+    """Create the Node, or post its status when it exists (a restarted kubelet)."""
+    try:
+        code, _ = client.call("POST", "/api/v1/nodes", node)
+        if code == 201:
+            return True
+        if code == 409:
+            return heartbeat(client, node["metadata"]["name"])
+    except OSError:
+        pass
+    return False
+
+
+def heartbeat(client: ApiClient, name: str) -> bool:
+    patch = {"status": {"conditions": [ready_condition()]}}
+    try:
+        code, _ = client.call(
+            "PATCH", f"/api/v1/nodes/{name}/status", patch, "application/merge-patch+json"
+        )
+    except OSError:
+        return False
+    return code == 200
+
+
+def stale(node: dict[str, Any]) -> bool:
+    for condition in node.get("status", {}).get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            beat = calendar.timegm(
+                time.strptime(condition["lastHeartbeatTime"], "%Y-%m-%dT%H:%M:%SZ")
+            )
+            return time.time() - beat > GRACE_SECONDS
+    return False
+
+
+def unknown(node: dict[str, Any]) -> dict[str, Any]:
+    for condition in node["status"]["conditions"]:
+        if condition.get("type") == "Ready":
+            condition.update(
+                status="Unknown",
+                reason="NodeStatusUnknown",
+                message="Kubelet stopped posting node status.",
+                lastTransitionTime=now(),
+            )
+    return node
