@@ -1,8 +1,8 @@
 """`destroy` on machines you already have (the ``ssh`` provider) takes K3s off them and keeps them.
 
-The whole path through the real CLI on real local hosts (systemd): `artifacts import` of a FAKE
-k3s bundle (the test kit's ``fake_distro``), `up` through the distro phase (prepare, a real
-wireguard-go mesh, the fake k3s joined over it), then `destroy`: the machines keep running, and
+The whole path through the real CLI on real local hosts (systemd): `artifacts import` of a twin
+k3s bundle (the test kit's distribution twin, ``distro_twin``), `up` through the distro phase (prepare, a real
+wireguard-go mesh, the twin k3s joined over it), then `destroy`: the machines keep running, and
 K3s's units, files and processes are gone.
 """
 

@@ -1,6 +1,6 @@
-"""The K3s distro phase on real local hosts (systemd) with a FAKE k3s binary.
+"""The K3s distro phase on real local hosts (systemd) with the distribution twin of k3s.
 
-The fake (the test kit's ``distro_twin.sh``, strict about argv and the keys of this plugin's
+The twin (the test kit's ``distro_twin``, strict about argv and the keys of this plugin's
 flags.yaml) reaches the hosts the way a real release does: bundled with its checksum file and
 imported with `artifacts import` into the operator's cache; the distro phase uploads it.
 """
@@ -80,4 +80,4 @@ def test_servers_join_one_at_a_time_agents_in_batches_token_never_exposed(
     assert written.mode == 0o600
     assert f"server: https://{handles[0].address}:6443" in written.text
     assert token not in written.output
-    print(f"\nk3s fake install, 3 servers + 2 agents: {first_run:.1f}s")
+    print(f"\nk3s twin install, 3 servers + 2 agents: {first_run:.1f}s")

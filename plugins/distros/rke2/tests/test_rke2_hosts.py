@@ -1,6 +1,6 @@
-"""The RKE2 distro phase on real local hosts (systemd) with a FAKE rke2 binary.
+"""The RKE2 distro phase on real local hosts (systemd) with the distribution twin of rke2.
 
-The fake (the test kit's ``distro_twin.sh``, strict about argv and the keys of this plugin's
+The twin (the test kit's ``distro_twin``, strict about argv and the keys of this plugin's
 flags.yaml) is packed as RKE2 ships: ``bin/rke2`` inside ``rke2.linux-amd64.tar.gz``, with the
 release's checksum file; `artifacts import` puts the bundle in the operator's cache and the
 distro phase uploads and extracts it under /usr/local. Like RKE2, the fake registers joining
@@ -100,4 +100,4 @@ def test_rke2_joins_on_the_supervisor_port_one_server_at_a_time_token_never_expo
     assert written.mode == 0o600
     assert f"server: https://{ENDPOINT}:6443" in written.text
     assert token not in written.output
-    print(f"\nrke2 fake install, 3 servers + 2 agents: {first_run:.1f}s")
+    print(f"\nrke2 twin install, 3 servers + 2 agents: {first_run:.1f}s")

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import calendar
 import json
+import os
 import ssl
 import time
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any
 
 from .config import as_list
@@ -27,6 +29,7 @@ from .facts import Facts
 from .store import now
 
 HEARTBEAT_SECONDS = 10.0
+BOOT_ID = str(uuid.uuid4())  # a new one per start, as the kernel's boot id per boot
 GRACE_SECONDS = 40.0
 
 
@@ -70,7 +73,13 @@ def node_object(facts: Facts, config: dict[str, Any], *, server: bool) -> dict[s
                 {"type": "Hostname", "address": name},
             ],
             "conditions": [ready_condition()],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": {
+                # every field the kubelet posts (clients such as lightkube require them)
+                "machineID": _machine_id(),
+                "systemUUID": _machine_id(),
+                "bootID": BOOT_ID,
+                "kernelVersion": os.uname().release,
                 "kubeletVersion": facts.version,
                 "kubeProxyVersion": facts.version,
                 "containerRuntimeVersion": "none://sloth-twin",
@@ -166,3 +175,11 @@ def unknown(node: dict[str, Any]) -> dict[str, Any]:
                 lastTransitionTime=now(),
             )
     return node
+
+
+def _machine_id() -> str:
+    try:
+        with open("/etc/machine-id", encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
