@@ -135,6 +135,39 @@ def _tarball(binary: str, script: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def ssh_cluster_config(
+    name: str, hosts: Sequence[Any], pools: Sequence[tuple[str, int, str]], **spec: Any
+) -> str:
+    """A cluster config placing ``pools`` (``(pool, count, role)``) on test ``hosts`` through
+    the ``ssh`` provider (pinned host keys); ``spec`` adds top-level spec keys."""
+    from ruamel.yaml import YAML
+
+    document = {
+        "apiVersion": "sloth-kubernetes.io/v1beta1",
+        "kind": "Cluster",
+        "metadata": {"name": name},
+        "spec": {
+            "providers": {
+                "ssh": {
+                    "hosts": [
+                        {"name": h.name, "address": h.address, "key": str(h.private_key)}
+                        for h in hosts
+                    ],
+                    "knownHosts": str(hosts[0].known_hosts),
+                }
+            },
+            "nodePools": [
+                {"name": pool, "provider": "ssh", "count": count, "roles": [role]}
+                for pool, count, role in pools
+            ],
+            **spec,
+        },
+    }
+    stream = io.StringIO()
+    YAML().dump(document, stream)
+    return stream.getvalue()
+
+
 @attrs.frozen
 class Join:
     """One registration the first server accepted, in order."""

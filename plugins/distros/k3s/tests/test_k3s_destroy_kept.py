@@ -1,18 +1,16 @@
 """`destroy` on machines you already have (the ``ssh`` provider) takes K3s off them and keeps them.
 
-The whole path through the real CLI on real local hosts (systemd): `artifacts import` of a twin
-k3s bundle (the test kit's distribution twin, ``distro_twin``), `up` through the distro phase (prepare, a real
-wireguard-go mesh, the twin k3s joined over it), then `destroy`: the machines keep running, and
+The whole path through the real CLI on real local hosts (systemd): `artifacts import` of the
+test kit's distribution twin of k3s (``distro_twin``), `up` through the distro phase (prepare, a
+real wireguard-go mesh, the twin k3s joined over it), then `destroy`: the machines keep running, and
 K3s's units, files and processes are gone.
 """
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-from ruamel.yaml import YAML
 from sloth_distro_k3s.plugin import installer
 from sloth_kubernetes.testing import distro_twin
 
@@ -26,43 +24,13 @@ K3S_LEFTOVERS = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def with_ssh_provider(sloth_manager, register_plugin):
-    if not sloth_manager.pm.has_plugin("ssh"):
-        from sloth_provider_ssh import plugin
-
-        register_plugin(plugin, "ssh")
-    return sloth_manager
-
-
 def _config(hosts) -> str:
-    document = {
-        "apiVersion": "sloth-kubernetes.io/v1beta1",
-        "kind": "Cluster",
-        "metadata": {"name": "bare"},
-        "spec": {
-            "providers": {
-                "ssh": {
-                    "hosts": [
-                        {"name": h.name, "address": h.address, "key": str(h.private_key)}
-                        for h in hosts
-                    ],
-                    "knownHosts": str(hosts[0].known_hosts),
-                }
-            },
-            "nodePools": [
-                {"name": "servers", "provider": "ssh", "count": 1, "roles": ["server"]},
-                {"name": "agents", "provider": "ssh", "count": 2, "roles": ["agent"]},
-            ],
-            "kubernetes": {
-                "distribution": "k3s",
-                "k3s": {"readiness": "ssh", "readyTimeout": 60},
-            },
-        },
-    }
-    stream = io.StringIO()
-    YAML().dump(document, stream)
-    return stream.getvalue()
+    return distro_twin.ssh_cluster_config(
+        "bare",
+        hosts,
+        [("servers", 1, "server"), ("agents", 2, "agent")],
+        kubernetes={"distribution": "k3s", "k3s": {"readiness": "ssh", "readyTimeout": 60}},
+    )
 
 
 def test_destroy_uninstalls_k3s_from_kept_machines(

@@ -10,7 +10,6 @@ fetched kubeconfig (a real kubectl), the add-on objects through lightkube, and e
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
@@ -19,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 from sloth_distro_k3s.plugin import installer
 from sloth_kubernetes.testing import distro_twin
 
@@ -33,49 +31,20 @@ MEMBER_LIST = (
 )
 
 
-@pytest.fixture
-def with_ssh_provider(sloth_manager, register_plugin):
-    if not sloth_manager.pm.has_plugin("ssh"):
-        from sloth_provider_ssh import plugin
-
-        register_plugin(plugin, "ssh")
-    return sloth_manager
-
-
 def _config(hosts) -> str:
-    document = {
-        "apiVersion": "sloth-kubernetes.io/v1beta1",
-        "kind": "Cluster",
-        "metadata": {"name": "twin"},
-        "spec": {
-            "providers": {
-                "ssh": {
-                    "hosts": [
-                        {"name": h.name, "address": h.address, "key": str(h.private_key)}
-                        for h in hosts
-                    ],
-                    "knownHosts": str(hosts[0].known_hosts),
-                }
-            },
-            "nodePools": [
-                {"name": "servers", "provider": "ssh", "count": 3, "roles": ["server"]},
-                {"name": "agents", "provider": "ssh", "count": 2, "roles": ["agent"]},
-            ],
-            "kubernetes": {
-                "distribution": "k3s",
-                "cni": {"type": "calico"},
-                # readiness over SSH: the host firewall the prepare phase writes accepts 6443 only on
-                # the mesh interface, so the operator cannot reach the API (see below)
-                "k3s": {"readiness": "ssh", "readyTimeout": 120},
-            },
-            "storage": [
-                {"type": "local-path", "classes": [{"name": "local-path", "default": True}]}
-            ],
+    return distro_twin.ssh_cluster_config(
+        "twin",
+        hosts,
+        [("servers", 3, "server"), ("agents", 2, "agent")],
+        kubernetes={
+            "distribution": "k3s",
+            "cni": {"type": "calico"},
+            # readiness over SSH: the host firewall the prepare phase writes accepts 6443 only
+            # on the mesh interface, so the operator cannot reach the API (see below)
+            "k3s": {"readiness": "ssh", "readyTimeout": 120},
         },
-    }
-    stream = io.StringIO()
-    YAML().dump(document, stream)
-    return stream.getvalue()
+        storage=[{"type": "local-path", "classes": [{"name": "local-path", "default": True}]}],
+    )
 
 
 def _etcd_members(host) -> list[dict]:
