@@ -208,6 +208,8 @@ def wizard_config(answers: WizardAnswers) -> str:
     # Cloud credentials differ per provider: the plugin's README lists them; `config validate`
     # names any that are missing.
     provider_block = "{}"
+    if answers.provider == "local":  # fast local hosts have no cgroups: no kubelet runs there
+        provider_block = "{mode: systemd}  # Kubernetes needs systemd hosts (fast: no cgroups)"
     pools = [
         f"""    - name: servers
       provider: {answers.provider}

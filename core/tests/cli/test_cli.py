@@ -159,6 +159,8 @@ def test_interactive_init_with_scripted_answers_validates(sloth_cli, tmp_path):
     shown = json.loads(sloth_cli("config", "show", "-f", str(out), "-o", "json").stdout)
     assert shown["metadata"]["name"] == "lab"
     assert [p["count"] for p in shown["spec"]["nodePools"]] == [3, 4]
+    # K3s needs cgroups, which only systemd-mode local hosts have
+    assert shown["spec"]["providers"]["local"]["mode"] == "systemd"
 
 
 def test_plan_lists_nodes_and_detailed_exitcode_is_3(sloth_cli):

@@ -252,3 +252,12 @@ def test_destroy_refuses_a_wrong_or_unset_passphrase_and_lost_key_is_audited(
         assert store.cluster_names() == []
     assert (entry.command, entry.outcome) == ("destroy --lost-key", "succeeded")
     assert entry.resources["key_lost_secrets_discarded"] == len(secrets)
+
+
+def test_only_and_until_together_are_a_usage_error(sloth_cli, cluster, dummy_provider):
+    path, state = cluster
+    result = sloth_cli(*state, "up", "-f", str(path), "--yes", "--only", "mesh", "--until",
+                       "prepare")  # fmt: skip
+    assert result.exit_code == 2
+    assert "--only mesh and --until prepare contradict each other" in result.stderr
+    assert dummy_provider.machines == {}

@@ -217,9 +217,7 @@ def test_every_wait_is_bounded_and_names_the_node_and_what_it_waited_for(
         assert time.monotonic() - started < 10
         assert (results["h1"].exit_status, results["h1"].stdout) == (0, "h1")
         assert results["h2"].exit_status == 255
-        assert results["h2"].stderr == (
-            "h2: no SSH channel opened within 2 s (node not answering)"
-        )
+        assert results["h2"].stderr == ("h2: no SSH channel opened within 2 s (node not answering)")
         facts = session.facts(Hostname, nodes=["h2"])
         assert facts == {}
         error = session.failures["h2"]

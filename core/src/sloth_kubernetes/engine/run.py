@@ -140,6 +140,11 @@ def _phases_to_run(options: UpOptions) -> list[str]:
     for name in (options.until, options.only):
         if name is not None and name not in PHASES:
             raise UsageError(f"unknown phase {name!r}", hint=f"phases: {', '.join(PHASES)}")
+    if options.only and options.until:
+        raise UsageError(
+            f"--only {options.only} and --until {options.until} contradict each other",
+            hint="--only runs one phase; --until runs every phase up to one: give one of them",
+        )
     if options.only:
         return [options.only]
     if options.until:

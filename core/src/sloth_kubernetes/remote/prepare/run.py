@@ -79,11 +79,31 @@ class PrepareResult:
         )
 
 
+#: What to do about each kind of refusal (matched on the problem's text), in this order: the
+#: hint speaks only of the problems found (a node without cgroups needs no other image).
+_REFUSAL_HINTS = (
+    (
+        ("is not supported",),
+        "use a supported image (Debian ≥ 11 or Ubuntu ≥ 22.04) or remove the node",
+    ),
+    (
+        ("no cgroups",),
+        "local hosts need `mode: systemd` under spec.providers.local to run "
+        "Kubernetes (fast mode has no cgroups), or stop before the distro: `up --until mesh`",
+    ),
+    (("kernel module",), "use an image whose kernel ships the module, or load it on the node"),
+    (("of memory", "free on /var"), "use a larger machine size (or free space on /var)"),
+    (("lock the operator out",), "add your address to spec.security.sshAllowedCIDRs"),
+)
+
+
 def _refusal(node: str, problems: list[str]) -> SlothError:
-    return SlothError(
-        "; ".join(problems),
-        hint="use a supported image (Debian ≥ 11 or Ubuntu ≥ 22.04) or remove the node",
-    )
+    hints = [
+        hint
+        for needles, hint in _REFUSAL_HINTS
+        if any(needle in problem for problem in problems for needle in needles)
+    ]
+    return SlothError("; ".join(problems), hint="; ".join(hints) or None)
 
 
 def prepare_nodes(
