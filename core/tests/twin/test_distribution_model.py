@@ -195,3 +195,26 @@ def test_a_missing_admission_file_stops_the_server():
     config = {"kube-apiserver-arg": ["admission-control-config-file=/nowhere.yaml"]}
     deployment = deployed_objects(*K3S, config, {}, node_name="s1", files={})
     assert not deployment.starts
+
+
+def test_the_model_runs_on_a_bare_python_with_the_standard_library_only(tmp_path):
+    """Test nodes run it with their own python3: copied alone, isolated and without
+    site-packages, it imports nothing outside the standard library."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import sloth_kubernetes.testing.twin as twin
+
+    shutil.copytree(Path(twin.__file__).parent, tmp_path / "twin")
+    script = (
+        "import sys; sys.path.insert(0, '.'); from twin import deployed_objects; "
+        "d = deployed_objects('k3s', 'v1.31.4+k3s1', {}, {}, node_name='n'); "
+        "stdlib = set(sys.stdlib_module_names) | {'twin', '__main__'}; "
+        "print(d.running('cni'), sorted({m.split('.')[0] for m in sys.modules} - stdlib))"
+    )
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", script], cwd=tmp_path,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['flannel'] []"
