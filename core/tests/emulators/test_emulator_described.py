@@ -141,3 +141,42 @@ def test_scripted_failures_happen_once_before_or_after_the_work(things: Any) -> 
     assert _call(things, "POST", "/svc/v1/things", {"name": "a"})[0] == 201
     assert things.fake.things == ["b", "a"]
     assert things.violations() == []
+
+
+def test_path_parameters_are_checked_and_paths_may_match_case_insensitively() -> None:
+    document = {
+        "operations": {
+            "GET /subscriptions/{sub}/resourcegroups/{group}": {
+                "path": {"group": {"type": "string", "pattern": "^[a-z-]+$"}},
+                "responses": {"200": None},
+            }
+        }
+    }
+    strict = ApiDescription(document, name="strict")
+    assert strict.match("GET", "/subscriptions/s/resourceGroups/g") is None
+    arm = ApiDescription(document, name="arm", ignore_case=True)
+    operation = arm.match("GET", "/subscriptions/s/resourceGroups/g")
+    assert operation is not None
+    assert arm.check_request(operation, {}, None, "/subscriptions/s/resourceGroups/ok-name") == []
+    assert arm.check_request(operation, {}, None, "/subscriptions/s/resourceGroups/Bad_1") == [
+        "request.path.group: 'Bad_1' does not match '^[a-z-]+$'"
+    ]
+
+
+def test_described_session_skips_or_fails_when_the_description_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sloth_kubernetes.testing.emulators.described import described_session
+
+    class Missing(RuntimeError):
+        pass
+
+    def make() -> DescribedApp:
+        raise Missing("the-sdk is not installed")
+
+    monkeypatch.delenv("SLOTH_REQUIRE_EMULATORS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="the-sdk is not installed"):
+        next(described_session(make, missing=(Missing,)))
+    monkeypatch.setenv("SLOTH_REQUIRE_EMULATORS", "1")  # CI: a missing description fails
+    with pytest.raises(pytest.fail.Exception, match="the-sdk is not installed"):
+        next(described_session(make, missing=(Missing,)))
