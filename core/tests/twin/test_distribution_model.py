@@ -195,6 +195,8 @@ def test_a_missing_admission_file_stops_the_server():
     config = {"kube-apiserver-arg": ["admission-control-config-file=/nowhere.yaml"]}
     deployment = deployed_objects(*K3S, config, {}, node_name="s1", files={})
     assert not deployment.starts
+    # without files= the caller did not say what is on the host: admission is not checked
+    assert deployed_objects(*K3S, config, {}, node_name="s1").starts
 
 
 def test_the_model_runs_on_a_bare_python_with_the_standard_library_only(tmp_path):

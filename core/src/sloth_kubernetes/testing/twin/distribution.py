@@ -73,7 +73,7 @@ def deployed_objects(
     if not deployment.starts:
         return deployment
     _deploy(data, staged, disables, deployment, load_yaml)
-    policy = _pod_security(distro, settings, files or {}, deployment, load_yaml)
+    policy = _pod_security(distro, settings, files, deployment, load_yaml)
     if policy is not None:
         admit(policy, deployment)
     return deployment
@@ -280,10 +280,12 @@ RKE2_CIS_POLICY = ("restricted", ("kube-system", "cis-operator-system", "tigera-
 def _pod_security(
     distro: str,
     settings: Mapping[str, Any],
-    files: Mapping[str, str],
+    files: Mapping[str, str] | None,
     deployment: Deployment,
     load_yaml: LoadYaml | None,
 ) -> Policy | None:
+    """The PodSecurity policy, or ``None`` when it cannot be known: the config names an
+    admission file and the caller gave no ``files`` (then admission is not checked)."""
     path = None
     if distro == "k3s":
         for arg in as_list(settings, "kube-apiserver-arg"):
@@ -296,6 +298,8 @@ def _pod_security(
             return Policy(*RKE2_CIS_POLICY) if cis else Policy()
     if path is None:
         return Policy()
+    if files is None:
+        return None
     if path not in files:
         deployment.starts = False
         deployment.refused.append(
