@@ -11,6 +11,7 @@ fetched kubeconfig (a real kubectl), the add-on objects through lightkube, and e
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def test_k3s_twin_cluster_etcd_api_addons_and_quorum(
 ):
     from lightkube import Client, KubeConfig
     from lightkube.generic_resource import create_namespaced_resource
-    from lightkube.resources.core_v1 import Node
+    from lightkube.resources.core_v1 import ConfigMap, Node
     from lightkube.resources.storage_v1 import StorageClass
 
     bundle = distro_twin.twin_bundle(installer(), tmp_path / "bundle")
@@ -132,6 +133,18 @@ def test_k3s_twin_cluster_etcd_api_addons_and_quorum(
     assert "local-path" in {s.metadata.name for s in client.list(StorageClass)}
     assert {n.metadata.name for n in client.list(Node)} == set(mesh)
 
+    # the deploy controller applies a new manifest file; deleting the file keeps its objects
+    # (K3s: "Deleting files out of this directory will not delete the corresponding resources")
+    note = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: note, namespace: default}\n"
+    manifest = "/var/lib/rancher/k3s/server/manifests/note.yaml"
+    for server in servers:
+        server.run(f"printf '%s' {shlex.quote(note)} > {manifest}")
+    _wait(lambda: _names(client, ConfigMap) >= {"note"}, 30)
+    for server in servers:
+        server.run(f"rm {manifest}")
+    time.sleep(5)  # more than two passes of the controller
+    assert "note" in _names(client, ConfigMap)
+
     # quorum loss is real: with 2 of 3 servers stopped, the API on the third fails
     for server in servers[1:]:
         server.run("systemctl stop k3s")
@@ -158,3 +171,7 @@ def _api_ok(client) -> bool:
     except Exception:
         return False
     return True
+
+
+def _names(client, kind) -> set[str]:
+    return {o.metadata.name for o in client.list(kind, namespace="default")}

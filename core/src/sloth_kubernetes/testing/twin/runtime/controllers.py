@@ -38,6 +38,7 @@ class Controllers:
             node_name,
         )
         self.last_problems: list[str] = []
+        self.deployed_once = False
 
     def run_forever(self) -> None:
         next_deploy = next_beat = 0.0
@@ -75,7 +76,8 @@ class Controllers:
     def deploy(self) -> None:
         manifests = deploy.read_manifests(f"{self.data}/server/manifests")
         objects = deploy.desired(self.facts, self.config, manifests, self.node_name)
-        problems = deploy.apply(self.store, objects)
+        problems = deploy.apply(self.store, objects, first_pass=not self.deployed_once)
+        self.deployed_once = True
         if problems != self.last_problems:
             for problem in problems:
                 record(f"DEPLOY-PROBLEM {problem}")

@@ -1,11 +1,16 @@
 """The deploy controller over ``<data-dir>/server/manifests``, applying what the model says.
 
 K3s (k3s-io/k3s ``pkg/deploy/controller.go``, v1.31.4+k3s1) re-reads the directory on a timer
-and applies each file's objects, owned by an ``Addon``; a removed file's objects are deleted.
+and applies each file's objects, owned by an ``Addon``. What it does not do, as K3s documents
+(https://docs.k3s.io/installation/packaged-components, v1.31): "Deleting files out of this
+directory will not delete the corresponding resources from the cluster" — only a packaged
+component turned off with ``disable:`` is removed with its objects. After its first pass a
+file is re-applied only when it changes (k3s-io/k3s issue #3711): an object deleted by hand
+comes back at the next start, not before.
 Which objects a distribution runs for a config and a set of manifests (packaged components,
 ``disable:``, RKE2's charts for ``cni:``, HelmCharts becoming releases, HelmChartConfig merges)
 is decided by the twin's model, :func:`sloth_kubernetes.testing.twin.distribution.deployed_objects`;
-this module writes its answer into the API and removes what it no longer lists.
+this module writes its answer into the API and removes packaged objects it no longer lists.
 K3s polls every 15 s; the twin every 2 s.
 """
 
@@ -67,12 +72,13 @@ def desired(
     return objects
 
 
-def apply(store: Store, objects: list[dict[str, Any]]) -> list[str]:
-    """Write ``objects`` (unchanged ones are skipped), delete what was applied before and is
-    no longer listed. Returns problems (kinds the API does not know yet, and the like)."""
+def apply(store: Store, objects: list[dict[str, Any]], *, first_pass: bool) -> list[str]:
+    """Write ``objects`` (unchanged ones are skipped; on the first pass of a start, missing ones
+    are written again), delete packaged objects no longer listed (a ``disable:``). Returns
+    problems (kinds the API does not know, and the like)."""
     catalog = store.catalog()
     problems: list[str] = []
-    wanted: dict[str, str] = {}
+    wanted: set[str] = set()
     # CRDs first, so their kinds are known when their objects are written
     for obj in sorted(objects, key=lambda o: o.get("kind") != "CustomResourceDefinition"):
         resource = for_kind(catalog, str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
@@ -86,21 +92,24 @@ def apply(store: Store, objects: list[dict[str, Any]]) -> list[str]:
         key = resource.key(
             meta.get("namespace", "default") if resource.namespaced else "", meta["name"]
         )
+        source = str((meta.get("annotations") or {}).get("sloth.twin/source", ""))
         digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
-        wanted[key] = digest
+        wanted.add(key)
         seen = store.etcd.get(APPLIED + key)
-        if seen is not None and seen[0].decode() == digest and store.etcd.get(key) is not None:
+        unchanged = seen is not None and seen[0].decode().split(" ", 1)[0] == digest
+        if unchanged and (not first_pass or store.etcd.get(key) is not None):
             continue
         try:
             store.put(resource, obj)
         except ApiFailure as failure:
             problems.append(f"{key}: {failure.message}")
             continue
-        store.etcd.put(APPLIED + key, digest.encode())
+        store.etcd.put(APPLIED + key, f"{digest} {source}".encode())
     applied, _ = store.etcd.prefix(APPLIED)
-    for record_key, _value, _mod in applied:
+    for record_key, value, _mod in applied:
         key = record_key[len(APPLIED) :]
-        if key not in wanted:
+        packaged = value.decode().partition(" ")[2].startswith("packaged:")
+        if key not in wanted and packaged:
             store.etcd.delete(key)
             store.etcd.delete(record_key)
     return problems
