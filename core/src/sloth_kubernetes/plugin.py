@@ -1,14 +1,16 @@
 """The plugin author's surface: everything a sloth-kubernetes plugin imports from the core.
 
 A plugin (built-in or third-party) imports from this module only — a test keeps it so — and
-declares one component object per provider, distro, mesh, CNI, storage or add-on; its entry point
-in the ``sloth_kubernetes`` group names that object. docs/writing-a-plugin.md walks through one;
-docs/reference/hooks.md lists the hooks the objects answer.
+declares one component object per provider, distro, mesh, CNI, storage or add-on: an instance of
+:class:`Provider`, :class:`Distro`, :class:`Mesh`, :class:`Cni`, :class:`Storage` or
+:class:`Addon` (or of a subclass). Its entry point in the ``sloth_kubernetes`` group names that
+object: ``flannel = "sloth_cni_flannel.plugin:PLUGIN"``. docs/writing-a-plugin.md walks through
+one; docs/reference/hooks.md lists the hooks the objects answer.
 
-Grouped as in ``__all__``: the hook marker, what plugins register, what hooks receive, the
-model and the value types hooks return, the errors, and the shared building blocks of each kind
-(cloud drivers, distro installers, add-on manifests, config helpers). Anything not listed here is
-the core's own business and may change without notice.
+Grouped as in ``__all__``: the hook marker, the component base types, what plugins register,
+what hooks receive, the model and the value types hooks return, the errors, and the shared
+building blocks of each kind (cloud drivers, distro installers, add-on manifests, config
+helpers). Anything not listed here is the core's own business and may change without notice.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ from .addons import (
     to_yaml,
 )
 from .addons.helm import MANAGED_BY
-from .addons.hooks import AddonPlugin, addon_hooks
 from .addons.storage import storage_classes
 from .cloud import (
     CLUSTER_TAG,
     NODE_TAG,
     CloudDriver,
-    CloudHooks,
     CloudProvider,
     CloudSettings,
     Endpoint,
@@ -46,6 +46,7 @@ from .cloud import (
     guard_connection,
     point_connection_at,
 )
+from .components import Addon, Cni, Distro, Mesh, Provider, Storage
 from .config.convert import make_converter, problems_from
 from .config.located import locate, parse_yaml, render_path
 from .config.overlays import merge as merge_overlay
@@ -53,7 +54,6 @@ from .config.problem import Problem, did_you_mean
 from .config.references import Reference
 from .context import ClusterContext, DoctorCheck, DoctorContext, OperatorKey
 from .distro.flags import FlagCatalog, FlagProblem, load_flags
-from .distro.hooks import DistroPlugin, distro_hooks
 from .distro.installer import (
     Artifact,
     DistroPlan,
@@ -89,6 +89,13 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     # the hook marker (pluggy's HookimplMarker for the ``sloth_kubernetes`` project)
     "PROJECT",
     "hookimpl",
+    # the component object of each kind: declare one, name it in the entry point
+    "Addon",
+    "Cni",
+    "Distro",
+    "Mesh",
+    "Provider",
+    "Storage",
     # what plugins register
     "Component",
     "ConfigBlock",
@@ -140,7 +147,6 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "CLUSTER_TAG",
     "NODE_TAG",
     "CloudDriver",
-    "CloudHooks",
     "CloudProvider",
     "CloudSettings",
     "Endpoint",
@@ -160,7 +166,6 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     # distros: the installer contract and the shared orchestration
     "Artifact",
     "DistroPlan",
-    "DistroPlugin",
     "DistroSettings",
     "FlagCatalog",
     "FlagProblem",
@@ -168,15 +173,12 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "NodeFile",
     "Release",
     "Role",
-    "distro_hooks",
     "load_flags",
     "rancher_node_keys",
     "with_extras",
     # CNI, storage and add-ons: manifests and the shared pipeline
     "MANAGED_BY",
     "AddonManifests",
-    "AddonPlugin",
-    "addon_hooks",
     "helm_chart",
     "helm_chart_config",
     "node_network",

@@ -134,7 +134,7 @@ class PluginManager:
                         name,
                         distribution,
                         f"entry point {value!r} implements no sloth-kubernetes hook (does it "
-                        "name the object holding the hooks, e.g. 'package.plugin:HOOKS'? "
+                        "name the object holding the hooks, e.g. 'package.plugin:PLUGIN'? "
                         "after an upgrade, reinstall the plugin)",
                     )
                 )

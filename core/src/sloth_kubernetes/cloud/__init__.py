@@ -30,7 +30,6 @@ from .contract import (
     cluster_tags,
     flat_tags,
 )
-from .hooks import CloudHooks
 from .provider import CloudProvider, ProviderSpec
 from .ratelimit import RateLimit, TokenBucket
 from .retry import Endpoint, Guard, RetryPolicy, classify, guard_connection, point_connection_at
@@ -41,7 +40,6 @@ __all__ = [
     "FEATURES",
     "NODE_TAG",
     "CloudDriver",
-    "CloudHooks",
     "CloudProvider",
     "CloudSettings",
     "Endpoint",

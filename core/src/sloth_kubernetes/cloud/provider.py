@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..components import Provider
 from ..errors import PartialProvisionError, ProviderError, SlothError
 from ..model.cluster import SizeRequest
 from ..model.nodes import NodeRecord, NodeRequest
@@ -75,16 +76,16 @@ class _Created:
     created_at: float  # when the create returned (or the machine was adopted)
 
 
-class CloudProvider:
-    """The three node hooks for one cloud, over its driver."""
+class CloudProvider(Provider):
+    """A cloud's provider component: the node hooks over its driver. A cloud plugin declares
+    ``PROVIDER = CloudProvider(ProviderSpec(...))``; its entry point names that object."""
 
     def __init__(self, spec: ProviderSpec, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(
+            spec.name, spec.description, settings=spec.settings, features=spec.features
+        )
         self.spec = spec
         self._clock = clock
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
 
     def session(self, context: ClusterContext) -> Session:
         return Session(self.spec, context)
@@ -117,6 +118,9 @@ class CloudProvider:
         if size:
             return str(size), "as named"
         return self.spec.driver.default_size, "provider default"
+
+    def describe(self, context: ClusterContext, requests: Sequence[NodeRequest]) -> dict[str, str]:
+        return self.describe_sizes(context, requests)
 
     def describe_sizes(
         self, context: ClusterContext, requests: Sequence[NodeRequest]

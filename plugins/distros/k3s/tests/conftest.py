@@ -9,5 +9,5 @@ def with_ssh_provider(sloth_manager, register_plugin):
     if not sloth_manager.pm.has_plugin("ssh"):
         from sloth_provider_ssh import plugin
 
-        register_plugin(plugin, "ssh")
+        register_plugin(plugin.PLUGIN, "ssh")
     return sloth_manager

@@ -22,7 +22,7 @@ def ssh_manager(
     if not sloth_manager.pm.has_plugin("ssh"):
         from sloth_provider_ssh import plugin
 
-        register_plugin(plugin, "ssh")
+        register_plugin(plugin.PLUGIN, "ssh")
     return sloth_manager
 
 

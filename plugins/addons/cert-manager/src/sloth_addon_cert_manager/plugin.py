@@ -10,10 +10,8 @@ from typing import Any
 
 import attrs
 from sloth_kubernetes.plugin import (
+    Addon,
     AddonManifests,
-    AddonPlugin,
-    Component,
-    addon_hooks,
     doc,
     helm_chart,
 )
@@ -50,15 +48,11 @@ def render(settings: CertManagerSettings | None) -> AddonManifests:
     return AddonManifests([chart])
 
 
-PLUGIN = AddonPlugin(
-    component=Component(
-        kind="addon",
-        name=NAME,
-        description="X.509 certificates for workloads (cert-manager)",
-        requires=("cni",),
-        supports=("k3s", "rke2"),
-    ),
+PLUGIN = Addon(
+    name=NAME,
+    description="X.509 certificates for workloads (cert-manager)",
+    requires=("cni",),
+    supports=("k3s", "rke2"),
     settings=CertManagerSettings,
     render=lambda _config, settings: render(settings),
 )
-register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

@@ -15,10 +15,8 @@ from typing import Any, Literal
 import attrs
 from sloth_kubernetes.plugin import (
     AddonManifests,
-    AddonPlugin,
     ClusterConfig,
-    Component,
-    addon_hooks,
+    Cni,
     doc,
     helm_chart,
     helm_chart_config,
@@ -89,14 +87,10 @@ def render(config: ClusterConfig, settings: CalicoSettings | None) -> AddonManif
     return AddonManifests([privileged_namespace("tigera-operator"), chart])
 
 
-PLUGIN = AddonPlugin(
-    component=Component(
-        kind="cni",
-        name=NAME,
-        description="Calico networking and policy (Tigera operator)",
-        supports=("k3s", "rke2"),
-    ),
+PLUGIN = Cni(
+    name=NAME,
+    description="Calico networking and policy (Tigera operator)",
+    supports=("k3s", "rke2"),
     settings=CalicoSettings,
     render=render,
 )
-register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

@@ -13,10 +13,8 @@ from typing import Any, Literal
 import attrs
 from sloth_kubernetes.plugin import (
     AddonManifests,
-    AddonPlugin,
     ClusterConfig,
-    Component,
-    addon_hooks,
+    Cni,
     doc,
     helm_chart_config,
     node_network,
@@ -50,14 +48,10 @@ def render(config: ClusterConfig, settings: CanalSettings | None) -> AddonManife
     )
 
 
-PLUGIN = AddonPlugin(
-    component=Component(
-        kind="cni",
-        name=NAME,
-        description="Canal (Calico policy + flannel), RKE2's bundled chart",
-        supports=("rke2",),
-    ),
+PLUGIN = Cni(
+    name=NAME,
+    description="Canal (Calico policy + flannel), RKE2's bundled chart",
+    supports=("rke2",),
     settings=CanalSettings,
     render=render,
 )
-register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

@@ -17,10 +17,8 @@ from typing import Any, Literal
 import attrs
 from sloth_kubernetes.plugin import (
     AddonManifests,
-    AddonPlugin,
     ClusterConfig,
-    Component,
-    addon_hooks,
+    Cni,
     doc,
     helm_chart,
     helm_chart_config,
@@ -102,14 +100,10 @@ def render(config: ClusterConfig, settings: CiliumSettings | None) -> AddonManif
     return AddonManifests([chart])
 
 
-PLUGIN = AddonPlugin(
-    component=Component(
-        kind="cni",
-        name=NAME,
-        description="Cilium eBPF networking (WireGuard encryption, kube-proxy replacement)",
-        supports=("k3s", "rke2"),
-    ),
+PLUGIN = Cni(
+    name=NAME,
+    description="Cilium eBPF networking (WireGuard encryption, kube-proxy replacement)",
+    supports=("k3s", "rke2"),
     settings=CiliumSettings,
     render=render,
 )
-register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

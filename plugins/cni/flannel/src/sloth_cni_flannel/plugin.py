@@ -14,9 +14,7 @@ from typing import Literal
 import attrs
 from sloth_kubernetes.plugin import (
     AddonManifests,
-    AddonPlugin,
-    Component,
-    addon_hooks,
+    Cni,
     doc,
 )
 
@@ -32,14 +30,10 @@ class FlannelSettings:
     )
 
 
-PLUGIN = AddonPlugin(
-    component=Component(
-        kind="cni",
-        name=NAME,
-        description="Flannel, K3s's built-in CNI, over the mesh interface",
-        supports=("k3s",),
-    ),
+PLUGIN = Cni(
+    name=NAME,
+    description="Flannel, K3s's built-in CNI, over the mesh interface",
+    supports=("k3s",),
     settings=FlannelSettings,
     render=lambda _config, _settings: AddonManifests([]),  # K3s runs flannel: no objects
 )
-register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

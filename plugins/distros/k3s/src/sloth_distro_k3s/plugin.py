@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any, Literal
 
 import attrs
-from sloth_kubernetes.plugin import DistroPlugin, DistroSettings, FlagProblem, distro_hooks, doc
+from sloth_kubernetes.plugin import Distro, DistroSettings, FlagProblem, doc
 
 from .installer import DEFAULT_VERSION, K3sInstaller
 
@@ -59,18 +59,10 @@ class K3sSettings(DistroSettings):
         return problems
 
 
-PLUGIN = DistroPlugin(
+PLUGIN = Distro(
     name="k3s",
     description=f"K3s, lightweight certified Kubernetes (default {DEFAULT_VERSION})",
     features=frozenset({"embedded-etcd", "helm-controller", "airgap", "flannel"}),
     settings=K3sSettings,
     installer=installer,
 )
-(
-    register_distros,
-    register_config_models,
-    install_distro,
-    uninstall_distro,
-    render_node_files,
-    deliver_manifests,
-) = distro_hooks(PLUGIN)

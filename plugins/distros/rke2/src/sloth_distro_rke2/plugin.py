@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any, Literal
 
 import attrs
-from sloth_kubernetes.plugin import DistroPlugin, DistroSettings, FlagProblem, distro_hooks, doc
+from sloth_kubernetes.plugin import Distro, DistroSettings, FlagProblem, doc
 
 from .installer import BUNDLED_CNIS, DEFAULT_VERSION, Rke2Installer
 
@@ -87,18 +87,10 @@ class Rke2Settings(DistroSettings):
         return problems
 
 
-PLUGIN = DistroPlugin(
+PLUGIN = Distro(
     name="rke2",
     description=f"RKE2, security-focused Kubernetes by Rancher (default {DEFAULT_VERSION})",
     features=frozenset({"embedded-etcd", "helm-controller", "airgap", "cis-profile"}),
     settings=Rke2Settings,
     installer=installer,
 )
-(
-    register_distros,
-    register_config_models,
-    install_distro,
-    uninstall_distro,
-    render_node_files,
-    deliver_manifests,
-) = distro_hooks(PLUGIN)

@@ -1,4 +1,4 @@
-"""Registers the ``tailscale`` mesh and implements ``configure_mesh`` for it.
+"""The ``tailscale`` mesh component: ``configure_mesh`` over SSH.
 
 Install (package repository or pinned static tarball), join with the auth key (uploaded over
 SFTP to a 0600 file, never on a command line), then read each node's address with
@@ -16,12 +16,11 @@ from typing import Any
 import attrs
 from sloth_kubernetes.plugin import (
     ClusterContext,
-    Component,
-    ConfigBlock,
+    Mesh,
     NodeRecord,
     PluginBlock,
     SlothError,
-    hookimpl,
+    VpnJoin,
 )
 
 from . import commands
@@ -30,36 +29,10 @@ from .model import TailscaleMeshSpec
 NAME = "tailscale"
 
 
-@hookimpl
-def register_meshes(register: Any) -> None:
-    register(
-        Component(
-            kind="mesh",
-            name=NAME,
-            description="Tailscale or self-hosted Headscale (loginServer) between nodes",
-            features=frozenset({"full"}),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("mesh", NAME, TailscaleMeshSpec))
-
-
 def spec_of(context: ClusterContext) -> TailscaleMeshSpec:
     block = context.config.spec.mesh
     settings = block.settings if isinstance(block, PluginBlock) else None
     return settings if isinstance(settings, TailscaleMeshSpec) else TailscaleMeshSpec()
-
-
-@hookimpl
-def configure_mesh(
-    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
-) -> list[NodeRecord] | None:
-    if mesh != NAME:
-        return None
-    return configure(context, spec_of(context), nodes)
 
 
 def configure(
@@ -121,11 +94,22 @@ def addresses(session: Any, nodes: Sequence[NodeRecord]) -> list[NodeRecord]:
     return updated
 
 
-@hookimpl
-def vpn_join(context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], peer: str) -> Any:
-    if mesh != NAME:
-        return None
-    raise SlothError(
-        "with the Tailscale mesh, operator devices join the tailnet themselves",
-        hint="install Tailscale on the device and log in to the same tailnet (or Headscale)",
-    )
+class TailscaleMesh(Mesh):
+    """Nodes join a tailnet (Tailscale or Headscale) with the auth key."""
+
+    def configure(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[NodeRecord]:
+        return configure(context, spec_of(context), nodes)
+
+    def join_vpn(self, context: ClusterContext, nodes: Sequence[NodeRecord], peer: str) -> VpnJoin:
+        raise SlothError(
+            "with the Tailscale mesh, operator devices join the tailnet themselves",
+            hint="install Tailscale on the device and log in to the same tailnet (or Headscale)",
+        )
+
+
+PLUGIN = TailscaleMesh(
+    NAME,
+    "Tailscale or self-hosted Headscale (loginServer) between nodes",
+    settings=TailscaleMeshSpec,
+    features=frozenset({"full"}),
+)

@@ -1,38 +1,25 @@
-"""Registers the ``wireguard`` mesh and the model of ``spec.mesh`` (``type: wireguard``), and
-implements the mesh phase (``configure_mesh``, with its live check ``mesh_drift``),
-``mesh status|check`` and ``vpn join|leave|list``.
+"""The ``wireguard`` mesh component: the model of ``spec.mesh`` (``type: wireguard``), the mesh
+phase (``configure_mesh``, with its live check ``mesh_drift``), ``mesh status|check`` and
+``vpn join|leave|list``.
 
-Each hook answers only for ``mesh == "wireguard"`` (dispatch: other meshes' plugins answer for
-theirs). Modules with I/O are imported inside the hooks so ``--help`` stays fast.
+Modules with I/O are imported inside the methods so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sloth_kubernetes.plugin import ClusterContext, Component, ConfigBlock, NodeRecord, hookimpl
+from sloth_kubernetes.plugin import (
+    ClusterContext,
+    Mesh,
+    MeshCheckResult,
+    MeshNodeStatus,
+    NodeRecord,
+    VpnJoin,
+    VpnPeer,
+)
 
 from .model import WireGuardMeshSpec
-
-NAME = "wireguard"
-
-
-@hookimpl
-def register_meshes(register: Any) -> None:
-    register(
-        Component(
-            kind="mesh",
-            name=NAME,
-            description="WireGuard between nodes (kernel or wireguard-go), full or per-location",
-            features=frozenset({"full", "location", "operator-vpn"}),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("mesh", NAME, WireGuardMeshSpec))
 
 
 def _spec(context: ClusterContext) -> WireGuardMeshSpec:
@@ -41,68 +28,45 @@ def _spec(context: ClusterContext) -> WireGuardMeshSpec:
     return spec_of(context.config)
 
 
-@hookimpl
-def configure_mesh(
-    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
-) -> list[NodeRecord] | None:
-    if mesh != NAME:
-        return None
-    from .phase import configure
+class WireGuardMesh(Mesh):
+    """WireGuard between the nodes; every node's private key is generated on it."""
 
-    return configure(context, _spec(context), nodes)
+    def configure(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[NodeRecord]:
+        from .phase import configure
 
+        return configure(context, _spec(context), nodes)
 
-@hookimpl
-def mesh_status(context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]) -> Any:
-    if mesh != NAME:
-        return None
-    from .day2 import status
+    def status(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[MeshNodeStatus]:
+        from .day2 import status
 
-    return status(context, _spec(context), nodes)
+        return status(context, _spec(context), nodes)
 
+    def check(
+        self, context: ClusterContext, nodes: Sequence[NodeRecord], repair: bool
+    ) -> MeshCheckResult:
+        from .day2 import check
 
-@hookimpl
-def mesh_drift(context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]) -> Any:
-    if mesh != NAME:
-        return None
-    from .phase import drift
+        return check(context, _spec(context), nodes, repair=repair)
 
-    return drift(context, _spec(context), nodes)
+    def join_vpn(self, context: ClusterContext, nodes: Sequence[NodeRecord], peer: str) -> VpnJoin:
+        from .day2 import vpn_join
 
+        return vpn_join(context, _spec(context), nodes, peer)
 
-@hookimpl
-def mesh_check(
-    context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], repair: bool
-) -> Any:
-    if mesh != NAME:
-        return None
-    from .day2 import check
+    def leave_vpn(self, context: ClusterContext, nodes: Sequence[NodeRecord], peer: str) -> VpnPeer:
+        from .day2 import vpn_leave
 
-    return check(context, _spec(context), nodes, repair=repair)
+        return vpn_leave(context, _spec(context), nodes, peer)
+
+    def vpn_peers(self, context: ClusterContext) -> list[VpnPeer]:
+        from .day2 import vpn_list
+
+        return vpn_list(context)
 
 
-@hookimpl
-def vpn_join(context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], peer: str) -> Any:
-    if mesh != NAME:
-        return None
-    from .day2 import vpn_join as join
-
-    return join(context, _spec(context), nodes, peer)
-
-
-@hookimpl
-def vpn_leave(context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord], peer: str) -> Any:
-    if mesh != NAME:
-        return None
-    from .day2 import vpn_leave as leave
-
-    return leave(context, _spec(context), nodes, peer)
-
-
-@hookimpl
-def vpn_list(context: ClusterContext, mesh: str) -> Any:
-    if mesh != NAME:
-        return None
-    from .day2 import vpn_list as listing
-
-    return listing(context)
+PLUGIN = WireGuardMesh(
+    "wireguard",
+    "WireGuard between nodes (kernel or wireguard-go), full or per-location",
+    settings=WireGuardMeshSpec,
+    features=frozenset({"full", "location", "operator-vpn"}),
+)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import attrs
 from sloth_kubernetes.plugin import (
-    CloudHooks,
     CloudProvider,
     CloudSettings,
     ProviderSpec,
@@ -39,4 +38,3 @@ PROVIDER = CloudProvider(
     )
 )
 
-HOOKS = CloudHooks(PROVIDER)

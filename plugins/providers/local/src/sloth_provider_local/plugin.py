@@ -1,4 +1,4 @@
-"""The ``local`` provider: registration, the model of ``spec.providers.local``, and the node hooks.
+"""The ``local`` provider component: the model of ``spec.providers.local`` and the node methods.
 
 Each node is a lightweight host on this machine (see :mod:`sloth_provider_local.hosts`) on a
 network named after the cluster; hosts outlive the CLI and are found again by name, so a re-run
@@ -15,14 +15,12 @@ from typing import Any, Literal
 import attrs
 from sloth_kubernetes.plugin import (
     ClusterContext,
-    Component,
-    ConfigBlock,
     NodeRecord,
     NodeRequest,
     PluginBlock,
+    Provider,
     ProviderError,
     doc,
-    hookimpl,
     ipv4_network,
 )
 
@@ -42,23 +40,6 @@ class LocalSettings:
         validator=ipv4_network(private=True),
         metadata=doc("Bridge network of the nodes; must not overlap a route of this machine."),
     )
-
-
-@hookimpl
-def register_providers(register: Any) -> None:
-    register(
-        Component(
-            kind="provider",
-            name=NAME,
-            description="Lightweight Linux hosts in network namespaces on this machine (root)",
-            features=frozenset({"ssh", "ssh-host-key-at-creation", "private-network"}),
-        )
-    )
-
-
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("providers", NAME, LocalSettings))
 
 
 def _settings(context: ClusterContext) -> LocalSettings:
@@ -103,12 +84,22 @@ def _record(
     )
 
 
-@hookimpl
-def provision_nodes(
-    context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
-) -> list[NodeRecord] | None:
-    if provider != NAME:
-        return None
+class LocalProvider(Provider):
+    """Hosts in network namespaces on this machine; found again by name, so a re-run adopts."""
+
+    def provision(
+        self, context: ClusterContext, requests: Sequence[NodeRequest]
+    ) -> list[NodeRecord]:
+        return _provision(context, requests)
+
+    def list_nodes(self, context: ClusterContext) -> list[NodeRecord]:
+        return _list(context)
+
+    def destroy(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[str]:
+        return _destroy(context, nodes)
+
+
+def _provision(context: ClusterContext, requests: Sequence[NodeRequest]) -> list[NodeRecord]:
     from .hosts import create_hosts
 
     if context.operator is None:
@@ -129,10 +120,7 @@ def provision_nodes(
     return [_record(context, host, by_name[host.name]) for host in hosts]
 
 
-@hookimpl
-def list_nodes(context: ClusterContext, provider: str) -> list[NodeRecord] | None:
-    if provider != NAME:
-        return None
+def _list(context: ClusterContext) -> list[NodeRecord]:
     from .hosts import list_hosts
 
     return [
@@ -142,13 +130,16 @@ def list_nodes(context: ClusterContext, provider: str) -> list[NodeRecord] | Non
     ]
 
 
-@hookimpl
-def destroy_nodes(
-    context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
-) -> list[str] | None:
-    if provider != NAME:
-        return None
+def _destroy(context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[str]:
     from .hosts import destroy_hosts
 
     destroy_hosts(_network(context), [n.name for n in nodes], state_dir=_state_dir(context))
     return [n.name for n in nodes]
+
+
+PLUGIN = LocalProvider(
+    NAME,
+    "Lightweight Linux hosts in network namespaces on this machine (root)",
+    settings=LocalSettings,
+    features=frozenset({"ssh", "ssh-host-key-at-creation", "private-network"}),
+)

@@ -6,7 +6,6 @@ from typing import Literal
 
 import attrs
 from sloth_kubernetes.plugin import (
-    CloudHooks,
     CloudProvider,
     CloudSettings,
     ProviderSpec,
@@ -78,4 +77,3 @@ PROVIDER = CloudProvider(
     )
 )
 
-HOOKS = CloudHooks(PROVIDER)

@@ -1,66 +1,39 @@
-"""Registers the ``ssh`` provider (machines you already have) and its config models."""
+"""The ``ssh`` provider component (machines you already have) and its config models."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sloth_kubernetes.plugin import (
-    ClusterContext,
-    Component,
-    ConfigBlock,
-    NodeRecord,
-    NodeRequest,
-    hookimpl,
-)
+from sloth_kubernetes.plugin import ClusterContext, NodeRecord, NodeRequest, Provider
 
 from .settings import PROVIDER, SshPoolOptions, SshSettings
 
 
-@hookimpl
-def register_providers(register: Any) -> None:
-    register(
-        Component(
-            kind="provider",
-            name=PROVIDER,
-            description="Machines you already have, reached over SSH (hosts, Terraform, Ansible)",
-            features=frozenset({"ssh", "existing-machines", "bastion", "inventory-import"}),
-        )
-    )
+class SshProvider(Provider):
+    """Adopts the hosts the spec names (or an inventory lists); never creates or deletes one."""
+
+    def provision(
+        self, context: ClusterContext, requests: Sequence[NodeRequest]
+    ) -> list[NodeRecord]:
+        from .provider import provision
+
+        return provision(context, requests)
+
+    def list_nodes(self, context: ClusterContext) -> list[NodeRecord]:
+        from .provider import list_reachable
+
+        return list_reachable(context)
+
+    def destroy(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[str]:
+        from .provider import destroy
+
+        return destroy(context, nodes)
 
 
-@hookimpl
-def register_config_models(register: Any) -> None:
-    register(ConfigBlock("providers", PROVIDER, SshSettings))
-    register(ConfigBlock("nodePools", PROVIDER, SshPoolOptions))
-
-
-@hookimpl
-def provision_nodes(
-    context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
-) -> Sequence[NodeRecord] | None:
-    if provider != PROVIDER:
-        return None
-    from .provider import provision
-
-    return provision(context, requests)
-
-
-@hookimpl
-def list_nodes(context: ClusterContext, provider: str) -> Sequence[NodeRecord] | None:
-    if provider != PROVIDER:
-        return None
-    from .provider import list_reachable
-
-    return list_reachable(context)
-
-
-@hookimpl
-def destroy_nodes(
-    context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
-) -> Sequence[str] | None:
-    if provider != PROVIDER:
-        return None
-    from .provider import destroy
-
-    return destroy(context, nodes)
+PLUGIN = SshProvider(
+    PROVIDER,
+    "Machines you already have, reached over SSH (hosts, Terraform, Ansible)",
+    settings=SshSettings,
+    pool_options=SshPoolOptions,
+    features=frozenset({"ssh", "existing-machines", "bastion", "inventory-import"}),
+)

@@ -16,10 +16,8 @@ import attrs
 from sloth_kubernetes.plugin import (
     MANAGED_BY,
     AddonManifests,
-    AddonPlugin,
-    Component,
+    Storage,
     StorageBlock,
-    addon_hooks,
     doc,
     privileged_namespace,
     storage_classes,
@@ -117,14 +115,10 @@ def render(block: StorageBlock) -> AddonManifests:
     return AddonManifests([*_provisioner(path), *storage_classes(block, PROVISIONER)])
 
 
-PLUGIN = AddonPlugin(
-    component=Component(
-        kind="storage",
-        name=NAME,
-        description="Node-local volumes (rancher local-path-provisioner)",
-        requires=("cni",),
-    ),
+PLUGIN = Storage(
+    name=NAME,
+    description="Node-local volumes (rancher local-path-provisioner)",
+    requires=("cni",),
     settings=LocalPathSettings,
     render=lambda _config, settings: render(settings),
 )
-register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)

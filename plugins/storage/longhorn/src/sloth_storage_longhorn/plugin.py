@@ -13,11 +13,11 @@ from typing import Any
 import attrs
 from sloth_kubernetes.plugin import (
     AddonManifests,
-    AddonPlugin,
-    Component,
+    ClusterContext,
+    NodeRecord,
+    Storage,
     StorageBlock,
     StorageClassSpec,
-    addon_hooks,
     doc,
     helm_chart,
     hookimpl,
@@ -89,20 +89,19 @@ def selected(config: Any) -> bool:
     return any(getattr(item, "type", None) == NAME for item in config.spec.storage)
 
 
-PLUGIN = AddonPlugin(
-    component=Component(
-        kind="storage",
-        name=NAME,
-        description="Replicated block storage on the nodes' disks (Longhorn)",
-        requires=("cni",),
-        supports=("k3s", "rke2"),
-    ),
+class Longhorn(Storage):
+    """Longhorn also needs iSCSI and NFS clients on every node (installed by prepare)."""
+
+    @hookimpl
+    def node_packages(self, context: ClusterContext, node: NodeRecord) -> list[str]:
+        return list(NODE_PACKAGES) if selected(context.config) else []
+
+
+PLUGIN = Longhorn(
+    name=NAME,
+    description="Replicated block storage on the nodes' disks (Longhorn)",
+    requires=("cni",),
+    supports=("k3s", "rke2"),
     settings=LonghornSettings,
     render=lambda _config, settings: render(settings),
 )
-register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)
-
-
-@hookimpl
-def node_packages(context: Any, node: Any) -> list[str]:
-    return list(NODE_PACKAGES) if selected(context.config) else []

@@ -13,10 +13,8 @@ from typing import Any
 import attrs
 from sloth_kubernetes.plugin import (
     AddonManifests,
-    AddonPlugin,
-    Component,
+    Storage,
     StorageBlock,
-    addon_hooks,
     doc,
     helm_chart,
     privileged_namespace,
@@ -76,15 +74,11 @@ def render(block: StorageBlock) -> AddonManifests:
     return AddonManifests([privileged_namespace(NAMESPACE), chart, *classes])
 
 
-PLUGIN = AddonPlugin(
-    component=Component(
-        kind="storage",
-        name=NAME,
-        description="OpenEBS Local PV hostpath volumes",
-        requires=("cni",),
-        supports=("k3s", "rke2"),
-    ),
+PLUGIN = Storage(
+    name=NAME,
+    description="OpenEBS Local PV hostpath volumes",
+    requires=("cni",),
+    supports=("k3s", "rke2"),
     settings=OpenEbsSettings,
     render=lambda _config, settings: render(settings),
 )
-register_addons, register_config_models, render_addon, install_addon = addon_hooks(PLUGIN)
