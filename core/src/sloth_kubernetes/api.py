@@ -53,6 +53,22 @@ def open_state(url: str | None = None, *, readonly: bool = False) -> Any:
     return open_store(url, readonly=readonly)
 
 
+def load_plan(
+    path: str | Path, *, manager: PluginManager | None = None
+) -> tuple[ClusterConfig, dict[str, Any]]:
+    """A plan saved by ``plan --out``: its config (validated as if loaded from a file) and the
+    plan itself, for ``up(config, saved_plan=...)`` (which refuses it if the state changed)."""
+    import json
+
+    from .config.loader import load_config_text
+    from .engine.run import read_plan
+
+    saved = read_plan(Path(path))
+    manager = manager or plugin_manager()
+    config = load_config_text(json.dumps(saved["config"]), manager.hooks.catalog(), file=str(path))
+    return config, saved
+
+
 def plan(
     config: ClusterConfig,
     *,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import attrs
 import click
 
 from .. import api_mesh
-from ..model.mesh import MeshCheckResult
+from ..model.mesh import MeshCheckResult, MeshNodeStatus
 from .common import app_state, manager
 from .output import chosen_format, emit_data, output_option, table
 
@@ -36,7 +37,7 @@ def status(name: str, output: str | None) -> None:
         emit_data([attrs.asdict(s) for s in statuses], fmt)
         return
     columns = ["NODE", "MESH ADDRESS", "PEER", "ENDPOINT", "HANDSHAKE", "RECEIVED", "SENT"]
-    table(f"mesh of {name}", columns, api_mesh.status_rows(statuses, time.time()))
+    table(f"mesh of {name}", columns, status_rows(statuses, time.time()))
 
 
 @mesh.command()
@@ -94,3 +95,45 @@ def _grid(result: MeshCheckResult, nodes: list[str]) -> list[list[str]]:
             )
         rows.append(row)
     return rows
+
+
+def status_rows(statuses: Sequence[MeshNodeStatus], now: float) -> list[list[str]]:
+    """Table rows: one per peer of each node (or one line for a node that is not running)."""
+    rows = []
+    for status in statuses:
+        if not status.running or not status.peers:
+            rows.append([status.node, status.address or "-", status.detail, "-", "-", "-", "-"])
+            continue
+        for peer in status.peers:
+            rows.append(
+                [
+                    status.node,
+                    status.address or "-",
+                    peer.name,
+                    peer.endpoint or "-",
+                    _age(peer.latest_handshake, now),
+                    _bytes(peer.transfer_rx),
+                    _bytes(peer.transfer_tx),
+                ]
+            )
+    return rows
+
+
+def _age(timestamp: int, now: float) -> str:
+    if not timestamp:
+        return "never"
+    seconds = max(0, int(now - timestamp))
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60}m ago"
+    return f"{seconds // 3600}h ago"
+
+
+def _bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"

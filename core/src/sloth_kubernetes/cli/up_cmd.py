@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -80,17 +78,12 @@ def up(
     output: str | None,
 ) -> None:
     """Create the cluster, or bring it back to its spec; resumes an interrupted run."""
-    from ..engine.run import UpOptions, read_plan
+    from ..engine.run import UpOptions
 
     state = app_state()
     saved = None
     if plan_file:
-        saved = read_plan(Path(plan_file))
-        from ..config.loader import load_config_text
-
-        config = load_config_text(
-            json.dumps(saved["config"]), manager().hooks.catalog(), file=plan_file
-        )
+        config, saved = api.load_plan(plan_file, manager=manager())
     elif files:
         config = api.load(files, manager=manager())
     else:

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from .. import api_mesh
+from ..errors import SlothError
+from ..secrets import Secret
 from .common import app_state, manager
 from .output import chosen_format, emit_data, output_option, table
 
@@ -46,7 +48,7 @@ def join(name: str, peer: str, out: Path | None, qr: bool) -> None:
             err=True,
         )
     if qr:
-        click.echo(api_mesh.qr_text(joined.config))
+        click.echo(qr_text(joined.config))
     click.echo(f"bring it up with: wg-quick up {path}")
 
 
@@ -75,3 +77,18 @@ def list_(name: str, output: str | None) -> None:
         return
     rows = [[d["name"], d["address"], d["publicKey"], d["created"]] for d in data]
     table(f"vpn peers of {name}", ["PEER", "ADDRESS", "PUBLIC KEY", "JOINED"], rows)
+
+
+def qr_text(content: Secret) -> str:
+    """The config as a QR code drawn with text blocks (for a phone's WireGuard app)."""
+    try:
+        import segno
+    except ImportError:
+        raise SlothError(
+            "--qr needs the `segno` package", hint="pip install 'sloth-kubernetes[qr]' (or segno)"
+        ) from None
+    import io
+
+    buffer = io.StringIO()
+    segno.make(content.reveal(), error="l").terminal(out=buffer, compact=True)
+    return buffer.getvalue()
