@@ -9,7 +9,7 @@ DEBS_STAMP := .cache/debs.installed
 PLUGINS := $(wildcard plugins/*/*/pyproject.toml)
 DEBIAN_PACKAGES := openssh-server openssh-client iproute2 iputils-ping tini wireguard-tools \
 	wireguard-go nftables postgresql debootstrap systemd-container conntrack iptables socat curl \
-	netcat-openbsd sudo open-iscsi nfs-common etcd-server
+	netcat-openbsd sudo open-iscsi nfs-common etcd-server dpkg-dev
 PIP_DEV := pytest pytest-timeout hypothesis ruff mypy wheel 'moto[server]' 'kmock==0.8' \
 	'google-api-python-client==2.202.0' 'azure-mgmt-compute==39.0.0' \
 	'azure-mgmt-network==33.1.0' 'azure-mgmt-resource==26.0.0' \

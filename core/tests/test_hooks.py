@@ -301,7 +301,11 @@ class AddonHooks:
 
     @hookimpl
     def node_packages(self, context, node):
-        return ["open-iscsi"] if node.name.endswith("1") else []
+        from sloth_kubernetes.model import NodePackage
+
+        if node.name.endswith("1"):  # needed outright here, only without a module elsewhere
+            return ["open-iscsi", "wireguard-go"]
+        return [NodePackage("sloth-fallback", unless_module="wireguard")]
 
 
 @pytest.fixture
@@ -334,11 +338,20 @@ def test_hook_deliver_manifests(sloth_manager, context, addon_hooks):
 
 
 def test_hook_node_packages(sloth_manager, context, addon_hooks):
-    from sloth_kubernetes.model import NodeRecord
+    from sloth_kubernetes.model import NodePackage, NodeRecord
 
     hooks = sloth_manager.hooks
-    assert hooks.node_packages(context, NodeRecord("test", "node-1")) == ["open-iscsi"]
-    assert hooks.node_packages(context, NodeRecord("test", "node-2")) == []
+    mesh = {  # the installed WireGuard mesh plugin's (the default mesh)
+        "iproute2": "", "iputils-ping": "", "wireguard-go": "wireguard", "wireguard-tools": "",
+    }  # fmt: skip
+    first = hooks.node_packages(context, NodeRecord("test", "node-1"))
+    assert first == sorted(first, key=lambda p: p.name)
+    assert {p.name: p.unless_module for p in first} == {
+        **mesh, "open-iscsi": "", "wireguard-go": "",  # one plugin needs it outright: it wins
+    }  # fmt: skip
+    second = hooks.node_packages(context, NodeRecord("test", "node-2"))
+    assert {p.name: p.unless_module for p in second} == {**mesh, "sloth-fallback": "wireguard"}
+    assert NodePackage("wireguard-tools") in second
 
 
 class MeshDay2:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .addons.manifests import AddonManifests, Manifest
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
-    from .model.nodes import NodeRecord, NodeRequest
+    from .model.nodes import NodePackage, NodeRecord, NodeRequest
     from .registry import Register
 
 PROJECT = "sloth_kubernetes"
@@ -112,8 +112,11 @@ def deliver_manifests(
 
 
 @hookspec
-def node_packages(context: ClusterContext, node: NodeRecord) -> Sequence[str]:  # type: ignore[empty-body]
-    """Broadcast. Debian packages ``node`` needs for the selected add-ons (installed by prepare)."""
+def node_packages(  # type: ignore[empty-body]
+    context: ClusterContext, node: NodeRecord
+) -> Sequence[str | NodePackage]:
+    """Broadcast. Debian packages ``node`` needs for this plugin (installed by prepare with apt);
+    a ``NodePackage`` with ``unless_module`` only where the kernel lacks that module."""
 
 
 # --- lifecycle --------------------------------------------------------------------------------

@@ -79,9 +79,10 @@ from .errors import (
 from .hookspecs import PROJECT, hookimpl
 from .model.cluster import ClusterConfig, PluginBlock, StorageBlock, StorageClassSpec, doc
 from .model.mesh import MeshCheckResult, MeshNodeStatus, MeshPeerStatus, VpnJoin, VpnPeer
-from .model.nodes import NodeRecord, NodeRequest
+from .model.nodes import NodePackage, NodeRecord, NodeRequest
 from .model.validators import InvalidValue, in_range, ipv4_network
 from .registry import Component, ConfigBlock, Register
+from .remote.prepare.plan import installable_packages
 from .secrets import Secret
 from .secrets import register as register_secret
 
@@ -110,6 +111,7 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "MeshCheckResult",
     "MeshNodeStatus",
     "MeshPeerStatus",
+    "NodePackage",
     "NodeRecord",
     "NodeRequest",
     "PluginBlock",
@@ -143,7 +145,8 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "parse_yaml",
     "problems_from",
     "render_path",
-    # providers: the cloud contract and the shared provider
+    # providers: the cloud contract and the shared provider; what prepare may install on a node
+    "installable_packages",
     "CLUSTER_TAG",
     "NODE_TAG",
     "CloudDriver",

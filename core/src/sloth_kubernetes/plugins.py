@@ -23,6 +23,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+from .model.nodes import NodePackage
 from .plugin_cache import (
     COMMANDS_CACHE,
     discover_entry_points,
@@ -296,6 +297,7 @@ class Hooks:
     def provision_nodes(
         self, context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
     ) -> list[NodeRecord]:
+        context.hooks = context.hooks or self  # a provider may ask what the nodes will need
         return list(
             self._dispatch(
                 "provider",
@@ -490,7 +492,17 @@ class Hooks:
         results: Iterable[Sequence[DoctorCheck]] = self._hook.doctor_checks(context=context)
         return [check for checks in reversed(list(results)) for check in checks]
 
-    def node_packages(self, context: ClusterContext, node: NodeRecord) -> list[str]:
-        """Every plugin's extra packages for ``node``, de-duplicated and sorted."""
-        results: Iterable[Sequence[str]] = self._hook.node_packages(context=context, node=node)
-        return sorted({package for packages in results for package in packages})
+    def node_packages(self, context: ClusterContext, node: NodeRecord) -> list[NodePackage]:
+        """Every plugin's packages for ``node``, sorted by name; a package one plugin needs
+        unconditionally and another only without a module is needed unconditionally."""
+        results: Iterable[Sequence[str | NodePackage]] = self._hook.node_packages(
+            context=context, node=node
+        )
+        merged: dict[str, NodePackage] = {}
+        for packages in results:
+            for item in packages:
+                package = item if isinstance(item, NodePackage) else NodePackage(str(item))
+                known = merged.get(package.name)
+                if known is None or (known.unless_module and known != package):
+                    merged[package.name] = package if known is None else NodePackage(package.name)
+        return [merged[name] for name in sorted(merged)]

@@ -7,9 +7,15 @@ from typing import Any
 import attrs
 import pytest
 from prepare_testdata import facts_from
-from sloth_kubernetes.model import ClusterConfig, NodeRecord
+from sloth_kubernetes.model import ClusterConfig, NodePackage, NodeRecord
 from sloth_kubernetes.model.cluster import ClusterSpec, Metadata, PluginBlock, SecuritySpec
-from sloth_kubernetes.remote.prepare import MACHINE, PrepareSettings, plan_node, settings_for
+from sloth_kubernetes.remote.prepare import (
+    MACHINE,
+    PrepareSettings,
+    installable_packages,
+    plan_node,
+    settings_for,
+)
 from sloth_kubernetes.remote.prepare.support import support_problems
 
 FAST_HOST: dict[str, Any] = {
@@ -80,11 +86,30 @@ def test_vm_gets_every_item_and_nothing_is_left_to_the_machine() -> None:
     plan = plan_node(facts_from({"sysctls": {"net.ipv4.ip_forward": "0"}}), PrepareSettings())
     steps = _steps(plan)
     assert plan.machine == ()
-    assert {"packages", "kernel modules", "kernel parameters", "swap off", "time sync"} <= set(
-        steps
-    )
+    assert {"kernel modules", "kernel parameters", "swap off", "time sync"} <= set(steps)
     assert steps["kernel parameters"].kwargs["values"]["net.ipv4.ip_forward"] == "1"
-    assert "systemd-timesyncd" in steps["packages"].kwargs["names"]  # no time daemon installed
+    assert "systemd-timesyncd" in plan.packages  # no time daemon installed
+    assert "nftables" in plan.packages  # nothing installed yet: the whole baseline
+
+
+def test_only_missing_packages_are_planned_and_a_fallback_only_without_its_module() -> None:
+    mesh = (NodePackage("wireguard-tools"), NodePackage("wireguard-go", unless_module="wireguard"))
+    settings = PrepareSettings(extra_packages=mesh)
+    everything = {*installable_packages(mesh)}
+    no_module = facts_from({"packages": sorted(everything - {"wireguard-tools", "wireguard-go"}),
+                            "modules": {"wireguard": "missing"}})  # fmt: skip
+    assert plan_node(no_module, settings).packages == ("wireguard-go", "wireguard-tools")
+    loaded = attrs.evolve(no_module, modules={"wireguard": "loaded"})
+    assert plan_node(loaded, settings).packages == ("wireguard-tools",)
+    # loadable only counts where this node may load modules (a container may not)
+    loadable = attrs.evolve(no_module, modules={"wireguard": "available"})
+    assert loadable.can_load_modules
+    assert plan_node(loadable, settings).packages == ("wireguard-tools",)
+    contained = attrs.evolve(loadable, kernel_sysctls_writable=False)
+    assert plan_node(contained, settings).packages == ("wireguard-go", "wireguard-tools")
+    assert (
+        plan_node(attrs.evolve(no_module, packages=frozenset(everything)), settings).packages == ()
+    )
 
 
 def test_read_only_kernel_settings_are_reported_not_changed() -> None:

@@ -14,13 +14,14 @@ from .cluster import (
     StorageBlock,
     StorageClassSpec,
 )
-from .nodes import NodeRecord, NodeRequest
+from .nodes import NodePackage, NodeRecord, NodeRequest
 
 __all__ = [
     "ClusterConfig",
     "ClusterSpec",
     "KubernetesSpec",
     "Metadata",
+    "NodePackage",
     "NodePool",
     "NodeRecord",
     "NodeRequest",

@@ -12,6 +12,20 @@ def _roles(value: Any) -> tuple[str, ...]:
 
 
 @attrs.frozen
+class NodePackage:
+    """A Debian package a plugin needs on a node (the ``node_packages`` hook; prepare installs it).
+
+    ``unless_module``: needed only where the node's kernel cannot provide that module — e.g.
+    ``wireguard-go``, the userspace fallback for the ``wireguard`` module. Prepare reads the
+    module's state from the node (only the modules its probe knows: ``baseline.REQUIRED_MODULES``
+    and ``OPTIONAL_MODULES``; any other is taken as missing, so the fallback is installed).
+    """
+
+    name: str
+    unless_module: str = ""
+
+
+@attrs.frozen
 class NodeRequest:
     """One machine the plan wants from a provider. ``name`` is stable: ``<cluster>-<pool>-<n>``."""
 

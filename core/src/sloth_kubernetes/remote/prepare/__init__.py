@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from .facts_model import NodeFacts
 from .firewall import FirewallSpec, render
-from .plan import MACHINE, NodePlan, PrepareSettings, Step, plan_node, settings_for
+from .plan import (
+    MACHINE,
+    NodePlan,
+    PrepareSettings,
+    Step,
+    installable_packages,
+    plan_node,
+    settings_for,
+)
 from .run import NodePrepareResult, PrepareResult, prepare_nodes
 from .support import support_problems
 
@@ -21,6 +29,7 @@ __all__ = [
     "PrepareResult",
     "PrepareSettings",
     "Step",
+    "installable_packages",
     "plan_node",
     "prepare_nodes",
     "render",

@@ -1,11 +1,15 @@
-"""Packages plugins need on the nodes (``node_packages``: longhorn's open-iscsi and nfs-common).
+"""Installing a node's packages: the baseline's and those plugins need (``node_packages``: the
+mesh's wireguard-tools, longhorn's open-iscsi and nfs-common).
 
 The probe already said which are installed (``NodeFacts.packages``), so an up-to-date node runs
-nothing. The missing ones are installed with apt in one command per node that also reports,
-through dpkg, what is installed afterwards: the outcome is read, not assumed.
+nothing. The missing ones are installed with the node's own apt (``apt-get update``, then one
+``apt-get install`` per package) in one command per node that also reports, through dpkg, what is
+installed afterwards: the outcome is read, not assumed. A package the node's apt cannot get
+fails the node with an error naming the node, the package, apt's reason and the node's apt
+sources.
 
-A node whose system is the machine's (kernel settings read-only: a container, a fast-mode local
-host that sees the machine's ``/usr``) may be unable to install anything — no route to a package
+A node whose system is the machine's (``NodeFacts.system_is_machines``: a fast-mode local host
+that sees the machine's ``/usr``) may be unable to install anything — no route to a package
 mirror, a package the machine's archives lack. There a package apt cannot install is reported as
 **managed by the machine**, like the kernel settings such a node cannot change; on a node of its
 own it is an error. Such nodes install from the machine's package lists and archives only (no
@@ -29,8 +33,9 @@ if TYPE_CHECKING:
     from ..results import CommandResult
     from ..session import RemoteSession
 
-STEP = "node packages"
+STEP = "packages"
 _SECTION = "installed"
+_SOURCES = "sources"
 _MARK = "@@sloth-section "  # as the probe's sections (facts.split_sections)
 #: apt can take minutes on a slow mirror; a node stuck longer than this fails.
 TIMEOUT = 900
@@ -54,6 +59,11 @@ def install_command(packages: Sequence[str], *, machine_owned: bool = False) -> 
     """
     names = " ".join(shlex.quote(name) for name in packages)
     check = DebPackagesInstalled().command(packages)
+    sources = (
+        "grep -hs '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list "
+        "/etc/apt/sources.list.d/*.list; "
+        "grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources; true"
+    )
     update = "" if machine_owned else "apt-get update -qq 2>&1 | tail -n 3; "
     offline = "--no-download " if machine_owned else ""
     return (
@@ -64,6 +74,7 @@ def install_command(packages: Sequence[str], *, machine_owned: bool = False) -> 
         f'for p in {names}; do echo "{_MARK}apt-$p"; '
         f'apt-get install -y -qq --no-install-recommends {offline}"$p" 2>&1 | tail -n 3; done; '
         "else echo 'E: no apt-get on this node'; fi; "
+        f"echo '{_MARK}{_SOURCES}'; {sources}; "
         f"echo '{_MARK}{_SECTION}'; {check}"
     )
 
@@ -102,16 +113,20 @@ def _outcome(
             for p in missing
         )
         return PackagesOutcome(changed=changed, machine=machine)
-    output = "\n".join(line for name, got in sections.items() if name != _SECTION for line in got)
+    output = "\n".join(
+        line for name, got in sections.items() if name not in (_SECTION, _SOURCES) for line in got
+    )
+    sources = "; ".join(line.strip() for line in sections.get(_SOURCES, []) if line.strip())
     return PackagesOutcome(
         changed=changed,
         error=RemoteError(
-            f"node {node}: could not install {', '.join(missing)}: "
-            + "; ".join(_reason(sections, p) for p in missing),
+            f"node {node}: apt could not install {', '.join(missing)}: "
+            + "; ".join(f"{p}: {_reason(sections, p)}" for p in missing),
             host=node,
             output=output,
-            hint="the add-ons need these packages: check the node's apt sources and network, "
-            "or use an image that has them",
+            hint=f"make {', '.join(missing)} available to the node's apt (its sources: "
+            f"{sources or 'none'}) — a mirror that carries it, or an image that has it "
+            "installed — then re-run `up`",
         ),
     )
 
@@ -122,7 +137,7 @@ def install(
     """Install each node's missing ``pending`` packages; nodes with the same list run at once."""
     groups: dict[tuple[tuple[str, ...], bool], list[str]] = {}
     for node, packages in pending.items():
-        owned = not facts[node].kernel_sysctls_writable
+        owned = facts[node].system_is_machines
         groups.setdefault((packages, owned), []).append(node)
     outcomes: dict[str, PackagesOutcome] = {}
     for (packages, owned), nodes in groups.items():

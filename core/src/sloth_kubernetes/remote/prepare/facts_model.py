@@ -88,6 +88,13 @@ class NodeFacts:
         )
 
     @property
+    def system_is_machines(self) -> bool:
+        """The node's installed system is the machine's: kernel settings read-only and no init
+        system of its own (a fast-mode local host: tini over the machine's ``/usr``). A
+        container that boots its own systemd (a systemd-mode local host) has its own system."""
+        return not self.kernel_sysctls_writable and not self.is_systemd
+
+    @property
     def can_set_clock(self) -> bool:
         return self.kernel_sysctls_writable and self.has_capability(CAP_SYS_TIME)
 

@@ -88,17 +88,6 @@ def swap_off(facts: NodeFacts) -> Commands:
 
 
 @operation()
-def packages(names: Sequence[str], facts: NodeFacts) -> Commands:
-    """apt-get install whatever of ``names`` is missing (nothing, not even an update, if none)."""
-    missing = sorted(set(names) - facts.packages)
-    if missing:
-        yield (
-            "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && "
-            "apt-get install -y -qq --no-install-recommends " + " ".join(map(shlex.quote, missing))
-        )
-
-
-@operation()
 def time_sync(facts: NodeFacts) -> Commands:
     """Enable and start chrony if installed, else systemd-timesyncd (systemd nodes only)."""
     unit = "chrony" if facts.chrony_installed else "systemd-timesyncd"

@@ -6,12 +6,12 @@ the machine (kernel-global settings a node cannot change: reported, never faked)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from ...model import ClusterConfig, NodeRecord
+from ...model import ClusterConfig, NodePackage, NodeRecord
 from ...model.cluster import PluginBlock
 from . import baseline, firewall, hardening
 from .facts_model import NodeFacts
@@ -25,8 +25,9 @@ class PrepareSettings:
 
     hardening: hardening.Profile = "baseline"
     firewall: firewall.FirewallSpec | None = attrs.field(factory=firewall.FirewallSpec)
-    #: Packages plugins need on this node (``node_packages``: longhorn's open-iscsi...).
-    extra_packages: tuple[str, ...] = ()
+    #: Packages plugins need on this node (``node_packages``: the mesh's wireguard-tools,
+    #: longhorn's open-iscsi...).
+    extra_packages: tuple[NodePackage, ...] = ()
 
 
 def settings_for(config: ClusterConfig, node: NodeRecord) -> PrepareSettings:
@@ -59,9 +60,17 @@ class NodePlan:
     steps: tuple[Step, ...] = ()
     machine: tuple[str, ...] = ()  # "<item>: managed by the machine (<current state>)"
     notes: tuple[str, ...] = ()
-    #: Plugins' packages not installed yet: installed after the steps (see ``run``), or
-    #: reported as the machine's where the package manager cannot install them.
-    extra_packages: tuple[str, ...] = ()
+    #: Packages not installed yet (the baseline's and the plugins'): installed with apt before
+    #: the steps (see ``run``), or reported as the machine's where apt cannot install them.
+    packages: tuple[str, ...] = ()
+
+
+def installable_packages(extra: Iterable[str | NodePackage] = ()) -> list[str]:
+    """Every package prepare may install on a node whose plugins need ``extra`` (fallbacks
+    included): what a provider whose machines have no mirror of their own must serve them (the
+    local provider's repository)."""
+    names = {p.name if isinstance(p, NodePackage) else p for p in extra}
+    return sorted({*baseline.PACKAGES, baseline.TIME_SYNC_PACKAGE, *names})
 
 
 def _desired_sysctls(profile: hardening.Profile) -> dict[str, str]:
@@ -80,7 +89,7 @@ def plan_node(facts: NodeFacts, settings: PrepareSettings) -> NodePlan:
     manage_time = facts.can_set_clock and facts.is_systemd
     if manage_time and not (facts.chrony_installed or facts.timesyncd_installed):
         wanted.append(baseline.TIME_SYNC_PACKAGE)
-    steps.append(Step("packages", "packages", {"names": wanted}))
+    wanted += [p.name for p in settings.extra_packages if _needed(p, facts)]
 
     if facts.can_load_modules:
         steps.append(
@@ -159,5 +168,14 @@ def plan_node(facts: NodeFacts, settings: PrepareSettings) -> NodePlan:
 
     content = firewall.render(settings.firewall) if settings.firewall is not None else ""
     steps.append(Step("firewall", "nftables_firewall", {"content": content}))
-    extra = tuple(sorted(set(settings.extra_packages) - facts.packages))
-    return NodePlan(tuple(steps), tuple(machine), tuple(notes), extra)
+    missing = tuple(sorted(set(wanted) - facts.packages))
+    return NodePlan(tuple(steps), tuple(machine), tuple(notes), missing)
+
+
+def _needed(package: NodePackage, facts: NodeFacts) -> bool:
+    """A fallback package (``unless_module``) is needed where the kernel cannot provide the
+    module: not loaded, and not loadable by this node."""
+    if not package.unless_module:
+        return True
+    state = facts.modules.get(package.unless_module, "missing")
+    return not (state == "loaded" or (state == "available" and facts.can_load_modules))

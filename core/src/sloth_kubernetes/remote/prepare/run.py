@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ...errors import RemoteError, SlothError
-from ...model import ClusterConfig, NodeRecord
+from ...model import ClusterConfig, NodePackage, NodeRecord
 from .facts_model import NodeFacts
 from .firewall import lockout_risk
 from .plan import NodePlan, plan_node, settings_for
@@ -112,7 +112,7 @@ def prepare_nodes(
     nodes: Iterable[NodeRecord],
     *,
     require_cgroups: bool,
-    packages: Mapping[str, Sequence[str]] | None = None,
+    packages: Mapping[str, Sequence[str | NodePackage]] | None = None,
 ) -> PrepareResult:
     """Bring ``nodes`` to the Kubernetes baseline, the hardening profile and the firewall.
 
@@ -122,9 +122,10 @@ def prepare_nodes(
     ``up --until prepare``. Idempotent: on a prepared node nothing runs and the node's result
     has no changed items. Per-node failures are in the result (see ``raise_for_failures``).
 
-    ``packages`` maps a node to the extra packages plugins need on it (``node_packages``);
-    they are installed after the other steps, or reported as the machine's where apt cannot
-    install them (:mod:`.extra_packages`).
+    ``packages`` maps a node to the packages plugins need on it (``node_packages``). With the
+    baseline's, the missing ones are installed with the node's apt before the other steps; a
+    node that cannot get one fails naming the package (or, where the system is the machine's,
+    it is reported as the machine's: :mod:`.extra_packages`).
     """
     from . import extra_packages, operations
     from .facts import NodeProbe
@@ -135,8 +136,8 @@ def prepare_nodes(
         if name in records:
             results[name] = NodePrepareResult(name, error=failure)
     wanted = [name for name in records if name not in results]
-    extra = {name: tuple(sorted(set((packages or {}).get(name, ())))) for name in records}
-    probed = sorted({package for names in extra.values() for package in names})
+    extra = {name: _merged((packages or {}).get(name, ())) for name in records}
+    probed = sorted({package.name for names in extra.values() for package in names})
     gathered: dict[str, NodeFacts] = (
         session.facts(NodeProbe, nodes=wanted, extra_packages=probed) if wanted else {}
     )
@@ -163,6 +164,14 @@ def prepare_nodes(
             continue
         plans[name] = plan_node(facts, settings)
 
+    # Packages first: the steps use them (nft, modprobe, sysctl, the time daemon).
+    pending = {name: plan.packages for name, plan in plans.items() if plan.packages}
+    installed = extra_packages.install(session, pending, gathered)
+    for name, packaged in installed.items():
+        if packaged.error is not None:
+            results[name] = NodePrepareResult(name, error=packaged.error, facts=gathered[name])
+            del plans[name]
+
     metas: dict[str, list[tuple[str, Any]]] = {name: [] for name in plans}
 
     def deploy(record: NodeRecord) -> None:
@@ -180,21 +189,19 @@ def prepare_nodes(
         changed = tuple(
             step for step, meta in metas[name] if meta.is_complete() and meta.did_change()
         )
+        packaged = installed.get(name, extra_packages.PackagesOutcome())
         results[name] = NodePrepareResult(
-            name, changed=changed, machine=plan.machine, notes=plan.notes, error=error,
-            facts=gathered[name],
+            name, changed=packaged.changed + changed, machine=plan.machine + packaged.machine,
+            notes=plan.notes, error=error, facts=gathered[name],
         )  # fmt: skip
-    pending = {
-        name: plan.extra_packages
-        for name, plan in plans.items()
-        if plan.extra_packages and results[name].error is None
-    }
-    for name, packaged in extra_packages.install(session, pending, gathered).items():
-        done = results[name]
-        results[name] = attrs.evolve(
-            done,
-            changed=done.changed + packaged.changed,
-            machine=done.machine + packaged.machine,
-            error=packaged.error,
-        )
     return PrepareResult({name: results[name] for name in records})
+
+
+def _merged(items: Iterable[str | NodePackage]) -> tuple[NodePackage, ...]:
+    """One entry per package name; unconditional wins over ``unless_module``."""
+    merged: dict[str, NodePackage] = {}
+    for item in items:
+        package = item if isinstance(item, NodePackage) else NodePackage(item)
+        if package.name not in merged or not package.unless_module:
+            merged[package.name] = package
+    return tuple(merged[name] for name in sorted(merged))

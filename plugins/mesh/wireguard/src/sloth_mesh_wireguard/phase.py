@@ -119,7 +119,9 @@ def probe_nodes(session: Any, spec: WireGuardMeshSpec, names: Sequence[str]) -> 
     if problems:
         raise MeshError(
             "WireGuard cannot run on some nodes: " + "; ".join(problems),
-            hint="the prepare phase installs wireguard-tools and wireguard-go; re-run `up`",
+            hint="prepare installs wireguard-tools (and wireguard-go where the kernel has no "
+            "wireguard module) with the node's apt: run `up` (not `up --only mesh`) so prepare "
+            "runs first, and read its errors",
         )
     return probes
 

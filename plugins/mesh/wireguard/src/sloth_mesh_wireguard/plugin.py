@@ -1,6 +1,6 @@
-"""The ``wireguard`` mesh component: the model of ``spec.mesh`` (``type: wireguard``), the mesh
-phase (``configure_mesh``, with its live check ``mesh_drift``), ``mesh status|check`` and
-``vpn join|leave|list``.
+"""The ``wireguard`` mesh component: the model of ``spec.mesh`` (``type: wireguard``), the packages
+its nodes need (``node_packages``: prepare installs them), the mesh phase (``configure_mesh``, with
+its live check ``mesh_drift``), ``mesh status|check`` and ``vpn join|leave|list``.
 
 Modules with I/O are imported inside the methods so ``--help`` stays fast.
 """
@@ -14,9 +14,12 @@ from sloth_kubernetes.plugin import (
     Mesh,
     MeshCheckResult,
     MeshNodeStatus,
+    NodePackage,
     NodeRecord,
+    PluginBlock,
     VpnJoin,
     VpnPeer,
+    hookimpl,
 )
 
 from .model import WireGuardMeshSpec
@@ -28,8 +31,26 @@ def _spec(context: ClusterContext) -> WireGuardMeshSpec:
     return spec_of(context.config)
 
 
+#: What every node of a WireGuard mesh needs (prepare installs what is missing, with apt):
+#: ``wg`` (keys, peers, dumps), ``ip`` (the interface), ``ping`` (the check matrix and the
+#: gateway watcher), and wireguard-go where the kernel has no wireguard module.
+NODE_PACKAGES = (
+    NodePackage("wireguard-tools"),
+    NodePackage("wireguard-go", unless_module="wireguard"),
+    NodePackage("iproute2"),
+    NodePackage("iputils-ping"),
+)
+
+
 class WireGuardMesh(Mesh):
     """WireGuard between the nodes; every node's private key is generated on it."""
+
+    @hookimpl
+    def node_packages(self, context: ClusterContext, node: NodeRecord) -> list[NodePackage]:
+        del node  # every node of the mesh
+        block = context.config.spec.mesh
+        mesh = block.name if isinstance(block, PluginBlock) else self.name  # the default mesh
+        return list(NODE_PACKAGES) if mesh == self.name else []
 
     def configure(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[NodeRecord]:
         from .phase import configure

@@ -49,6 +49,7 @@ class HostRecord:
     launcher_pid: int = 0
     launcher_start: int = 0
     cgroup: str = ""  # systemd mode: the host's own cgroup directory name
+    image: str = ""  # systemd mode: the root filesystem's image (rootfs.IMAGES)
 
     def alive(self) -> bool:
         return is_alive(self.init_pid, self.init_start)

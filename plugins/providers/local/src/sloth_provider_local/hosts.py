@@ -156,15 +156,37 @@ def create_hosts(
     state_dir: Path,
     mode: str = "fast",
     parallel: int = 16,
+    image: str | None = None,
+    packages: Sequence[str] = (),
 ) -> list[LocalHost]:
     """Create (or repair) the hosts ``names`` on ``network`` and wait until their sshd answers.
 
     Idempotent: a recorded host that is alive is returned as is; a recorded host that died is
     started again with the same address, disk and host key. Returns hosts in ``names`` order.
+
+    Systemd mode only: ``image`` is the root filesystem (``rootfs.IMAGES``, default the stock
+    ``debian-12-genericcloud``); stock-image hosts install with their own apt from a repository
+    this machine serves them, holding ``packages`` and what they need (:mod:`.mirror`).
     """
     require_linux_root()
     module = _mode_module(mode)
     module.check_tools()
+    if mode == "systemd":
+        from .rootfs import IMAGES, STOCK
+
+        image = image or STOCK
+        if image not in IMAGES:
+            raise ProviderError(
+                f"unknown local host image {image!r}",
+                hint="use one of: " + ", ".join(IMAGES),
+                provider=PROVIDER,
+            )
+    elif image is not None:
+        raise ProviderError(
+            f"image {image!r} needs systemd mode",
+            hint="fast-mode hosts run the machine's own system; use mode systemd for an image",
+            provider=PROVIDER,
+        )
     authorized_key = _check_authorized_key(authorized_key)
     if len(set(names)) != len(names):
         raise ProviderError("duplicate host names", hint="name each host once", provider=PROVIDER)
@@ -175,6 +197,8 @@ def create_hosts(
     with rt.network_lock(state, network.name):
         _record_network(state, network)
         net.ensure_bridge(network)
+        if image is not None:
+            module.ensure_packages(state, network.name, image, list(packages))
         records = rt.load_records(state, network.name)
         taken = {r.address for r in records.values()}
         to_start: list[rt.HostRecord] = []
@@ -184,6 +208,12 @@ def create_hosts(
                 raise ProviderError(
                     f"local host {name} exists in {record.mode} mode, not {mode}",
                     hint="destroy it first to change its mode",
+                    provider=PROVIDER,
+                )
+            if record is not None and image is not None and (record.image or image) != image:
+                raise ProviderError(
+                    f"local host {name} runs image {record.image}, not {image}",
+                    hint="destroy it first to change its image",
                     provider=PROVIDER,
                 )
             if record is not None and record.alive():
@@ -196,6 +226,7 @@ def create_hosts(
                     mode=mode,
                     netns=network.netns(name),
                     veth=network.veth(name),
+                    image=image or "",
                 )
                 records[name] = record
             directory = rt.make_private_dir(rt.host_dir(state, network.name, name))

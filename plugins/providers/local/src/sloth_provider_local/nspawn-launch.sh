@@ -1,11 +1,14 @@
 #!/bin/sh
 # Launcher of a systemd-mode local host, run (detached) as:
-#   unshare --mount --propagation private /bin/sh nspawn-launch.sh NAME HOST_DIR ROOTFS NETNS CGROUP
+#   unshare --mount --propagation private /bin/sh nspawn-launch.sh NAME HOST_DIR ROOTFS NETNS CGROUP \
+#       [PACKAGE_REPOSITORY MOUNT_POINT]
 # The machine runs no systemd, so nothing gives the container a cgroup: take our own directory
 # in each hierarchy first (nspawn --keep-unit then uses it), mount the host's root overlay in this
 # private mount namespace (it disappears with the host), and become systemd-nspawn.
 set -eu
 name=$1 host_dir=$2 rootfs=$3 netns=$4 cgroup=$5
+# Stock-image hosts: the package repository the provider serves them (mirror.py), read-only.
+if [ $# -ge 7 ]; then set -- "--bind-ro=$6:$7"; else set --; fi
 
 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
     hierarchies=/sys/fs/cgroup                              # pure cgroup v2
@@ -29,4 +32,4 @@ exec systemd-nspawn --quiet --boot --register=no --keep-unit \
     --directory="$host_dir/merged" --machine="$name" --hostname="$name" \
     --network-namespace-path="/run/netns/$netns" \
     --capability=CAP_NET_ADMIN --bind=/dev/net/tun \
-    --console=passive --link-journal=no --resolv-conf=off --timezone=off
+    --console=passive --link-journal=no --resolv-conf=off --timezone=off "$@"

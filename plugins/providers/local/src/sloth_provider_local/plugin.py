@@ -15,16 +15,28 @@ from typing import Any, Literal
 import attrs
 from sloth_kubernetes.plugin import (
     ClusterContext,
+    InvalidValue,
     NodeRecord,
     NodeRequest,
     PluginBlock,
     Provider,
     ProviderError,
     doc,
+    installable_packages,
     ipv4_network,
 )
 
 NAME = "local"
+IMAGES = ("debian-12-genericcloud", "debian-12-preloaded")  # rootfs.IMAGES (not imported: slow)
+
+
+def _check_image(_instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and value not in IMAGES:
+        raise InvalidValue(
+            f"{value!r} is not a local host image",
+            hint="use one of: " + ", ".join(IMAGES),
+            field=attribute.name,
+        )
 
 
 @attrs.frozen
@@ -40,6 +52,30 @@ class LocalSettings:
         validator=ipv4_network(private=True),
         metadata=doc("Bridge network of the nodes; must not overlap a route of this machine."),
     )
+    image: str | None = attrs.field(
+        default=None,
+        validator=_check_image,
+        metadata=doc(
+            "systemd mode: the nodes' root filesystem. debian-12-genericcloud (default): what "
+            "Debian's 12 genericcloud image contains; the nodes install the rest with their own "
+            "apt from a repository built from this machine's apt. debian-12-preloaded: not a "
+            "stock image, the tool's packages pre-installed."
+        ),
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.image is not None and self.mode != "systemd":
+            raise InvalidValue(
+                f"image {self.image} needs mode: systemd (fast-mode nodes run this machine's "
+                "own system)",
+                hint="set mode: systemd, or remove image",
+                field="image",
+            )
+
+    @property
+    def systemd_image(self) -> str | None:
+        """The image systemd-mode nodes get (None in fast mode)."""
+        return (self.image or "debian-12-genericcloud") if self.mode == "systemd" else None
 
 
 def _settings(context: ClusterContext) -> LocalSettings:
@@ -108,16 +144,33 @@ def _provision(context: ClusterContext, requests: Sequence[NodeRequest]) -> list
             provider=NAME,
             hint="run through `up`, which creates the cluster's operator key",
         )
+    settings = _settings(context)
     hosts = create_hosts(
         _network(context),
         [r.name for r in requests],
         authorized_key=context.operator.public_key,
         state_dir=_state_dir(context),
-        mode=_settings(context).mode,
+        mode=settings.mode,
         parallel=context.concurrency,
+        image=settings.systemd_image,
+        packages=_served_packages(context, requests) if settings.systemd_image else (),
     )
     by_name = {r.name: r for r in requests}
     return [_record(context, host, by_name[host.name]) for host in hosts]
+
+
+def _served_packages(context: ClusterContext, requests: Sequence[NodeRequest]) -> list[str]:
+    """What the nodes' repository must hold: everything prepare may install on them (the
+    baseline's and each node's ``node_packages``). Computed when nodes are created or adopted."""
+    wanted = []
+    if context.hooks is not None:
+        for request in requests:
+            node = NodeRecord(
+                cluster=context.name, name=request.name, pool=request.pool, provider=NAME,
+                roles=request.roles, labels=dict(request.labels),
+            )  # fmt: skip
+            wanted += context.hooks.node_packages(context, node)
+    return installable_packages(wanted)
 
 
 def _list(context: ClusterContext) -> list[NodeRecord]:

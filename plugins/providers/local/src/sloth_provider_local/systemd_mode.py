@@ -24,7 +24,8 @@ from sloth_kubernetes.plugin import ProviderError
 from ._runtime import HostRecord, make_private_dir, spawn_detached, wait_for_ssh
 from ._system import PROVIDER, process_start_time, require_tools, run
 from .keys import write_private
-from .rootfs import cache_dir, ensure_rootfs
+from .mirror import MOUNT_POINT, SOURCE_LINE, ensure_repository
+from .rootfs import PRELOADED, STOCK, cache_dir, ensure_rootfs
 
 TOOLS = {
     "ip": "iproute2",
@@ -38,7 +39,7 @@ CGROUP_PARENT = "sloth-local"
 INOTIFY = Path("/proc/sys/fs/inotify/max_user_instances")
 INOTIFY_WANTED = 8192
 _NSPAWN_MARK = "--network-namespace-path=/run/netns/sloth-"
-_rootfs: Path | None = None  # located once per create (ensure_rootfs asks apt-cache)
+_rootfs: dict[str, Path] = {}  # image -> rootfs, located once per create (asks apt-cache)
 
 SSHD_DROP_IN = """\
 # Written by sloth-kubernetes (local provider). Root by key only.
@@ -75,10 +76,33 @@ def _hierarchies() -> list[Path]:
 
 def before_start(state_dir: Path, records: Sequence[HostRecord]) -> None:
     """Build/locate the rootfs once and lift the inotify limit before any systemd boots."""
-    del state_dir, records
-    global _rootfs
-    _rootfs = ensure_rootfs()
+    del state_dir
+    for image in {r.image or PRELOADED for r in records}:
+        _rootfs[image] = ensure_rootfs(image)
     _raise_inotify()
+
+
+def _rootfs_of(record: HostRecord) -> Path:
+    image = record.image or PRELOADED
+    if image not in _rootfs:
+        _rootfs[image] = ensure_rootfs(image)
+    return _rootfs[image]
+
+
+def repository_dir(state_dir: Path, network: str) -> Path:
+    """Where the network's package repository lives (bound into its stock-image hosts)."""
+    return state_dir / network / "apt"
+
+
+def ensure_packages(
+    state_dir: Path, network: str, image: str, packages: Sequence[str]
+) -> list[str]:
+    """Serve ``packages`` (with what they need) to the network's ``image`` hosts; return the
+    names this machine's apt does not know. Stock images only: the preloaded one has them."""
+    if image != STOCK:
+        return []
+    root = ensure_rootfs(image)
+    return ensure_repository(repository_dir(state_dir, network), root, packages)
 
 
 def prepare_files(host_dir: Path, record: HostRecord, public_key: str, authorized_key: str) -> None:
@@ -99,6 +123,13 @@ def prepare_files(host_dir: Path, record: HostRecord, public_key: str, authorize
         f"127.0.0.1\tlocalhost\n{record.address}\t{record.name}\n"
         "::1\tlocalhost ip6-localhost ip6-loopback\n"
     )
+    if (record.image or PRELOADED) == STOCK:
+        # As a cloud points a fresh machine's apt at its own mirror: the provider's repository.
+        (etc / "apt").mkdir(exist_ok=True)
+        (etc / "apt" / "sources.list").write_text(
+            "# Written by sloth-kubernetes (local provider): this machine's package repository\n"
+            f"{SOURCE_LINE}\n"
+        )
     machine_id = etc / "machine-id"
     if not machine_id.exists():
         machine_id.write_text(secrets.token_hex(16) + "\n")
@@ -114,14 +145,17 @@ def prepare_files(host_dir: Path, record: HostRecord, public_key: str, authorize
 
 
 def spawn(host_dir: Path, record: HostRecord, state_dir: Path) -> None:
-    del state_dir
     record.cgroup = _cgroup_name(record)
     script = Path(str(resources.files(__package__).joinpath("nspawn-launch.sh")))
     argv = [
         "unshare", "--mount", "--propagation", "private",
-        "/bin/sh", str(script), record.name, str(host_dir), str(_rootfs or ensure_rootfs()),
+        "/bin/sh", str(script), record.name, str(host_dir), str(_rootfs_of(record)),
         record.netns, record.cgroup,
     ]  # fmt: skip
+    if (record.image or PRELOADED) == STOCK:
+        repository = repository_dir(state_dir, record.network)
+        repository.mkdir(parents=True, exist_ok=True)
+        argv += [str(repository), MOUNT_POINT]
     record.launcher_pid = spawn_detached(argv, host_dir / "console.log")
     record.launcher_start = process_start_time(record.launcher_pid) or 0
 

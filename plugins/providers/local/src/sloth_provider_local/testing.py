@@ -23,7 +23,7 @@ import re
 import secrets
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import attrs
@@ -34,6 +34,7 @@ from ._runtime import network_lock, write_json
 from ._system import is_alive, process_start_time, run
 from .hosts import LocalHost, create_hosts, destroy_hosts, known_hosts_lines, list_hosts, sweep
 from .network import ALIAS_PREFIX, NETNS_PREFIX, LocalNetwork, check_no_overlap, ensure_bridge
+from .rootfs import PRELOADED
 
 TEST_PREFIX = "slt"
 TEST_RANGE = ipaddress.ip_network("10.251.0.0/16")
@@ -102,14 +103,27 @@ class LocalHostsFactory:
         self.public_key = self.private_key.with_suffix(".pub").read_text().strip()
 
     def __call__(
-        self, count: int, *, mode: str = "fast", names: list[str] | None = None
+        self,
+        count: int,
+        *,
+        mode: str = "fast",
+        names: list[str] | None = None,
+        image: str | None = None,
+        packages: Sequence[str] = (),
     ) -> list[HostHandle]:
+        """``count`` new hosts. Systemd mode: ``image`` defaults to the **preloaded** (non-stock)
+        image, whose hosts already have what the tool installs — right for tests about
+        something else (distro twins, boot, supervision). Tests about what a fresh cloud machine
+        lacks pass ``image=rootfs.STOCK`` and the ``packages`` its repository serves."""
         network = self.network or self._new_network()
         first = len(self.handles) + 1
         names = names or [f"h{i}" for i in range(first, first + count)]
+        if mode == "systemd" and image is None:
+            image = PRELOADED
         hosts = create_hosts(
-            network, names, authorized_key=self.public_key, state_dir=self.state_dir, mode=mode
-        )
+            network, names, authorized_key=self.public_key, state_dir=self.state_dir, mode=mode,
+            image=image, packages=packages,
+        )  # fmt: skip
         self.refresh_known_hosts()
         created = [self.handle(h) for h in hosts]
         self.handles += created
