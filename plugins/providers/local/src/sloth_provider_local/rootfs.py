@@ -157,6 +157,8 @@ def ensure_rootfs(image: str = PRELOADED) -> Path:
     tarball = base / f"{name}.tar"
     unpacked = base / name
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if (unpacked / ".complete").exists():  # built: no need to wait for another image's build
+        return unpacked
     with network_lock(base, ".build"):
         if (unpacked / ".complete").exists():
             return unpacked
