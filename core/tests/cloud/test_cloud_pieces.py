@@ -57,6 +57,12 @@ def test_cloud_config_installs_operator_key_and_the_pinned_host_key() -> None:
     assert public_host_key_in(text) == key.public
     assert key.public.startswith("ssh-ed25519 ")
     assert "ssh_genkeytypes: []" in text  # cloud-init must not replace it with its own
+    # keys only: no packages, no commands (prepare installs what nodes need, with their apt)
+    from ruamel.yaml import YAML
+
+    document = YAML(typ="safe").load(text)
+    assert set(document) == {"hostname", "disable_root", "ssh_pwauth", "ssh_deletekeys",
+                             "ssh_genkeytypes", "ssh_authorized_keys", "ssh_keys"}  # fmt: skip
     private = key.private.reveal()
     assert "OPENSSH PRIVATE KEY" in private
     assert private not in repr(key)

@@ -11,6 +11,10 @@ the node's pinned ``host_key`` when the machine is created. The private half exi
 memory and in the user data sent over TLS to the cloud; it is registered for redaction and never
 stored. docs/providers/README.md discusses the trade-off (user data is readable from the instance
 metadata service) and the console cross-check on clouds that have one.
+
+The user data carries keys only — no ``packages:``, no commands: the machine boots as the stock
+image it is, and the prepare phase installs what a node needs with the node's own apt (so one
+path installs packages on every provider, and its errors name node, package and fix).
 """
 
 from __future__ import annotations
