@@ -414,6 +414,28 @@ def test_hook_mesh_status(sloth_manager, context, mesh_day2):
         sloth_manager.hooks.mesh_status(context, "nope", [])
 
 
+def test_hook_distro_drift(sloth_manager, context, register_plugin):
+    from sloth_kubernetes.model import NodeRecord
+
+    class Stopped:
+        @hookimpl
+        def register_distros(self, register):
+            register(Component("distro", "stopdistro", "reports stopped services"))
+
+        @hookimpl
+        def distro_drift(self, context, distro, nodes):
+            if distro != "stopdistro":
+                return None
+            return [f"{n.name}: stopdistro-agent is inactive" for n in nodes]
+
+    register_plugin(Stopped(), "stopdistro")
+    nodes = [NodeRecord("test", "a1")]
+    assert sloth_manager.hooks.distro_drift(context, "stopdistro", nodes) == [
+        "a1: stopdistro-agent is inactive"
+    ]
+    assert sloth_manager.hooks.distro_drift(context, "not-installed", nodes) is None
+
+
 def test_hook_mesh_drift(sloth_manager, context, mesh_day2):
     from sloth_kubernetes.model import NodeRecord
 

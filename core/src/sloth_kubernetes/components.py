@@ -185,6 +185,16 @@ class Distro(ComponentPlugin):
         return install_cluster(context, self.installer(), nodes, self._settings())
 
     @hookimpl
+    def distro_drift(
+        self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+    ) -> list[str] | None:
+        if distro != self.name:
+            return None
+        from .distro.orchestrate import drift
+
+        return drift(context, self.installer(), nodes)
+
+    @hookimpl
     def uninstall_distro(
         self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
     ) -> list[str] | None:

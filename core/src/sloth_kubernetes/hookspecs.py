@@ -175,6 +175,15 @@ def mesh_status(
 
 
 @hookspec(firstresult=True)
+def distro_drift(
+    context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+) -> Sequence[str] | None:
+    """Dispatch. What differs live on ``nodes`` from what the distro phase installs (one read
+    round over ``context.remote``: installed version, service state): one line per finding,
+    empty when nothing; ``up`` runs the phase only when there is one. None: no live check."""
+
+
+@hookspec(firstresult=True)
 def mesh_drift(
     context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
 ) -> Sequence[str] | None:

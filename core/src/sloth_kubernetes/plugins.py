@@ -424,6 +424,15 @@ class Hooks:
             )
         )
 
+    def distro_drift(
+        self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+    ) -> list[str] | None:
+        """The distro plugin's live findings; None when it has no live check."""
+        if self.catalog().component("distro", distro) is None:
+            return None
+        found = self._hook.distro_drift(context=context, distro=distro, nodes=nodes)
+        return None if found is None else list(found)
+
     def mesh_drift(
         self, context: ClusterContext, mesh: str, nodes: Sequence[NodeRecord]
     ) -> list[str] | None:

@@ -183,6 +183,42 @@ def install_cluster(
     ]
 
 
+_UNIT_MARKER = "--sloth-unit--"
+
+
+def drift(context: ClusterContext, installer: Installer, nodes: Sequence[NodeRecord]) -> list[str]:
+    """The ``distro_drift`` hook: one read per role over all its nodes at once — the installed
+    version against the one the phase installs, and the node's service (``systemctl
+    is-active``). Each finding names the node: "demo-agent-1: k3s-agent is inactive"."""
+    session = context.remote
+    reached = [n for n in nodes if session is not None and n.name in session.records]
+    if session is None or not reached:
+        return []
+    version = context.config.spec.kubernetes.version or installer.default_version()
+    findings: list[str] = []
+    for role in ("server", "agent"):
+        group = [n.name for n in reached if role_of(n) == role]
+        if not group:
+            continue
+        unit = installer.units[role]
+        command = (
+            f"{installer.version_command()} 2>/dev/null; echo {_UNIT_MARKER}; "
+            f"systemctl is-active {shlex.quote(unit)} 2>/dev/null || true"
+        )
+        for name, result in sorted(session.shell(command, nodes=group).items()):
+            head, _, unit_state = result.stdout.partition(_UNIT_MARKER)
+            found = installer.parse_version(head)
+            state = unit_state.strip() or "unknown"
+            if found != version:
+                findings.append(
+                    f"{name}: {installer.name} {found or 'is not installed'}"
+                    + (f", not {version}" if found else "")
+                )
+            elif state != "active":
+                findings.append(f"{name}: {unit} is {state}")
+    return findings
+
+
 def _releases(run: _Run, nodes: Sequence[NodeRecord], settings: Any) -> dict[str, Release]:
     """Detect each node's architecture and make sure the release is in the local cache."""
     outputs = run.shell("uname -m", [n.name for n in nodes], what="detecting the architecture")

@@ -10,11 +10,13 @@ Every phase of :data:`~.plan.PHASES` ends a run with one true outcome (:class:`P
 
 "Nothing to do" comes from live state where a cheap check exists, not only from the journal:
 prepare reads every node's facts in one round and applies only what differs (a converged node
-costs that one round); the mesh asks its plugin's ``mesh_drift`` (one round over all nodes).
+costs that one round); the mesh and the distro ask their plugin's ``mesh_drift`` /
+``distro_drift`` (one read round over all nodes) and run only on a finding.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import SlothError
@@ -23,6 +25,7 @@ from . import phases
 from .plan import PHASES
 
 if TYPE_CHECKING:
+    from ..model.nodes import NodeRecord
     from .run import UpOptions
 
 #: The per-node phases a phase builds on: they must be done on the nodes it works on.
@@ -148,39 +151,55 @@ def _mesh(run: phases.Run, forced: bool) -> tuple[str, str]:
     if forced or run.plan.phase_pending("mesh"):
         phases.mesh(run)
         return "done", f"{len(run.healthy())} nodes"
-    drift = _mesh_drift(run)
-    if drift is None:
-        return "skipped", "nothing to do (recorded done; this mesh has no live check)"
-    if not drift:
-        return "skipped", f"nothing to do (checked live on {len(run.healthy())} nodes)"
-    text = "; ".join(drift)
-    run.context.event("mesh", f"live state differs: {text}")
+    block = run.context.config.spec.mesh
+    name = block.name if isinstance(block, PluginBlock) else "wireguard"
+    return _checked_live(
+        run,
+        "mesh",
+        lambda nodes: run.manager.hooks.mesh_drift(run.context, name, nodes),
+        lambda: phases.mesh(run),
+    )
+
+
+def _checked_live(
+    run: phases.Run,
+    phase: str,
+    check: Callable[[list[NodeRecord]], list[str] | None],
+    apply: Callable[[], None],
+) -> tuple[str, str]:
+    """A phase the plan has nothing for: ask its plugin what differs live (one round over the
+    nodes), and run the phase only on a finding, reporting it as repaired."""
+    nodes = phases.reachable(run, run.healthy())
+    found: list[str] | None = None
+    if nodes and run.context.remote is not None:
+        try:
+            found = check(nodes)
+        except SlothError as error:  # the check itself failed: the phase will say why
+            found = [str(error)]
+    if found is None:
+        return "skipped", f"nothing to do (recorded done; this {phase} has no live check)"
+    if not found:
+        return "skipped", f"nothing to do (checked live on {len(nodes)} nodes)"
+    text = "; ".join(found)
+    run.context.event(phase, f"live state differs: {text}")
     before = len(run.failures)
-    phases.mesh(run)
+    apply()
     if len(run.failures) == before:
-        run.repaired.append(f"mesh: {text}")
+        run.repaired.append(f"{phase}: {text}")
     return "done", f"repaired: {text}"
 
 
-def _mesh_drift(run: phases.Run) -> list[str] | None:
-    """What the mesh plugin finds different on the nodes (None: it cannot tell)."""
-    block = run.context.config.spec.mesh
-    name = block.name if isinstance(block, PluginBlock) else "wireguard"
-    nodes = phases.reachable(run, run.healthy())
-    if not nodes or run.context.remote is None:
-        return None
-    try:
-        found = run.manager.hooks.mesh_drift(run.context, name, nodes)
-    except SlothError as error:  # the check itself failed: the phase will say why, precisely
-        return [str(error)]
-    return None if found is None else list(found)
-
-
 def _distro(run: phases.Run, forced: bool) -> tuple[str, str]:
-    if not (forced or run.plan.phase_pending("distro")):
-        return "skipped", "nothing to do (recorded done for this spec)"
-    phases.distro(run)
-    return "done", f"{len(run.healthy())} nodes"
+    if forced or run.plan.phase_pending("distro"):
+        phases.distro(run)
+        return "done", f"{len(run.healthy())} nodes"
+    name = run.context.config.spec.kubernetes.distribution
+    return _checked_live(
+        run,
+        "distro",
+        lambda nodes: run.manager.hooks.distro_drift(run.context, name, nodes),
+        lambda: phases.distro(run),
+    )
 
 
 def _addons(run: phases.Run, forced: bool) -> tuple[str, str]:

@@ -2,8 +2,9 @@
 
 The whole path through the real CLI on real local hosts (systemd): `artifacts import` of the
 test kit's distribution twin of k3s (``distro_twin``), `up` through the distro phase (prepare, a
-real wireguard-go mesh, the twin k3s joined over it), then `destroy`: the machines keep running, and
-K3s's units, files and processes are gone.
+real wireguard-go mesh, the twin k3s joined over it), a stopped agent repaired by a plain `up`
+(the distro's live check), then `destroy`: the machines keep running, and K3s's units, files and
+processes are gone.
 """
 
 from __future__ import annotations
@@ -60,6 +61,16 @@ def test_destroy_uninstalls_k3s_from_kept_machines(
     for agent in hosts[1:]:
         (start,) = distro_twin.starts(agent)
         assert start["server"] == f"https://{mesh['bare-servers-1']}:6443"
+
+    # A plain `up` repairs the distribution from live state: a stopped agent service is found
+    # by the distro's live check (the journal still says done) and started again.
+    hosts[2].run("systemctl stop k3s-agent")
+    again = sloth_cli(*state, "up", "-f", str(config), "--until", "distro", "--no-progress")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert "repaired: distro: bare-agents-2: k3s-agent is inactive" in again.stdout
+    assert hosts[2].run("systemctl is-active k3s-agent").stdout.strip() == "active"
+    quiet = sloth_cli(*state, "up", "-f", str(config), "--until", "distro", "--no-progress")
+    assert "distro     skipped — nothing to do (checked live on 3 nodes)" in quiet.stdout
 
     gone = sloth_cli(*state, "destroy", "bare")
     assert gone.exit_code == 0, gone.stdout + gone.stderr
