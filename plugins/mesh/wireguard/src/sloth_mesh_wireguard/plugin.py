@@ -57,6 +57,11 @@ class WireGuardMesh(Mesh):
 
         return configure(context, _spec(context), nodes)
 
+    def drift(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[str]:
+        from .phase import drift
+
+        return drift(context, _spec(context), nodes)
+
     def status(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[MeshNodeStatus]:
         from .day2 import status
 
