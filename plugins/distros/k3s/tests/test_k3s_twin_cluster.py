@@ -2,7 +2,7 @@
 twin of K3s, not a real Kubernetes: no kubelet, no containers; its etcd is a real etcd and its
 API is served from it.
 
-One cluster for the module (3 servers + 2 agents, a real wireguard-go mesh, Calico and
+One cluster for the module (3 servers + 2 agents, a real wireguard-go mesh, K3s's own flannel,
 local-path through the add-on phase), brought up by the real CLI (`artifacts import` of the twin
 bundle, `up`); then what a user would look at: etcd's member list, `kubectl get nodes` with the
 fetched kubeconfig (a real kubectl), the add-on objects through lightkube, and etcd quorum loss.
@@ -39,7 +39,6 @@ def _config(hosts) -> str:
         [("servers", 3, "server"), ("agents", 2, "agent")],
         kubernetes={
             "distribution": "k3s",
-            "cni": {"type": "calico"},
             # readiness over SSH: the host firewall the prepare phase writes accepts 6443 only
             # on the mesh interface, so the operator cannot reach the API (see below)
             "k3s": {"readiness": "ssh", "readyTimeout": 120},
@@ -128,9 +127,12 @@ def test_k3s_twin_cluster_etcd_api_addons_and_quorum(
         config=KubeConfig.from_file(str(kubeconfig)), trust_env=False, field_manager="test"
     )
     HelmChart = create_namespaced_resource("helm.cattle.io", "v1", "HelmChart", "helmcharts")
-    charts = {c.metadata.name: c for c in client.list(HelmChart, namespace="*")}
-    assert "tigera-operator" in charts, sorted(charts)
-    assert "local-path" in {s.metadata.name for s in client.list(StorageClass)}
+    charts = {c.metadata.name for c in client.list(HelmChart, namespace="*")}
+    assert "traefik" in charts, sorted(charts)  # packaged by K3s
+    classes = {c.metadata.name: c for c in client.list(StorageClass)}
+    assert classes["local-path"].provisioner == "rancher.io/local-path"
+    # the provisioner's configuration, wherever the storage plugin put it
+    assert "local-path-config" in {c.metadata.name for c in client.list(ConfigMap, namespace="*")}
     assert {n.metadata.name for n in client.list(Node)} == set(mesh)
 
     # the deploy controller applies a new manifest file; deleting the file keeps its objects

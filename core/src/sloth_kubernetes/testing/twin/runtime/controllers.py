@@ -11,7 +11,7 @@ from typing import Any
 
 from . import deploy, etcd
 from .facts import Facts
-from .node import HEARTBEAT_SECONDS, ApiClient, heartbeat, stale, unknown
+from .node import HEARTBEAT_SECONDS, ApiClient, heartbeat, network_verdict, stale, unknown
 from .records import record
 from .store import ApiFailure, Store
 
@@ -39,6 +39,7 @@ class Controllers:
         )
         self.last_problems: list[str] = []
         self.deployed_once = False
+        self.network: bool | None = None  # does a CNI run? unknown until the first pass
 
     def run_forever(self) -> None:
         next_deploy = next_beat = 0.0
@@ -75,7 +76,7 @@ class Controllers:
 
     def deploy(self) -> None:
         manifests = deploy.read_manifests(f"{self.data}/server/manifests")
-        objects = deploy.desired(self.facts, self.config, manifests, self.node_name)
+        objects, self.network = deploy.desired(self.facts, self.config, manifests, self.node_name)
         problems = deploy.apply(self.store, objects, first_pass=not self.deployed_once)
         self.deployed_once = True
         if problems != self.last_problems:
@@ -89,3 +90,7 @@ class Controllers:
         for node in items:
             if stale(node):
                 self.store.update(nodes, unknown(node), status_only=True)
+            elif self.network is not None:
+                judged = network_verdict(node, self.network)
+                if judged is not None:
+                    self.store.update(nodes, judged, status_only=True)

@@ -51,7 +51,8 @@ def read_manifests(directory: str) -> dict[str, list[Any]]:
 
 def desired(
     facts: Facts, config: dict[str, Any], manifests: dict[str, list[Any]], node_name: str
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], bool]:
+    """The objects to write, and whether a CNI runs (a built-in one or a chart with that role)."""
     from ..distribution import deployed_objects
 
     deployment = deployed_objects(
@@ -69,7 +70,7 @@ def desired(
             meta.setdefault("namespace", item.key.namespace)
         meta.setdefault("annotations", {})["sloth.twin/source"] = item.source
         objects.append(body)
-    return objects
+    return objects, bool(deployment.running("cni"))
 
 
 def apply(store: Store, objects: list[dict[str, Any]], *, first_pass: bool) -> list[str]:

@@ -72,7 +72,7 @@ def node_object(facts: Facts, config: dict[str, Any], *, server: bool) -> dict[s
                 {"type": "InternalIP", "address": as_list(config, "node-ip")[0]},
                 {"type": "Hostname", "address": name},
             ],
-            "conditions": [ready_condition()],
+            "conditions": [ready_condition(network=False)],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": {
                 # every field the kubelet posts (clients such as lightkube require them)
@@ -91,13 +91,26 @@ def node_object(facts: Facts, config: dict[str, Any], *, server: bool) -> dict[s
     }
 
 
-def ready_condition() -> dict[str, str]:
+NOT_READY_MESSAGE = (
+    "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+    "message:Network plugin returns error: cni plugin not initialized"
+)
+
+
+def ready_condition(network: bool) -> dict[str, str]:
+    """The kubelet's Ready condition (kubernetes v1.31 ``pkg/kubelet/nodestatus/setters.go``,
+    ReadyCondition): not Ready while the runtime reports no pod network — a K3s node with
+    ``flannel-backend: none`` or an RKE2 node with ``cni: none`` until a CNI runs."""
     stamp = now()
-    return {
-        "type": "Ready",
+    ready = {
         "status": "True",
         "reason": "KubeletReady",
-        "message": "kubelet is posting ready status (sloth twin: no kubelet runs)",
+        "message": "kubelet is posting ready status",
+    }
+    not_ready = {"status": "False", "reason": "KubeletNotReady", "message": NOT_READY_MESSAGE}
+    return {
+        "type": "Ready",
+        **(ready if network else not_ready),
         "lastHeartbeatTime": stamp,
         "lastTransitionTime": stamp,
     }
@@ -145,19 +158,42 @@ def register(client: ApiClient, node: dict[str, Any]) -> bool:
 
 
 def heartbeat(client: ApiClient, name: str) -> bool:
-    patch = {"status": {"conditions": [ready_condition()]}}
+    """Post the node's status again: a new ``lastHeartbeatTime``; whether the pod network is
+    ready is kept as the servers last judged it (see :func:`network_verdict`)."""
     try:
-        code, _ = client.call(
-            "PATCH", f"/api/v1/nodes/{name}/status", patch, "application/merge-patch+json"
-        )
+        code, node = client.call("GET", f"/api/v1/nodes/{name}")
+        if code != 200:
+            return False
+        for condition in node.get("status", {}).get("conditions") or []:
+            if condition.get("type") == "Ready":
+                if condition.get("status") == "Unknown":  # posting again after a silence
+                    condition.update(ready_condition(network=False))
+                condition["lastHeartbeatTime"] = now()
+        code, _ = client.call("PUT", f"/api/v1/nodes/{name}/status", node)
     except OSError:
         return False
     return code == 200
 
 
+def network_verdict(node: dict[str, Any], network: bool) -> dict[str, Any] | None:
+    """The node with its Ready condition set for ``network`` (None when nothing changes or the
+    node is silent). In a real cluster each kubelet asks its own container runtime; the twin
+    has none, so the servers decide from the model whether a CNI runs in the cluster."""
+    for condition in node.get("status", {}).get("conditions") or []:
+        if condition.get("type") != "Ready" or condition.get("status") == "Unknown":
+            continue
+        if (condition.get("status") == "True") == network:
+            return None
+        beat = condition.get("lastHeartbeatTime")
+        condition.update(ready_condition(network))
+        condition["lastHeartbeatTime"] = beat
+        return node
+    return None
+
+
 def stale(node: dict[str, Any]) -> bool:
     for condition in node.get("status", {}).get("conditions") or []:
-        if condition.get("type") == "Ready" and condition.get("status") == "True":
+        if condition.get("type") == "Ready" and condition.get("status") != "Unknown":
             beat = calendar.timegm(
                 time.strptime(condition["lastHeartbeatTime"], "%Y-%m-%dT%H:%M:%SZ")
             )
