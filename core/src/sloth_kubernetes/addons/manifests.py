@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -25,14 +25,22 @@ class CustomKind:
     schema: Mapping[str, Any]
 
 
+def _objects(objects: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    return tuple(objects)
+
+
+def _kinds(kinds: Iterable[CustomKind]) -> tuple[CustomKind, ...]:
+    return tuple(kinds)
+
+
 @attrs.frozen
 class AddonManifests:
     """What ``render_addon`` returns: the objects of one add-on, in apply order, and the schemas
     of the custom kinds among them that the core does not ship (HelmChart/HelmChartConfig it
     does)."""
 
-    objects: tuple[Mapping[str, Any], ...] = attrs.field(converter=tuple)
-    kinds: tuple[CustomKind, ...] = attrs.field(default=(), converter=tuple)
+    objects: tuple[Mapping[str, Any], ...] = attrs.field(converter=_objects)
+    kinds: tuple[CustomKind, ...] = attrs.field(default=(), converter=_kinds)
 
 
 def canonical_json(body: Mapping[str, Any]) -> str:

@@ -38,10 +38,9 @@ class CanalSettings:
 def render(config: ClusterConfig, settings: CanalSettings | None) -> AddonManifests:
     settings = settings or CanalSettings()
     network = node_network(config)
-    encapsulation = "vxlan" if settings.backend == "vxlan" else "none"
     values = {
         "flannel": {"iface": network.interface, "backend": settings.backend},
-        "calico": {"vethuMTU": network.pod_mtu(encapsulation)},
+        "calico": {"vethuMTU": network.pod_mtu("vxlan" if settings.backend == "vxlan" else "none")},
     }
     return AddonManifests(
         [helm_chart_config("rke2-canal", values=values, overrides=settings.values)]

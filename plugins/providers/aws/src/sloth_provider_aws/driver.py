@@ -241,8 +241,9 @@ class AwsDriver(CloudDriver):
 
     def console_output(self, machine: Machine) -> str:
         from libcloud.compute.base import Node
+        from libcloud.compute.types import NodeState
 
-        node = Node(machine.id, machine.name, None, [], [], self.ec2)
+        node = Node(machine.id, machine.name, NodeState.UNKNOWN, [], [], self.ec2)
         return str(self.ec2.ex_get_console_output(node).get("output") or "")
 
     # -- keys -----------------------------------------------------------------------------------

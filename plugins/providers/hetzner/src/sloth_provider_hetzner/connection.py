@@ -14,7 +14,7 @@ from libcloud.common.base import ConnectionKey, JsonResponse
 from libcloud.common.types import InvalidCredsError
 
 
-class HetznerResponse(JsonResponse):  # type: ignore[misc]  # libcloud is untyped
+class HetznerResponse(JsonResponse):
     def success(self) -> bool:
         return 200 <= int(self.status) < 300
 
@@ -31,7 +31,7 @@ class HetznerResponse(JsonResponse):  # type: ignore[misc]  # libcloud is untype
         return message
 
 
-class HetznerConnection(ConnectionKey):  # type: ignore[misc]
+class HetznerConnection(ConnectionKey):
     host = "api.hetzner.cloud"
     responseCls = HetznerResponse
 

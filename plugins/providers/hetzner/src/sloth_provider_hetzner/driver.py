@@ -79,7 +79,7 @@ class HetznerDriver(CloudDriver):
             host=endpoint.host,
             port=endpoint.port,
         )
-        self.connection.driver = _DriverName()
+        self.connection.driver = _DriverName()  # type: ignore[assignment]  # libcloud reads .name only
         self.connection.connect()
         self.prefix = endpoint.path
         if guard is not None:

@@ -14,7 +14,8 @@ import attrs
 from sloth_kubernetes.plugin import ProviderError
 
 from .knownhosts import KnownKey, fingerprint, lookup, pinned_key, read_lines, revoked, same_key
-from .resolve import PROVIDER, Target
+from .resolve import Target
+from .settings import PROVIDER
 
 _VERIFY_HINT = (
     "verify the host's fingerprint out of band (on its console: "

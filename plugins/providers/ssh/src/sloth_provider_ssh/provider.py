@@ -25,7 +25,8 @@ from sloth_kubernetes.plugin import (
 from . import connect, hostkeys
 from .connect import Outcome, Pins
 from .knownhosts import fingerprint, write_pin_file
-from .resolve import PROVIDER, Resolved, Target, resolve
+from .resolve import Resolved, Target, resolve
+from .settings import PROVIDER
 
 #: What sloth-kubernetes itself puts on a machine; `destroy` removes exactly these. Distribution,
 #: mesh and add-on plugins remove their own files through :func:`uninstall_commands` (the seam for
