@@ -188,7 +188,7 @@ def _debootstrap(
     argv = ["debootstrap", "--variant=minbase", *include, suite, str(build), mirror]
     log = tarball.with_suffix(".log")
     with open(log, "w") as out:
-        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, text=True, check=False)
         if done.returncode == 0 and with_apt:
             done = _apt_install(build, packages, out)
     if done.returncode != 0:
