@@ -203,7 +203,9 @@ def test_location_topology_survives_losing_a_gateway(mesh_cluster, mode):
     normal = {node: _allowed_ips(mesh_cluster, node) for node in watchers}
     for node in watchers:  # (run fails when the command does)
         mesh_cluster.run(node, WATCHER_RUNS)
-        count = mesh_cluster.run(node, "pgrep -fc 'sloth-wg-wg-slot[h] watch'", check=False)
+        # Top-level watchers only (children of the host's PID 1): during a round the watcher's
+        # own subshells (its pings, pipelines) carry the same command line.
+        count = mesh_cluster.run(node, "pgrep -P 1 -fc 'sloth-wg-wg-slot[h] watch'", check=False)
         assert count.stdout.strip() == "1", f"{node}: {count.stdout} watchers"
     backup_key = _key(mesh_cluster, backup)
 
