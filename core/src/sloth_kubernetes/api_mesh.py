@@ -130,7 +130,7 @@ def mesh_check(
         result: MeshCheckResult = plugins.hooks.mesh_check(context, mesh, nodes, repair)
         result = _with_nodes_never_meshed(result, nodes, cluster)
         if repair:
-            context.state.audit_append(
+            context.store.audit_append(
                 command="mesh check --repair",
                 cluster=cluster,
                 outcome="succeeded" if result.ok else "failed",
@@ -195,7 +195,7 @@ def vpn_join(
     ):  # fmt: skip
         joined = plugins.hooks.vpn_join(context, mesh, nodes, peer)
         write_private_file(target, joined.config)
-        context.state.audit_append(
+        context.store.audit_append(
             command="vpn join",
             cluster=cluster,
             outcome="succeeded",
@@ -212,7 +212,7 @@ def vpn_leave(
         plugins, context, mesh, nodes,
     ):  # fmt: skip
         gone: VpnPeer = plugins.hooks.vpn_leave(context, mesh, nodes, peer)
-        context.state.audit_append(
+        context.store.audit_append(
             command="vpn leave", cluster=cluster, outcome="succeeded", resources={"peer": peer}
         )
         return gone

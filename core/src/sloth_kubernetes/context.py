@@ -10,7 +10,10 @@ import attrs
 
 if TYPE_CHECKING:
     from .model.cluster import ClusterConfig
+    from .plugins import Hooks
     from .registry import Catalog
+    from .remote.session import RemoteSession
+    from .state.store import StateStore
 
 CheckStatus = Literal["ok", "warn", "fail"]
 
@@ -59,7 +62,7 @@ class ClusterContext:
     """
 
     config: ClusterConfig
-    state: Any = None
+    state: StateStore | None = None
     dry_run: bool = False
     emit: Callable[[dict[str, Any]], None] = _no_event
     run_id: str = ""
@@ -67,12 +70,25 @@ class ClusterContext:
     operator: OperatorKey | None = None
     trust_new_host_keys: bool = False
     concurrency: int = 16
-    remote: Any = None
-    hooks: Any = None
+    remote: RemoteSession | None = None
+    hooks: Hooks | None = None
 
     @property
     def name(self) -> str:
         return self.config.metadata.name
+
+    @property
+    def store(self) -> StateStore:
+        """``state`` for code that writes or reads it (every command running such code opens
+        one); a clear error instead of an ``AttributeError`` on ``None`` otherwise."""
+        if self.state is None:
+            from .errors import StateError
+
+            raise StateError(
+                f"cluster {self.name!r}: no state store is open for this operation",
+                hint="a bug in the caller: report it",
+            )
+        return self.state
 
     def plugin_dir(self, plugin: str) -> Path:
         """A directory (0700) for one plugin's files about this cluster."""

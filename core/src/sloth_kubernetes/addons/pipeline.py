@@ -55,7 +55,7 @@ def _hooks(context: ClusterContext) -> Hooks:
 
 def recorded_manifests(context: ClusterContext, component: str | None = None) -> list[Manifest]:
     """The registry's manifests (all, or one component's), bodies as recorded (redacted)."""
-    records: list[ManifestRecord] = context.state.list_manifests(context.name)
+    records: list[ManifestRecord] = context.store.list_manifests(context.name)
     return [
         _from_record(record)
         for record in records
@@ -109,7 +109,7 @@ def install_manifests(
     manifests = manifests_of(component, rendered.objects)
     validate_manifests(manifests, kubernetes_version(context.config), rendered.kinds)
     recorded = {m.key: m for m in recorded_manifests(context, component)}
-    records = {r.key: r for r in context.state.list_manifests(context.name)}
+    records = {r.key: r for r in context.store.list_manifests(context.name)}
     changed = [m for m in manifests if m.key not in records or records[m.key].sha256 != m.sha256]
     unchanged = [m.key for m in manifests if m not in changed]
     wanted = {m.key for m in manifests}
@@ -127,11 +127,11 @@ def install_manifests(
     hooks = _hooks(context) if client is None else None
     delivery = _deliver(context, hooks, changed, removed, rendered.kinds, client)  # type: ignore[arg-type]
     for manifest in changed:
-        context.state.record_manifest(
+        context.store.record_manifest(
             context.name, component, manifest.key, manifest.sha256, canonical_json(manifest.body)
         )
     for manifest in removed:
-        context.state.delete_manifest(context.name, manifest.key)
+        context.store.delete_manifest(context.name, manifest.key)
     context.event("addons", f"{component}: {len(changed)} applied, {len(removed)} removed")
     return attrs.evolve(result, delivery=delivery)
 
@@ -191,6 +191,6 @@ def remove_components(
     for component, manifests in sorted(removed.items()):
         _deliver(context, hooks, [], manifests, [], client)  # type: ignore[arg-type]
         for manifest in manifests:
-            context.state.delete_manifest(context.name, manifest.key)
+            context.store.delete_manifest(context.name, manifest.key)
         context.event("addons", f"{component}: removed ({len(manifests)} objects)")
     return sorted(removed)

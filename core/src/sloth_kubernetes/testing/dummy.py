@@ -196,7 +196,7 @@ class DummyCluster:
             return None
         self.calls.append(("mesh", tuple(n.name for n in nodes)))
         return [
-            attrs.evolve(n, mesh_address=context.state.allocate_address(
+            attrs.evolve(n, mesh_address=context.store.allocate_address(
                 context.name, "mesh", n.name, "10.100.0.0/16"))
             for n in nodes
         ]  # fmt: skip

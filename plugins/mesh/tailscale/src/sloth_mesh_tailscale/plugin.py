@@ -41,7 +41,7 @@ def configure(
     """Install, join and read addresses on every node (in parallel over ``context.remote``)."""
     session = context.remote
     missing = [n.name for n in nodes if session is None or n.name not in session.records]
-    if missing:
+    if missing or session is None:
         raise SlothError(
             f"Tailscale is installed over SSH; not reached over SSH: {', '.join(missing)}"
         )

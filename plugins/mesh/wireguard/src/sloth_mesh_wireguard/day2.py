@@ -120,7 +120,7 @@ def check(
             repaired.append(f"repair incomplete: {error}")
         else:
             for record in updated:
-                context.state.put_node(record)
+                context.store.put_node(record)
             repaired.append(f"mesh re-applied on {len(updated)} nodes")
             nodes = [*updated, *[n for n in nodes if n.name not in connected]]
     members = {m.name: m.mesh_address for m in recorded_members(nodes, spec, context.config)}
@@ -232,7 +232,7 @@ def vpn_join(
     """Create operator device ``peer``: key made here, address from clientCidr, added to every
     node; returns the device's config (with its private key, as a Secret)."""
     _check_peer_name(peer)
-    store, cluster = context.state, context.name
+    store, cluster = context.store, context.name
     existing = {op.name: op for op in operator_peers(store, cluster)}
     if peer in existing:
         raise UsageError(
@@ -289,7 +289,7 @@ def vpn_leave(
     context: ClusterContext, spec: WireGuardMeshSpec, nodes: Sequence[NodeRecord], peer: str
 ) -> VpnPeer:
     """Remove operator device ``peer`` from every node and release its address."""
-    store, cluster = context.state, context.name
+    store, cluster = context.store, context.name
     existing = {op.name: op for op in operator_peers(store, cluster)}
     operator = existing.pop(peer, None)
     if operator is None:

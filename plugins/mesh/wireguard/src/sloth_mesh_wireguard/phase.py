@@ -346,7 +346,7 @@ class Survey:
 def survey(context: ClusterContext, spec: WireGuardMeshSpec, nodes: Sequence[NodeRecord]) -> Survey:
     """Addresses (allocated once, then stable), one probe round, and the plan from them."""
     session = require_session(context, nodes)
-    store = context.state
+    store = context.store
     cluster = context.name
     names = sorted(n.name for n in nodes)
     by_name = {n.name: n for n in nodes}
@@ -405,7 +405,7 @@ def configure(
     if not nodes:
         return []
     session = require_session(context, nodes)
-    store = context.state
+    store = context.store
     cluster = context.name
     by_name = {n.name: n for n in nodes}
     found = survey(context, spec, nodes)
