@@ -42,6 +42,7 @@ def test_plugins_json_describes_each_plugin(sloth_cli):
         "version": "0.1.0",
         "hooks": [
             "deliver_manifests",
+            "distro_drift",
             "install_distro",
             "register_config_models",
             "register_distros",
