@@ -220,3 +220,12 @@ def test_the_model_runs_on_a_bare_python_with_the_standard_library_only(tmp_path
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['flannel'] []"
+
+
+def test_an_addon_name_that_is_not_an_object_name_is_never_applied():
+    files = {"My_App.yaml": config_map("a"), "fine.yaml": config_map("b")}
+    deployment = deployed_objects(*K3S, {}, files, node_name="s1")
+    names = {o.key.name for o in deployment.objects if o.key.kind == "ConfigMap"}
+    assert "b" in names
+    assert "a" not in names
+    assert any("'My_App' is not a valid object name" in f.message for f in deployment.refused)

@@ -8,6 +8,7 @@ server leads applies the same set.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from collections.abc import Sequence
@@ -17,13 +18,30 @@ from ..context import ClusterContext
 from ..errors import RemoteError
 from .installer import Installer
 
-_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
+_NOT_IN_ADDON_NAME = re.compile(r"[^a-z0-9-]+")
 
 
 def manifest_path(manifests_dir: str, manifest: Any) -> str:
-    """``sloth-<component>-<kind>-<namespace>-<name>.yaml``: ours, and stable per object."""
-    component = _UNSAFE.sub("-", str(manifest.component))
-    return f"{manifests_dir}/sloth-{component}-{manifest.file_name}"
+    """``sloth-<component>-<kind>-<namespace>-<name>.yaml``: ours, and stable per object.
+
+    The deploy controller names each file's ``Addon`` after the text before the file name's
+    *first* period (k3s-io/k3s ``pkg/deploy/controller.go``), and that name must be a valid
+    object name. So the stem holds only ``[a-z0-9-]``: an object name with dots
+    (``v1beta1.metrics.k8s.io``) would otherwise share the Addon of every other object with the
+    same first label, and the later file would prune the earlier one's objects. Where the stem
+    had to change, a short hash of the original keeps two objects apart (``a.b`` vs ``a-b``).
+    """
+    return f"{manifests_dir}/{_stem(manifest)}.yaml"
+
+
+def _stem(manifest: Any) -> str:
+    component = _NOT_IN_ADDON_NAME.sub("-", str(manifest.component).lower()).strip("-")
+    name = manifest.file_name.removesuffix(".yaml")
+    safe = _NOT_IN_ADDON_NAME.sub("-", name.lower()).strip("-")
+    stem = f"sloth-{component}-{safe}"
+    if safe != name or len(stem) > 240:  # distinct, and in bounds for a file and object name
+        stem = f"{stem[:230].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return stem
 
 
 def deliver(

@@ -10,11 +10,16 @@ Follows k3s-io/k3s ``pkg/deploy/controller.go`` (rules as in release-1.31):
   file name's *first* period, and its objects are applied with that Addon as owner: a second
   file with the same Addon name replaces the first file's set, so the first file's objects are
   pruned (two files named ``a.one.yaml``/``a.two.yaml`` fight over Addon ``a``);
-* a ``List`` document contributes its items.
+* a ``List`` document contributes its items;
+* the Addon is a custom resource, so its name must be a DNS-1123 subdomain
+  (kubernetes/apiextensions-apiserver ``pkg/registry/customresource/validator.go``,
+  ``validation.NameIsDNSSubdomain``): a file whose Addon name is not valid (``My_App.yaml``)
+  is never applied — K3s logs the failed create and retries.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +27,7 @@ from typing import Any
 from .model import Finding
 
 EXTENSIONS = (".yaml", ".yml", ".json")
+_ADDON_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 @dataclass
@@ -87,6 +93,15 @@ def deploy_files(
                 result.ignored.append(Finding(f"{source}/{path}", "not applied (skipped)"))
             continue
         applied = AppliedFile(path, addon_name(path), _objects(files[path]))
+        if not _ADDON_NAME.fullmatch(applied.addon) or len(applied.addon) > 253:
+            result.refused.append(
+                Finding(
+                    f"{source}/{path}",
+                    f"never applied: Addon name {applied.addon!r} is not a valid object name "
+                    "(lowercase letters, digits and '-')",
+                )
+            )
+            continue
         previous = by_addon.get(applied.addon)
         if previous is not None:
             result.refused.append(
