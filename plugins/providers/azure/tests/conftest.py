@@ -38,6 +38,9 @@ def _arm_server() -> Iterator[DescribedEmulator]:
 def arm(_arm_server: DescribedEmulator) -> Iterator[DescribedEmulator]:
     """The fake, emptied; the test fails at teardown if a request or reply broke the SDK's
     description (``arm.take_violations()`` collects provoked ones)."""
+    from sloth_provider_azure.arm import forget_tokens
+
+    forget_tokens()  # each test logs in afresh, so it sees its own token requests
     yield from described_test(_arm_server, what="Azure SDK description")
 
 

@@ -9,7 +9,11 @@ it do not fit an ``endpoint`` override, so :func:`connection_class` adjusts exac
   driver fetches the token in its constructor, outside any retry guard. The subclass takes the
   login URL's scheme, port and path, and fetches the token lazily on the first request — which
   goes through the guard, so a throttled login is retried like any other call;
-* the management host's port and scheme come from ``secure`` only.
+* the management host's port and scheme come from ``secure`` only;
+* every driver (the cloud session keeps one per worker thread) would log in on its own: a 3-node
+  provision made 19 token requests. Tokens are shared in memory, per process, by login URL,
+  tenant, client and secret, and renewed 5 minutes before they expire (libcloud's own margin),
+  so one run asks Entra ID once — it throttles token requests per application.
 
 Long-running operations (creates, deletes) answer ``201``/``202`` with an ``Azure-AsyncOperation``
 (or ``Location``) header; :meth:`Arm.wait` polls it **through the same connection**, path and
@@ -18,6 +22,8 @@ query only, so an override is honoured for operation links too.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -38,6 +44,16 @@ DISK_API = "2026-03-02"
 SUBSCRIPTIONS_API = "2022-12-01"
 
 _DONE = frozenset({"succeeded", "failed", "canceled"})
+_RENEW_BEFORE = 300  # seconds before expiry, as libcloud's AzureResourceManagementConnection
+
+_tokens: dict[str, tuple[str, int]] = {}  # in memory only, never written anywhere
+_tokens_lock = threading.Lock()
+
+
+def forget_tokens() -> None:
+    """Drop every shared token (the next request logs in again)."""
+    with _tokens_lock:
+        _tokens.clear()
 
 
 def connection_class() -> type[Any]:
@@ -68,6 +84,21 @@ def connection_class() -> type[Any]:
             return base.ConnectionUserAndKey.connect(self, *args, **kwargs)  # no token here
 
         def get_token_from_credentials(self) -> None:
+            key = hashlib.sha256(
+                "\0".join(
+                    (self.login_host, str(self.login_port), self.login_path, self.tenant_id,
+                     self.user_id, self.key, self.login_resource)
+                ).encode()
+            ).hexdigest()  # fmt: skip
+            with _tokens_lock:  # one login at a time, so concurrent drivers share its answer
+                cached = _tokens.get(key)
+                if cached is not None and time.time() + _RENEW_BEFORE < cached[1]:
+                    self.access_token, self.expires_on = cached
+                    return
+                self._login()
+                _tokens[key] = (self.access_token, self.expires_on)
+
+        def _login(self) -> None:
             conn = self.conn_class(
                 self.login_host, self.login_port, secure=self.login_secure, timeout=self.timeout
             )
