@@ -436,6 +436,28 @@ def test_hook_distro_drift(sloth_manager, context, register_plugin):
     assert sloth_manager.hooks.distro_drift(context, "not-installed", nodes) is None
 
 
+def test_hook_distro_wait_ready(sloth_manager, context, register_plugin):
+    from sloth_kubernetes.model import NodeRecord
+
+    class Waiting:
+        @hookimpl
+        def register_distros(self, register):
+            register(Component("distro", "waitdistro", "records its nodes Ready"))
+
+        @hookimpl
+        def distro_wait_ready(self, context, distro, nodes):
+            if distro != "waitdistro":
+                return None
+            return [attrs.evolve(n, extra={"distro": {"ready": True}}) for n in nodes]
+
+    register_plugin(Waiting(), "waitdistro")
+    nodes = [NodeRecord("test", "a1", extra={"distro": {"ready": False}})]
+    ready = sloth_manager.hooks.distro_wait_ready(context, "waitdistro", nodes)
+    assert [(n.name, n.extra["distro"]["ready"]) for n in ready] == [("a1", True)]
+    with pytest.raises(PluginError, match="not-installed"):
+        sloth_manager.hooks.distro_wait_ready(context, "not-installed", nodes)
+
+
 def test_hook_mesh_drift(sloth_manager, context, mesh_day2):
     from sloth_kubernetes.model import NodeRecord
 

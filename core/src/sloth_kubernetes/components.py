@@ -185,6 +185,16 @@ class Distro(ComponentPlugin):
         return install_cluster(context, self.installer(), nodes, self._settings())
 
     @hookimpl
+    def distro_wait_ready(
+        self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+    ) -> list[NodeRecord] | None:
+        if distro != self.name:
+            return None
+        from .distro.orchestrate import wait_ready_after_cni
+
+        return wait_ready_after_cni(context, self.installer(), nodes, self._settings())
+
+    @hookimpl
     def distro_drift(
         self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
     ) -> list[str] | None:

@@ -92,6 +92,15 @@ def install_distro(
 
 
 @hookspec(firstresult=True)
+def distro_wait_ready(
+    context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+) -> Sequence[NodeRecord] | None:
+    """Dispatch. Wait until every node of ``nodes`` is Ready; the add-ons phase calls it once it
+    delivered a CNI the distribution does not start itself. Return the nodes (recorded Ready);
+    raise a ``RemoteError`` naming the nodes that are not, with their condition and log tail."""
+
+
+@hookspec(firstresult=True)
 def install_addon(context: ClusterContext, addon: str, settings: Any) -> Sequence[str] | None:
     """Dispatch. Install add-on/CNI/storage ``addon`` with its settings; return applied objects."""
 

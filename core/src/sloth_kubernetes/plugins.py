@@ -359,6 +359,17 @@ class Hooks:
             )
         )
 
+    def distro_wait_ready(
+        self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
+    ) -> list[NodeRecord]:
+        return list(
+            self._dispatch(
+                "distro",
+                distro,
+                lambda: self._hook.distro_wait_ready(context=context, distro=distro, nodes=nodes),
+            )
+        )
+
     def install_addon(
         self, context: ClusterContext, kind: ComponentKind, addon: str, settings: Any
     ) -> list[str]:

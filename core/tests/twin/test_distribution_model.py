@@ -54,6 +54,30 @@ def test_k3s_disable_and_flannel_none_turn_components_off():
     assert deployment.releases == []
 
 
+def test_k3s_without_flannel_has_a_pod_network_only_from_a_bootstrap_cni_chart():
+    """helm-controller v0.16.5 runs a ``bootstrap`` chart's job on the host network, tolerating
+    not-ready nodes; any other chart's job needs a pod network, which no CNI provides yet."""
+    config = {"flannel-backend": "none", "disable-network-policy": True}
+    cilium = {"chart": "cilium", "repo": "https://helm.cilium.io"}
+    plain = {
+        "sloth-cni.yaml": [chart("cilium", **cilium)],
+        "sloth-app.yaml": [chart("app", chart="app", repo="https://example.test")],
+    }
+    deployment = deployed_objects(*K3S, config, plain, node_name="s1")
+    assert not deployment.pod_network()
+    assert deployment.running("cni") == []
+    pending = sorted(f.message.split(":")[0] for f in deployment.ignored)
+    names = ("app", "cilium", "traefik", "traefik-crd")
+    assert pending == [f"HelmChart kube-system/{name}" for name in names]
+    assert all("never installs" in f.message for f in deployment.ignored)
+
+    bootstrap = {**plain, "sloth-cni.yaml": [chart("cilium", bootstrap=True, **cilium)]}
+    deployment = deployed_objects(*K3S, config, bootstrap, node_name="s1")
+    assert deployment.pod_network()
+    assert deployment.running("cni") == ["helm:kube-system/cilium"]
+    assert deployment.ignored == []  # with a pod network every other chart installs too
+
+
 def test_k3s_refuses_an_unknown_flannel_backend_and_skips_unknown_keys():
     deployment = deployed_objects(*K3S, {"flannel-backend": "wireguard"}, {}, node_name="s1")
     assert not deployment.starts

@@ -131,6 +131,14 @@ class Installer(abc.ABC):
     def release(self, version: str, arch: str, mirror: str | None = None) -> Release:
         """The release files of ``version`` for ``arch`` (amd64, arm64)."""
 
+    def pod_network_builtin(self, plan: DistroPlan) -> bool:
+        """Whether the distribution starts the pod network (CNI) itself. Then its nodes become
+        Ready in the distro phase. When the CNI is an add-on the add-ons phase delivers, a
+        kubelet stays ``NotReady`` (no CNI configuration) until then: the distro phase waits
+        only for the nodes to register, and the add-ons phase for Ready once the CNI is in.
+        By default: built in unless ``spec.kubernetes.cni`` names a CNI plugin."""
+        return getattr(plan.config.spec.kubernetes.cni, "name", None) is None
+
     # -- configuration ---------------------------------------------------------------------
 
     @abc.abstractmethod

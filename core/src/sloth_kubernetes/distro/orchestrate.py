@@ -9,7 +9,12 @@
 4. Agents join in batches (``agentBatchSize``, default 50); a batch waits for the previous one
    to register.
 5. The admin kubeconfig is fetched from the first server, pointed at the API endpoint and stored
-   encrypted; then every node is waited for until Ready (through the API, or over SSH).
+   encrypted; then every node is waited for (through the API, or over SSH): until Ready when the
+   distribution starts the pod network itself (K3s's flannel, RKE2's bundled CNI chart); when
+   the CNI is an add-on (K3s with ``flannel-backend: none``, RKE2 with ``cni: none``) a real
+   kubelet stays NotReady until the add-ons phase has delivered it, so here only until every
+   node is registered and the servers answer ``/readyz`` with every etcd member — and the
+   add-ons phase waits for Ready once the CNI is in (:func:`wait_ready_after_cni`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from ..errors import RemoteError, SlothError
 from ..model import NodeRecord
 from ..secrets import redact
 from . import artifacts, credentials, kubeconfig
-from .installer import DistroPlan, Installer, Release, Role, role_of
+from .installer import SECRET_MARKER, DistroPlan, Installer, Release, Role, role_of
+from .readiness import NO_CONDITION, NodeReady, Until, poll, wait_ready
 from .topology import EXTRA_KEY, Topology, plan_topology, tls_sans
 
 PHASE = "distro"
@@ -80,9 +86,10 @@ class _Run:
     plan: DistroPlan
     topology: Topology
     timeout: float
+    phase: str = PHASE  # the phase its events belong to (the add-ons phase waits for Ready too)
 
     def event(self, message: str, node: str | None = None, status: str = "info") -> None:
-        self.context.event(PHASE, message, node=node, status=status)
+        self.context.event(self.phase, message, node=node, status=status)
 
     def shell(self, command: str, nodes: Sequence[str], *, what: str) -> dict[str, Any]:
         results: dict[str, Any] = self.session.shell(command, nodes=list(nodes))
@@ -165,7 +172,8 @@ def install_cluster(
         _start_agents(run, [a for a in batch if a.name in restart])
 
     _fetch_kubeconfig(run)
-    _wait_ready(run, settings)
+    builtin = installer.pod_network_builtin(plan)
+    ready = _wait_ready(run, settings) if builtin else _wait_registered(run, settings)
     return [
         attrs.evolve(
             node,
@@ -176,9 +184,44 @@ def install_cluster(
                     "version": plan.version,
                     "role": role_of(node),
                     "init": node.name == topology.first.name,
+                    "podNetwork": "distribution" if builtin else "addon",
+                    # False: registered, NotReady until the add-ons phase delivers the CNI
+                    "ready": ready,
                 },
             },
         )
+        for node in nodes
+    ]
+
+
+def wait_ready_after_cni(
+    context: ClusterContext, installer: Installer, nodes: Sequence[NodeRecord], default: Any
+) -> list[NodeRecord]:
+    """The ``distro_wait_ready`` hook: once the add-ons phase has delivered the CNI, wait until
+    every node is Ready — same timeout (``readyTimeout``), progress and log tails as the distro
+    phase, events in the add-ons phase. Returns the nodes recorded Ready."""
+    if not nodes:
+        return []
+    session = context.remote
+    if session is None:
+        raise SlothError(
+            "waiting for Ready nodes needs SSH access to the nodes",
+            hint="run `up` without --only/--until that skip the connect phase",
+        )
+    settings = settings_of(context, default)
+    topology = plan_topology(context.config, nodes)
+    plan = attrs.evolve(
+        make_plan(context, installer, settings, topology, SECRET_MARKER), reveal=False
+    )  # names and addresses only: waiting needs no token
+    run = _Run(context, installer, session, plan, topology, float(settings.ready_timeout), "addons")
+    run.event(f"waiting for {len(nodes)} nodes to be Ready now that the CNI add-on is delivered")
+    _wait_nodes(run, settings, "Ready")
+    return [
+        attrs.evolve(
+            node, extra={**node.extra, EXTRA_KEY: {**node.extra[EXTRA_KEY], "ready": True}}
+        )
+        if isinstance(node.extra.get(EXTRA_KEY), dict)
+        else node
         for node in nodes
     ]
 
@@ -396,40 +439,89 @@ def _fetch_kubeconfig(run: _Run) -> None:
     run.event("admin kubeconfig stored (encrypted); `sloth-kubernetes kubeconfig` writes it")
 
 
-def _wait_ready(run: _Run, settings: Any) -> None:
+def _wait_ready(run: _Run, settings: Any) -> bool:
+    _wait_nodes(run, settings, "Ready")
+    return True
+
+
+def _wait_registered(run: _Run, settings: Any) -> bool:
+    """The CNI is an add-on: wait until every node is registered and the servers are healthy,
+    then say honestly why the nodes are not Ready yet. True when they already are (the CNI was
+    delivered by an earlier run)."""
+    seen = _wait_nodes(run, settings, "registered")
+    _servers_healthy(run)
+    waiting = {name: ready for name, ready in seen.items() if ready.status != "True"}
+    if not waiting:
+        run.event(f"all {len(seen)} nodes Ready (their CNI add-on is already delivered)")
+        return True
+    cni = getattr(run.context.config.spec.kubernetes.cni, "name", "the CNI")
+    by_reason: dict[str, list[str]] = {}
+    for name, ready in sorted(waiting.items()):
+        by_reason.setdefault(ready.describe(), []).append(name)
+    why = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
+    run.event(
+        f"{len(seen)} nodes registered, {len(waiting)} NotReady until the addons phase "
+        f"delivers the CNI (cni/{cni}) and waits for Ready — {why}",
+        status="done",
+    )
+    return False
+
+
+def _servers_healthy(run: _Run) -> None:
+    """Every server answers ``/readyz`` (which includes etcd) and etcd has all of them."""
+    servers = [s.name for s in run.topology.servers]
+    first = run.topology.first.name
+    unhealthy: list[str] = []
+
+    def healthy() -> bool:
+        readyz = run.session.shell(run.installer.readyz_command(), nodes=servers)
+        unhealthy[:] = [n for n in servers if readyz[n].stdout.strip() != "ok"]
+        if unhealthy:
+            return False
+        count = run.session.shell(run.installer.etcd_members_command(), nodes=[first])[first]
+        return count.ok and count.stdout.strip().isdigit() and int(count.stdout) >= len(servers)
+
+    run.wait(first, f"/readyz ok on every server and {len(servers)} etcd member(s)", healthy)
+
+
+def _wait_nodes(run: _Run, settings: Any, until: Until) -> dict[str, NodeReady]:
+    """Wait until every node is ``until`` through the API, or over SSH with the first server's
+    kubectl (``readiness: ssh``); same timeout, progress and log tails either way."""
     names = [n.name for n in (*run.topology.servers, *run.topology.agents)]
     if getattr(settings, "readiness", "api") == "ssh":
-        status: dict[str, str] = {}
-
-        def ready() -> bool:
-            status.update(_ready_over_ssh(run))
-            return all(status.get(n) == "True" for n in names)
-
-        run.wait(run.topology.first.name, "all nodes Ready", ready)
-        return
-    from .readiness import wait_ready
-
+        return poll(
+            lambda: _ready_over_ssh(run), names, run.timeout, run.event, run.log_tail, until=until
+        )
     secret = credentials.stored_kubeconfig(run.context.state, run.context.name)
-    wait_ready(
+    return wait_ready(
         secret.reveal(),
         names,
         timeout=run.timeout,
         progress=run.event,
         log_tail=run.log_tail,
+        until=until,
     )
 
 
-def _ready_over_ssh(run: _Run) -> dict[str, str]:
+def _ready_over_ssh(run: _Run) -> dict[str, NodeReady]:
     first = run.topology.first.name
+    ready = '{.status.conditions[?(@.type=="Ready")]'
     template = (
-        '{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}'
-        '{"\\n"}{end}'
+        '{range .items[*]}{.metadata.name}{"\\t"}'
+        + '{"\\t"}'.join(f"{ready}.{field}}}" for field in ("status", "reason", "message"))
+        + '{"\\n"}{end}'
     )
     result = run.session.shell(
         run.installer.kubectl(f"get nodes -o jsonpath={shlex.quote(template)}"), nodes=[first]
     )[first]
-    pairs = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-    return dict(pairs)
+    found: dict[str, NodeReady] = {}
+    for line in result.stdout.splitlines():
+        name, _, rest = line.partition("\t")
+        if not name or not rest:
+            continue
+        status, reason, message = [*rest.split("\t", 2), "", ""][:3]
+        found[name] = NodeReady(status, reason, message) if status else NO_CONDITION
+    return found
 
 
 def uninstall_cluster(

@@ -1,33 +1,72 @@
-"""Wait until every node is Ready, through the Kubernetes API (lightkube).
+"""Wait for nodes through the Kubernetes API (lightkube): until they are Ready, or — while the
+pod network is still to come from the add-ons phase — until they are registered.
 
-On timeout the error names the nodes that are not Ready (with their Ready condition's reason)
-and carries the tail of the distribution's log from each of them, redacted.
+A node is *registered* when its Node object exists and its kubelet has posted a Ready
+condition (any status): the kubelet runs and talks to the API. It is *Ready* when that condition
+is ``True``; a kubelet without a CNI configuration posts ``False`` with reason
+``KubeletNotReady`` and a message naming the network plugin (kubernetes v1.31
+``pkg/kubelet/nodestatus/setters.go`` ReadyCondition).
+
+On timeout the error names the nodes that did not get there, with their Ready condition's
+status, reason and message, and carries the tail of the distribution's log from each of them,
+redacted.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, NamedTuple
 
 from ..errors import RemoteError
 from ..secrets import redact
 
 POLL_SECONDS = 2.0
+Until = Literal["Ready", "registered"]
+
+
+class NodeReady(NamedTuple):
+    """A node's Ready condition as the API reports it."""
+
+    status: str  # "True", "False", "Unknown"
+    reason: str = ""
+    message: str = ""
+
+    @property
+    def registered(self) -> bool:
+        return self.status in ("True", "False", "Unknown")
+
+    def describe(self) -> str:
+        return " ".join(
+            part for part in (f"Ready={self.status}", self.reason, self.message) if part
+        )
+
+
+#: Not in the API at all (no Node object), or no Ready condition posted yet.
+ABSENT = NodeReady("absent", "not registered with the API")
+NO_CONDITION = NodeReady("none", "registered, but its kubelet has posted no Ready condition")
+
+
+def node_readiness(client: Any) -> dict[str, NodeReady]:
+    """{node name: its Ready condition} for every Node the API lists."""
+    from lightkube.resources.core_v1 import Node
+
+    found: dict[str, NodeReady] = {}
+    for node in client.list(Node):
+        ready = NO_CONDITION
+        for condition in (node.status.conditions if node.status else None) or []:
+            if condition.type == "Ready":
+                ready = NodeReady(condition.status, condition.reason or "", condition.message or "")
+        found[node.metadata.name] = ready
+    return found
 
 
 def node_conditions(client: Any) -> dict[str, tuple[str, str]]:
     """{node name: (Ready status, reason)} as the API reports them."""
-    from lightkube.resources.core_v1 import Node
-
-    found: dict[str, tuple[str, str]] = {}
-    for node in client.list(Node):
-        ready = ("Unknown", "no Ready condition")
-        for condition in (node.status.conditions if node.status else None) or []:
-            if condition.type == "Ready":
-                ready = (condition.status, condition.reason or condition.message or "")
-        found[node.metadata.name] = ready
-    return found
+    return {
+        name: (ready.status, ready.reason or ready.message)
+        for name, ready in node_readiness(client).items()
+    }
 
 
 def client_for(kubeconfig_text: str) -> Any:
@@ -46,58 +85,73 @@ def wait_ready(
     progress: Callable[[str], None] = lambda _text: None,
     log_tail: Callable[[str], str] | None = None,
     client: Any = None,
-) -> None:
-    """Poll the API until every node in ``names`` is Ready (see module doc)."""
+    until: Until = "Ready",
+) -> dict[str, NodeReady]:
+    """Poll the API until every node in ``names`` is ``until`` (see module doc); return what
+    was last seen of each."""
     from httpx2 import HTTPError
     from lightkube import ApiError
 
     own = client is None
     client = client or client_for(kubeconfig_text)
+    transient = (ApiError, HTTPError, OSError)
+
+    def read() -> dict[str, NodeReady]:
+        return node_readiness(client)
+
     try:
-        _poll(client, names, timeout, progress, log_tail, (ApiError, HTTPError, OSError))
+        return poll(read, names, timeout, progress, log_tail, transient, until=until)
     finally:
         if own:
             client.close()
 
 
-def _poll(
-    client: Any,
+def reached(ready: NodeReady, until: Until) -> bool:
+    return ready.status == "True" if until == "Ready" else ready.registered
+
+
+def poll(
+    read: Callable[[], Mapping[str, NodeReady]],
     names: Sequence[str],
     timeout: float,
     progress: Callable[[str], None],
     log_tail: Callable[[str], str] | None,
-    transient: tuple[type[BaseException], ...],
-) -> None:
+    transient: tuple[type[BaseException], ...] = (),
+    *,
+    until: Until = "Ready",
+) -> dict[str, NodeReady]:
+    """Call ``read`` every :data:`POLL_SECONDS` until every node of ``names`` is ``until``;
+    progress is reported when the count changes. Raises :class:`RemoteError` on timeout."""
     deadline = time.monotonic() + timeout
-    seen: dict[str, tuple[str, str]] = {}
+    seen: Mapping[str, NodeReady] = {}
     last_error = ""
     reported = -1
     while True:
         try:
-            seen = node_conditions(client)
+            seen = read()
             last_error = ""
         except transient as error:
             last_error = redact(str(error))
-        ready = [n for n in names if seen.get(n, ("",))[0] == "True"]
-        if len(ready) == len(names):
-            progress(f"all {len(names)} nodes Ready")
-            return
-        if len(ready) != reported:
-            progress(f"{len(ready)}/{len(names)} nodes Ready")
-            reported = len(ready)
+        done = [n for n in names if reached(seen.get(n, ABSENT), until)]
+        if len(done) == len(names):
+            progress(f"all {len(names)} nodes {until}")
+            return {n: seen[n] for n in names}
+        if len(done) != reported:
+            progress(f"{len(done)}/{len(names)} nodes {until}")
+            reported = len(done)
         if time.monotonic() > deadline:
             break
         time.sleep(POLL_SECONDS)
-    waiting = [n for n in names if n not in ready]
+    waiting = [n for n in names if n not in done]
     lines = []
     for name in waiting:
-        status, reason = seen.get(name, ("absent", "not registered with the API"))
-        lines.append(f"--- {name}: Ready={status} {reason}".rstrip())
+        lines.append(f"--- {name}: {seen.get(name, ABSENT).describe()}")
         if log_tail is not None:
             lines.append(redact(log_tail(name)))
     raise RemoteError(
-        f"{len(waiting)} node(s) not Ready after {timeout:g}s: {', '.join(waiting)}"
+        f"{len(waiting)} node(s) not {until} after {timeout:g}s: {', '.join(waiting)}"
         + (f" (API: {last_error})" if last_error else ""),
         output="\n".join(lines),
-        hint="the output shows each node's Ready condition and the tail of its distribution log",
+        hint="the output shows each node's Ready condition (status, reason, message) and the "
+        "tail of its distribution log",
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..distro.topology import EXTRA_KEY as DISTRO_KEY
 from ..errors import PartialProvisionError, SlothError
 from ..model.cluster import PluginBlock
 from ..model.nodes import NodeRecord, NodeRequest
@@ -367,6 +368,8 @@ def addons(run: Run) -> None:
             continue
         run.changed["addons"].append(target)
         run.journal("addons", "", target, "done", f"{len(applied)} objects")
+        if kind == "cni":
+            await_pod_network(run, target)
     removed = removed_components(run.context, components)
     if removed:
         try:
@@ -379,8 +382,34 @@ def addons(run: Run) -> None:
             run.journal("addons", "", component, "done", "removed")
 
 
+def awaiting_cni(run: Run) -> list[NodeRecord]:
+    """Healthy nodes the distro phase left registered but NotReady: their CNI is an add-on."""
+    return [n for n in run.healthy() if n.extra.get(DISTRO_KEY, {}).get("ready") is False]
+
+
+def await_pod_network(run: Run, cni: str) -> None:
+    """Once the add-ons phase has delivered the CNI (``cni``, e.g. ``cni/calico``), wait until
+    the nodes the distro phase left NotReady are Ready (``distro_wait_ready``); recorded on the
+    nodes, so a re-run that finds the CNI delivered still waits if they never became Ready."""
+    waiting = awaiting_cni(run)
+    if not waiting or run.context.dry_run:
+        return
+    step = f"{cni}: nodes Ready"
+    run.journal("addons", "", step, "started", f"waiting for {len(waiting)} nodes")
+    distro = run.context.config.spec.kubernetes.distribution
+    try:
+        ready = run.manager.hooks.distro_wait_ready(run.context, distro, waiting)
+    except SlothError as error:
+        run.fail("addons", "", error)
+        return
+    for node in ready:
+        run.save(attrs.evolve(node, cluster=run.context.name))
+    run.changed["nodes ready"].extend(n.name for n in ready)
+    run.journal("addons", "", step, "done", f"{len(ready)} nodes Ready")
+
+
 def verify(run: Run) -> None:
-    """Every healthy node has completed every per-node phase."""
+    """Every healthy node has completed every per-node phase, and is Ready."""
     for node in run.healthy():
         missing = [p for p in ("prepare", "mesh", "distro") if node.phases.get(p) != "done"]
         if missing:
@@ -392,3 +421,12 @@ def verify(run: Run) -> None:
                     "re-run `up`; it resumes where it stopped",
                 )
             )
+    for node in awaiting_cni(run):
+        run.failures.append(
+            Failure(
+                "verify",
+                node.name,
+                "registered but never seen Ready: its CNI comes from the add-ons phase",
+                "re-run `up` (the add-ons phase delivers the CNI and waits for Ready)",
+            )
+        )

@@ -192,7 +192,7 @@ def _checked_live(
 def _distro(run: phases.Run, forced: bool) -> tuple[str, str]:
     if forced or run.plan.phase_pending("distro"):
         phases.distro(run)
-        return "done", f"{len(run.healthy())} nodes"
+        return "done", _distro_detail(run)
     name = run.context.config.spec.kubernetes.distribution
     return _checked_live(
         run,
@@ -202,14 +202,39 @@ def _distro(run: phases.Run, forced: bool) -> tuple[str, str]:
     )
 
 
+def _distro_detail(run: phases.Run) -> str:
+    """``3 nodes``, or — when the CNI is an add-on and the nodes wait for it — what is true
+    now: registered, not Ready, and which phase waits for Ready."""
+    nodes = len(run.healthy())
+    waiting = len(phases.awaiting_cni(run))
+    if not waiting:
+        return f"{nodes} nodes"
+    return (
+        f"{nodes} nodes registered, {waiting} not Ready until the CNI add-on is delivered "
+        "(the addons phase waits for Ready)"
+    )
+
+
 def _addons(run: phases.Run, forced: bool) -> tuple[str, str]:
     if not (forced or run.plan.phase_pending("addons")):
-        return "skipped", "nothing to do (every manifest recorded as applied)"
+        if not phases.awaiting_cni(run):
+            return "skipped", "nothing to do (every manifest recorded as applied)"
+        # delivered by an earlier run that stopped before its nodes were seen Ready
+        phases.await_pod_network(run, _cni_component(run))
+        ready = run.changed.get("nodes ready", [])
+        return "done", f"nothing to install; {len(ready)} nodes Ready now that the CNI runs"
     phases.addons(run)
     applied = run.changed.get("addons", [])
     removed = run.changed.get("addons removed", [])
+    ready = run.changed.get("nodes ready", [])
     parts = [f"{len(applied)} installed"] + ([f"{len(removed)} removed"] if removed else [])
+    parts += [f"{len(ready)} nodes Ready once the CNI ran"] if ready else []
     return "done", ", ".join(parts)
+
+
+def _cni_component(run: phases.Run) -> str:
+    block = run.context.config.spec.kubernetes.cni
+    return f"cni/{block.name}" if isinstance(block, PluginBlock) else "cni"
 
 
 def _verify(run: phases.Run, _forced: bool) -> tuple[str, str]:

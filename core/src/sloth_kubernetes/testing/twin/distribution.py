@@ -393,6 +393,16 @@ def _deploy(
     deployment.refused += refused
     deployment.ignored += ignored
     for release in releases:
+        if not deployment.installable(release):
+            deployment.ignored.append(
+                Finding(
+                    release.source,
+                    f"HelmChart {release.namespace}/{release.name}: no CNI runs and the chart "
+                    "is not `bootstrap`, so its install job gets no pod network: it never "
+                    "installs",
+                )
+            )
+            continue
         for spec in release.facts.get("storage_classes", []):
             _chart_storage_class(release, spec, deployment)
 

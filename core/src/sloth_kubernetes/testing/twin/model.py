@@ -110,10 +110,31 @@ class Deployment:
 
     def running(self, role: str) -> list[str]:
         """Names of what fills ``role`` (``cni``, ``dns``, ``storage``...): built-in
-        components and Helm releases whose chart has that role."""
+        components and Helm releases whose chart has that role and whose install can run
+        (:meth:`installable`)."""
         names = [c.name for c in self.components if c.role == role]
-        names += [f"helm:{r.target_namespace}/{r.name}" for r in self.releases if r.role == role]
+        names += [
+            f"helm:{r.target_namespace}/{r.name}"
+            for r in self.releases
+            if r.role == role and self.installable(r)
+        ]
         return names
+
+    def pod_network(self) -> bool:
+        """Whether pods get a network: a built-in CNI (flannel, RKE2's controllers) or a CNI
+        chart whose install job runs without one — ``bootstrap``: k3s-io/helm-controller
+        v0.16.5 ``pkg/controllers/chart/chart.go`` gives that job ``hostNetwork`` on a
+        control-plane node and tolerates ``node.kubernetes.io/not-ready`` and
+        ``network-unavailable``."""
+        if any(c.role == "cni" for c in self.components):
+            return True
+        return any(r.role == "cni" and r.bootstrap for r in self.releases)
+
+    def installable(self, release: Release) -> bool:
+        """A release's install job runs: ``bootstrap`` (host network), or pods have a network.
+        Otherwise its job pod waits for a CNI (NotReady nodes carry the not-ready taint, and
+        the kubelet creates no pod sandbox without a CNI configuration): it never installs."""
+        return release.bootstrap or self.pod_network()
 
     def owners(self) -> dict[ObjectKey, list[str]]:
         """Every object key with the sources that create it (more than one is a conflict)."""

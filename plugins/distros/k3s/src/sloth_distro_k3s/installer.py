@@ -121,6 +121,11 @@ class K3sInstaller(Installer):
             ),
         )
 
+    def pod_network_builtin(self, plan: DistroPlan) -> bool:
+        """K3s runs flannel itself unless another CNI plugin is chosen; then it starts with
+        ``flannel-backend: none`` and its nodes stay NotReady until that CNI's chart runs."""
+        return cni_type(plan.config) in (None, "flannel")
+
     # -- configuration -----------------------------------------------------------------------
 
     def _common(self, plan: DistroPlan, node: NodeRecord) -> dict[str, Any]:

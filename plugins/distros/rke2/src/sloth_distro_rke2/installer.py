@@ -156,6 +156,11 @@ class Rke2Installer(Installer):
             ),
         )
 
+    def pod_network_builtin(self, plan: DistroPlan) -> bool:
+        """RKE2 deploys its bundled CNI chart (``cni``: canal by default, or the bundled chart a
+        CNI plugin of that name configures); only ``cni: none`` leaves the CNI to an add-on."""
+        return chosen_cni(plan) != "none"
+
     def _common(self, plan: DistroPlan, node: NodeRecord) -> dict[str, Any]:
         keys = rancher_node_keys(plan, node, self.data_dir_for(plan))
         if plan.kubernetes.hardening == "cis":
