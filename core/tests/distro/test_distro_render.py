@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from ruamel.yaml import YAML
 from sloth_kubernetes.api_distro import installer_for
 from sloth_kubernetes.distro.installer import SECRET_MARKER
+from sloth_kubernetes.plugin import AddonManifests, Cni
 
 POOLS = [
     {"name": "servers", "provider": "dummy", "count": 3, "roles": ["server"]},
@@ -138,3 +140,45 @@ def test_another_cni_plugin_turns_k3s_flannel_off(
     server = _config(out, "test-servers-1", "k3s")
     assert server["flannel-backend"] == "none"
     assert server["disable-network-policy"] is True
+
+
+@attrs.frozen
+class _RouterSettings:
+    """Settings of the test's third-party CNI (none)."""
+
+
+_ROUTER = Cni(
+    "kube-router",
+    "a CNI plugin RKE2 does not bundle",
+    settings=_RouterSettings,
+    render=lambda _config, _settings: AddonManifests([]),
+    supports=("k3s", "rke2"),
+)
+
+
+@pytest.mark.parametrize(
+    ("distro", "cni", "builtin"),
+    [
+        ("k3s", None, True), ("k3s", "flannel", True), ("k3s", "calico", False),
+        ("k3s", "cilium", False), ("k3s", "kube-router", False),
+        ("rke2", None, True), ("rke2", "canal", True), ("rke2", "calico", True),
+        ("rke2", "cilium", True), ("rke2", "kube-router", False),
+    ],
+)  # fmt: skip
+def test_who_starts_the_pod_network_decides_what_the_distro_phase_waits_for(
+    sloth_manager, register_plugin, config_factory, dummy_provider, distro, cni, builtin
+):
+    """Built in (K3s's flannel, RKE2's bundled charts): the distro phase waits for Ready. A CNI
+    add-on: nodes stay NotReady until the add-ons phase, which then waits for Ready."""
+    from sloth_kubernetes import api
+    from sloth_kubernetes.distro.installer import DistroPlan
+
+    register_plugin(_ROUTER, "kube-router")
+    kubernetes: dict[str, object] = {"distribution": distro}
+    if cni is not None:
+        kubernetes["cni"] = {"type": cni}
+    config = api.load([config_factory({"spec": {"kubernetes": kubernetes}})], manager=sloth_manager)
+    installer = installer_for(distro, sloth_manager)
+    settings = config.spec.kubernetes.distro.settings
+    plan = DistroPlan(config, settings, "", "", "", "", (), {})
+    assert installer.pod_network_builtin(plan) is builtin
