@@ -29,12 +29,12 @@ def kube_api():
         api.close()
 
 
-def _node(client, name: str, status: str, reason: str) -> None:
+def _node(client, name: str, status: str, reason: str, message: str | None = None) -> None:
     from lightkube.models.core_v1 import NodeCondition, NodeStatus
     from lightkube.models.meta_v1 import ObjectMeta
     from lightkube.resources.core_v1 import Node
 
-    condition = NodeCondition(type="Ready", status=status, reason=reason)
+    condition = NodeCondition(type="Ready", status=status, reason=reason, message=message)
     client.create(Node(metadata=ObjectMeta(name=name), status=NodeStatus(conditions=[condition])))
 
 
@@ -67,3 +67,24 @@ def test_waits_until_ready_and_names_the_stragglers_with_their_logs(kube_api):
     assert "--- n3: Ready=absent not registered with the API" in error.output
     assert "n2: starting with token ***" in error.output
     assert leaked.reveal() not in error.output
+
+
+def test_registered_is_enough_while_the_cni_is_an_addon_and_the_reason_is_kept(kube_api):
+    """A kubelet without a CNI posts Ready=False: registered, not Ready; absent is neither."""
+    from lightkube import Client, KubeConfig
+
+    text = dump(kube_api.kubeconfig)
+    client = Client(config=KubeConfig.from_dict(kube_api.kubeconfig), trust_env=False)
+    try:
+        _node(client, "n1", "False", "KubeletNotReady", "cni plugin not initialized")
+    finally:
+        client.close()
+    progress: list[str] = []
+    seen = wait_ready(text, ["n1"], timeout=5, progress=progress.append, until="registered")
+    assert progress[-1] == "all 1 nodes registered"
+    assert seen["n1"].describe() == "Ready=False KubeletNotReady cni plugin not initialized"
+    with pytest.raises(RemoteError) as caught:
+        wait_ready(text, ["n1"], timeout=0.5)
+    assert "--- n1: Ready=False KubeletNotReady cni plugin not initialized" in caught.value.output
+    with pytest.raises(RemoteError, match=r"1 node\(s\) not registered after 0.5s: n9"):
+        wait_ready(text, ["n1", "n9"], timeout=0.5, until="registered")
