@@ -110,11 +110,28 @@ def test_firewall_rules_follow_the_security_spec(  # type: ignore[no-untyped-def
 ) -> None:
     from sloth_kubernetes.config.loader import load_config
 
-    path = config_factory({"spec": {"security": {"sshAllowedCIDRs": ["203.0.113.0/24"]}}})
+    security = {"sshAllowedCIDRs": ["203.0.113.0/24"], "apiAllowedCIDRs": ["198.51.100.7/32"]}
+    path = config_factory({"spec": {"security": security}})
     config = load_config([path], sloth_manager.hooks.catalog())
     rules = {(r.protocol, r.ports): r.sources for r in cluster_rules(config, "10.240.0.0/16")}
     assert rules[("tcp", "22")] == ("203.0.113.0/24",)
-    assert rules[("tcp", "6443")] == ("203.0.113.0/24",)
+    assert rules[("tcp", "6443")] == ("198.51.100.7/32",)
     assert rules[("udp", "51820")] == ("0.0.0.0/0",)
     assert rules[("tcp", "1-65535")] == ("10.240.0.0/16",)
     assert ("tcp", "1-65535") not in {(r.protocol, r.ports) for r in cluster_rules(config, None)}
+
+
+def test_the_api_rule_defaults_to_anywhere_and_goes_with_an_empty_list(  # type: ignore[no-untyped-def]
+    config_factory, sloth_manager, dummy_provider
+) -> None:
+    from sloth_kubernetes.config.loader import load_config
+
+    catalog = sloth_manager.hooks.catalog()
+    default = load_config([config_factory({})], catalog)
+    rules = {(r.protocol, r.ports): r.sources for r in cluster_rules(default, None)}
+    assert rules[("tcp", "6443")] == ("0.0.0.0/0",)
+    mesh_only = load_config(
+        [config_factory({"spec": {"security": {"apiAllowedCIDRs": []}}}, name="mesh-only.yaml")],
+        catalog,
+    )
+    assert ("tcp", "6443") not in {(r.protocol, r.ports) for r in cluster_rules(mesh_only, None)}

@@ -183,3 +183,42 @@ def test_optional_lists_and_mappings_are_checked_item_by_item():
             converter.structure(value, Block)
         (problem,) = problems_from(caught.value)
         assert (problem.path, problem.message) == (path, message)
+
+
+API_ACCESS = """\
+apiVersion: sloth-kubernetes.io/v1beta1
+kind: Cluster
+metadata: {name: demo}
+spec:
+  providers: {dummy: {}}
+  nodePools: [{name: servers, provider: dummy, roles: [server]}]
+  security:
+    %s
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message", "hint"),
+    [
+        (
+            "apiAllowedCIDRs: [203.0.113.0/24, 10.0.0.300/8]",
+            "spec.security.apiAllowedCIDRs",
+            "'10.0.0.300/8' is not an IP network",
+            "CIDR form",
+        ),
+        (
+            "apiAllowedCidrs: [0.0.0.0/0]",
+            "spec.security.apiAllowedCidrs",
+            "unknown key 'apiAllowedCidrs'",
+            "did you mean 'apiAllowedCIDRs'",
+        ),
+    ],
+)
+def test_api_allowed_cidrs_errors_are_located(
+    config_factory, sloth_manager, dummy_provider, line, key, message, hint
+):
+    path = config_factory(text=API_ACCESS % line)
+    (issue,) = issues_of(path, sloth_manager)
+    assert (issue.line, issue.path) == (8, key)
+    assert message in issue.message
+    assert hint in issue.hint

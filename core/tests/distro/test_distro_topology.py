@@ -91,3 +91,52 @@ def test_batches_cover_every_agent_once_and_are_bounded(agents, size):
     batches = Topology((server,), nodes).agent_batches(size)
     assert [n for batch in batches for n in batch] == list(nodes)
     assert all(0 < len(batch) <= size for batch in batches)
+
+
+def _security_config(config_factory, sloth_manager, security, **kubernetes):
+    path = config_factory(
+        {
+            "spec": {
+                "nodePools": [{"name": "cp", "provider": "dummy", "count": 1, "roles": ["server"]}],
+                "kubernetes": kubernetes,
+                "security": security,
+            }
+        },
+        name=f"security-{len(str(security))}-{len(kubernetes)}.yaml",
+    )
+    return api.load([path], manager=sloth_manager)
+
+
+def test_the_api_address_is_one_the_firewall_lets_this_machine_reach(
+    config_factory, sloth_manager, dummy_provider
+):
+    from types import SimpleNamespace
+
+    from sloth_kubernetes.distro.orchestrate import api_access, api_url
+
+    k3s = SimpleNamespace(api_port=6443, name="k3s")
+    server = NodeRecord(
+        cluster="test", name="test-cp-1", pool="cp", roles=("server",),
+        mesh_address="10.0.0.1", public_address="203.0.113.1",
+    )  # fmt: skip
+
+    def address_and_cause(security, **kubernetes):
+        config = _security_config(config_factory, sloth_manager, security, **kubernetes)
+        context = SimpleNamespace(config=config)
+        topology = plan_topology(config, [server])
+        return api_url(context, k3s, topology), api_access(context, k3s)[0]
+
+    url, cause = address_and_cause({"apiAllowedCIDRs": ["198.51.100.0/24", "192.0.2.7/32"]})
+    assert url == "https://203.0.113.1:6443"
+    assert "spec.security.apiAllowedCIDRs (198.51.100.0/24, 192.0.2.7/32)" in cause
+    # kept on the mesh: the kubeconfig and the readiness gate use the mesh address
+    url, cause = address_and_cause({"apiAllowedCIDRs": []})
+    assert url == "https://10.0.0.1:6443"
+    assert "apiAllowedCIDRs is empty: port 6443 is open on the mesh only" in cause
+    # no host firewall: the public address, and the cause is elsewhere
+    url, cause = address_and_cause({"apiAllowedCIDRs": [], "firewall": False})
+    assert url == "https://203.0.113.1:6443"
+    assert "the host firewall is off" in cause
+    url, cause = address_and_cause({}, apiEndpoint="k8s.example.com")
+    assert url == "https://k8s.example.com:6443"
+    assert "apiEndpoint must lead to port 6443" in cause

@@ -4,6 +4,7 @@ traffic, idempotence, and kernel-global settings reported as the machine's."""
 from __future__ import annotations
 
 import shlex
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -19,20 +20,26 @@ pytestmark = pytest.mark.hosts
 MESH_NET = "10.99.0"
 
 
-def _config(allowed: list[str], hardening: str = "baseline") -> ClusterConfig:
+def _config(
+    allowed: list[str], hardening: str = "baseline", api: list[str] | None = None
+) -> ClusterConfig:
+    security = SecuritySpec(hardening=hardening, ssh_allowed_cidrs=allowed)  # type: ignore[arg-type]
+    if api is not None:
+        security = SecuritySpec(
+            hardening=hardening,  # type: ignore[arg-type]
+            ssh_allowed_cidrs=allowed,
+            api_allowed_cidrs=api,
+        )
     return ClusterConfig(
         api_version="sloth-kubernetes.io/v1beta1",
         kind="Cluster",
         metadata=Metadata("demo"),
-        spec=ClusterSpec(
-            providers={},
-            node_pools=[],
-            security=SecuritySpec(hardening=hardening, ssh_allowed_cidrs=allowed),  # type: ignore[arg-type]
-        ),
+        spec=ClusterSpec(providers={}, node_pools=[], security=security),
     )
 
 
-def _records(handles: list[Any]) -> list[NodeRecord]:
+def _records(handles: list[Any], servers: int = 0) -> list[NodeRecord]:
+    """The first ``servers`` handles are servers, the others agents."""
     return [
         NodeRecord(
             cluster="demo",
@@ -40,15 +47,21 @@ def _records(handles: list[Any]) -> list[NodeRecord]:
             public_address=h.address,
             host_key=h.host.host_public_key,
             ssh_port=h.port,
+            roles=("server",) if index < servers else ("agent",),
         )
-        for h in handles
+        for index, h in enumerate(handles)
     ]
 
 
 def _prepare(
-    handles: list[Any], config: ClusterConfig, tmp_path: Path, *, require_cgroups: bool = False
+    handles: list[Any],
+    config: ClusterConfig,
+    tmp_path: Path,
+    *,
+    require_cgroups: bool = False,
+    servers: int = 0,
 ) -> PrepareResult:
-    nodes = _records(handles)
+    nodes = _records(handles, servers)
     key = handles[0].private_key
     with RemoteSession(nodes, private_key_path=key, work_dir=tmp_path / "remote") as session:
         return prepare_nodes(session, config, nodes, require_cgroups=require_cgroups)
@@ -59,6 +72,17 @@ def _tcp(source: Any, address: str, port: int) -> str:
     probe = f"exec 3<>/dev/tcp/{address}/{port}"
     done = source.run(f"timeout 1 bash -c {shlex.quote(probe)}", check=False)
     return {0: "open", 124: "dropped"}.get(done.returncode, "refused")
+
+
+def _tcp_from_here(address: str, port: int) -> str:
+    """Connect from this machine (the operator, on the test network's gateway address)."""
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return "open"
+    except TimeoutError:
+        return "dropped"
+    except OSError:
+        return "refused"
 
 
 def _background(host: Any, command: str) -> None:
@@ -168,3 +192,47 @@ def test_refusals_name_the_node_and_touch_nothing(local_hosts: Any, tmp_path: Pa
     assert "sloth" not in host.run("nft list tables").stdout
     with pytest.raises(Exception, match="no cgroups"):
         result.raise_for_failures()
+
+
+def test_the_api_port_is_public_on_servers_to_the_allowed_cidrs_only(
+    local_hosts: Any, tmp_path: Path
+) -> None:
+    from sloth_kubernetes.distro.readiness import check_reachable
+    from sloth_kubernetes.errors import RemoteError
+
+    server, agent, outsider = local_hosts(3)
+    operator = local_hosts.network.gateway
+    for host in (server, agent):
+        _background(host, "socat TCP-LISTEN:6443,fork,reuseaddr EXEC:/bin/true")
+    time.sleep(0.3)
+    assert _tcp(outsider, agent.address, 6443) == "open"  # before: nothing filters
+
+    config = _config([f"{operator}/32"], api=[f"{operator}/32"])
+    first = _prepare([server, agent], config, tmp_path, servers=1)
+    assert first.ok, first.summary()
+    assert _tcp_from_here(server.address, 6443) == "open"  # the operator reaches the API
+    assert _tcp(outsider, server.address, 6443) == "dropped"  # a CIDR outside the list
+    assert _tcp_from_here(agent.address, 6443) == "dropped"  # never on an agent
+    assert not first.nodes[server.name].notes  # the operator is inside the list: nothing to say
+    url = f"https://{agent.address}:6443"
+    with pytest.raises(RemoteError, match="not reachable from this machine") as caught:
+        check_reachable(url, cause="port 6443 is open to 192.0.2.0/24", hint="h", seconds=1)
+    assert "timed out: something drops the packets): port 6443 is open to" in str(caught.value)
+
+    # The list changes: the rule follows (idempotent otherwise), and the operator, now outside
+    # it, is told before the distro phase.
+    moved = _config([f"{operator}/32"], api=[f"{outsider.address}/32"])
+    second = _prepare([server, agent], moved, tmp_path, servers=1)
+    assert second.nodes[server.name].changed == ("firewall",)
+    assert second.nodes[agent.name].changed == ()
+    assert _tcp(outsider, server.address, 6443) == "open"
+    assert _tcp_from_here(server.address, 6443) == "dropped"
+    (note,) = second.nodes[server.name].notes
+    assert f"this machine connects from {operator}, outside spec.security.apiAllowedCIDRs" in note
+    assert not second.nodes[agent.name].notes
+    assert not _prepare([server, agent], moved, tmp_path, servers=1).changed
+
+    # `apiAllowedCIDRs: []`: the API stays on the mesh, the public rule is gone.
+    mesh_only = _prepare([server, agent], _config([f"{operator}/32"], api=[]), tmp_path, servers=1)
+    assert mesh_only.nodes[server.name].changed == ("firewall",)
+    assert _tcp(outsider, server.address, 6443) == "dropped"

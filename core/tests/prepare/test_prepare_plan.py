@@ -173,3 +173,15 @@ def test_settings_follow_the_spec_and_the_node() -> None:
     assert settings.firewall.mesh_interface == "wg-test"
     assert settings.firewall.ssh_allowed_cidrs == ("192.0.2.0/24",)
     assert settings_for(_config(firewall=False), node).firewall is None
+
+
+def test_the_api_is_opened_to_its_cidrs_on_servers_only() -> None:
+    config = _config(api_allowed_cidrs=["198.51.100.0/24"])
+    server = NodeRecord(cluster="demo", name="demo-s-1", roles=("server",))
+    agent = NodeRecord(cluster="demo", name="demo-a-1", roles=("agent",))
+    both = NodeRecord(cluster="demo", name="demo-b-1", roles=("server", "agent"))
+    allowed = ("198.51.100.0/24",)
+    for node, expected in ((server, allowed), (agent, ()), (both, allowed)):
+        firewall = settings_for(config, node).firewall
+        assert firewall is not None
+        assert firewall.api_allowed_cidrs == expected, node.name

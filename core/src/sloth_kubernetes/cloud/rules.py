@@ -1,6 +1,7 @@
 """The inbound rules a cluster's cloud firewall needs.
 
-SSH and the Kubernetes API from ``security.sshAllowedCIDRs``; the WireGuard mesh port (UDP) from
+SSH from ``security.sshAllowedCIDRs``, the Kubernetes API from ``security.apiAllowedCIDRs`` (no
+rule when that list is empty: the API stays on the mesh); the WireGuard mesh port (UDP) from
 anywhere, since nodes on other clouds reach it over the internet; everything between nodes on the
 private network. Everything else inbound is refused by the cloud before it reaches a node (the
 host firewall of the prepare phase is the second layer).
@@ -10,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.cluster import ClusterConfig, PluginBlock
+from ..model.cluster import KUBERNETES_API_PORT, ClusterConfig, PluginBlock
 from .contract import FirewallRule
 
 DEFAULT_MESH_PORT = 51820
-KUBERNETES_API_PORT = 6443
 
 
 def mesh_port(config: ClusterConfig) -> int:
@@ -25,12 +25,14 @@ def mesh_port(config: ClusterConfig) -> int:
 
 
 def cluster_rules(config: ClusterConfig, private_cidr: str | None) -> list[FirewallRule]:
-    operators = tuple(config.spec.security.ssh_allowed_cidrs)
-    rules = [
-        FirewallRule("tcp", "22", operators, "SSH from the operators"),
-        FirewallRule("tcp", str(KUBERNETES_API_PORT), operators, "Kubernetes API"),
-        FirewallRule("udp", str(mesh_port(config)), ("0.0.0.0/0",), "WireGuard mesh"),
-    ]
+    security = config.spec.security
+    rules = [FirewallRule("tcp", "22", tuple(security.ssh_allowed_cidrs), "SSH from the operators")]
+    if security.api_allowed_cidrs:
+        # One firewall covers the cluster's machines, agents too; nothing serves the API on an
+        # agent, and its host firewall drops the port outside the mesh anyway.
+        api = tuple(security.api_allowed_cidrs)
+        rules.append(FirewallRule("tcp", str(KUBERNETES_API_PORT), api, "Kubernetes API"))
+    rules.append(FirewallRule("udp", str(mesh_port(config)), ("0.0.0.0/0",), "WireGuard mesh"))
     if private_cidr:
         inside = (private_cidr,)
         rules += [

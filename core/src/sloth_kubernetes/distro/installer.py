@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 import attrs
 
 from ..model import ClusterConfig, NodeRecord
+from ..model.cluster import KUBERNETES_API_PORT
 from .flags import FlagCatalog
 
 Role = Literal["server", "agent"]
@@ -110,7 +111,8 @@ class Installer(abc.ABC):
     units: ClassVar[Mapping[Role, str]]
     #: the port joining nodes register on (K3s: the API port; RKE2: the supervisor, 9345)
     join_port: ClassVar[int]
-    api_port: ClassVar[int] = 6443
+    #: the API's port (the firewalls open it on servers to ``security.apiAllowedCIDRs``)
+    api_port: ClassVar[int] = KUBERNETES_API_PORT
     #: the default data directory (a distro block's ``dataDir`` overrides it)
     data_dir: ClassVar[str]
 

@@ -33,7 +33,7 @@ from ..model import NodeRecord
 from ..secrets import redact
 from . import artifacts, credentials, kubeconfig
 from .installer import SECRET_MARKER, DistroPlan, Installer, Release, Role, role_of
-from .readiness import NO_CONDITION, NodeReady, Until, poll, wait_ready
+from .readiness import NO_CONDITION, NodeReady, Until, check_reachable, poll, wait_ready
 from .topology import EXTRA_KEY, Topology, plan_topology, tls_sans
 
 PHASE = "distro"
@@ -67,15 +67,49 @@ def make_plan(
 
 
 def api_url(context: ClusterContext, installer: Installer, topology: Topology) -> str:
-    """The API endpoint clients use: ``apiEndpoint``, else the first server's public address."""
+    """The API endpoint clients use: ``apiEndpoint``, else the first server's public address —
+    or its mesh address when the host firewall keeps the API on the mesh (``apiAllowedCIDRs:
+    []``), the one address that reaches it then."""
     first = topology.first
+    security = context.config.spec.security
+    mesh_only = security.firewall and not security.api_allowed_cidrs
     host = (
         context.config.spec.kubernetes.api_endpoint
+        or (first.mesh_address if mesh_only else None)
         or first.public_address
         or first.mesh_address
         or first.private_address
     )
     return f"https://{host}:{installer.api_port}"
+
+
+def api_access(context: ClusterContext, installer: Installer) -> tuple[str, str]:
+    """Why the API may not answer from this machine, and what to do: (cause, hint)."""
+    security = context.config.spec.security
+    port = installer.api_port
+    if context.config.spec.kubernetes.api_endpoint:
+        cause = f"spec.kubernetes.apiEndpoint must lead to port {port} of a server"
+    elif not security.firewall:
+        cause = (
+            "the host firewall is off (spec.security.firewall: false): the network's own "
+            "firewall drops the port, or no server listens at that address"
+        )
+    elif not security.api_allowed_cidrs:
+        cause = (
+            f"spec.security.apiAllowedCIDRs is empty: port {port} is open on the mesh only, "
+            "and this machine is not on it"
+        )
+    else:
+        cause = (
+            f"port {port} is open on the servers to spec.security.apiAllowedCIDRs "
+            f"({', '.join(security.api_allowed_cidrs)}) only: is this machine's address in them?"
+        )
+    hint = (
+        "add this machine's address to spec.security.apiAllowedCIDRs and re-run `up`, point "
+        "spec.kubernetes.apiEndpoint at an address that reaches the API, or set "
+        f"spec.kubernetes.{installer.name}.readiness: ssh to wait over SSH"
+    )
+    return cause, hint
 
 
 @attrs.define
@@ -492,6 +526,8 @@ def _wait_nodes(run: _Run, settings: Any, until: Until) -> dict[str, NodeReady]:
         return poll(
             lambda: _ready_over_ssh(run), names, run.timeout, run.event, run.log_tail, until=until
         )
+    cause, hint = api_access(run.context, run.installer)
+    check_reachable(api_url(run.context, run.installer, run.topology), cause=cause, hint=hint)
     secret = credentials.stored_kubeconfig(run.context.state, run.context.name)
     return wait_ready(
         secret.reveal(),

@@ -10,11 +10,16 @@ is ``True``; a kubelet without a CNI configuration posts ``False`` with reason
 On timeout the error names the nodes that did not get there, with their Ready condition's
 status, reason and message, and carries the tail of the distribution's log from each of them,
 redacted.
+
+With the API, its address must first answer TCP from this machine (:func:`check_reachable`):
+a firewall that drops the port fails at once with the cause, not after the whole timeout.
 """
 
 from __future__ import annotations
 
+import socket
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -59,6 +64,34 @@ def node_readiness(client: Any) -> dict[str, NodeReady]:
                 ready = NodeReady(condition.status, condition.reason or "", condition.message or "")
         found[node.metadata.name] = ready
     return found
+
+
+#: How long the API's address may take to answer TCP once the first server is healthy (a cloud
+#: firewall's rule change takes a few seconds to apply).
+REACH_SECONDS = 20.0
+
+
+def check_reachable(url: str, *, cause: str, hint: str, seconds: float = REACH_SECONDS) -> None:
+    """Raise a :class:`RemoteError` naming ``cause`` when nothing at ``url``'s host and port
+    accepts a TCP connection from this machine within ``seconds``."""
+    parts = urllib.parse.urlsplit(url)
+    address = (parts.hostname or "", parts.port or 443)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection(address, timeout=max(0.1, min(3.0, seconds))):
+                return
+        except TimeoutError:
+            reason = "timed out: something drops the packets"
+        except OSError as error:
+            reason = error.strerror or str(error)
+        if time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    raise RemoteError(
+        f"the Kubernetes API {url} is not reachable from this machine ({reason}): {cause}",
+        hint=hint,
+    )
 
 
 def node_conditions(client: Any) -> dict[str, tuple[str, str]]:

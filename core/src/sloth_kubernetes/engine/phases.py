@@ -304,6 +304,8 @@ def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
             )
             continue
         done.append(node)
+        for note in outcome.notes:  # what the user should know (e.g. the API not reachable)
+            run.context.event("prepare", note, node=node.name)
         changed = ", ".join(outcome.changed) or "no changes"
         machine = f"; managed by the machine: {len(outcome.machine)}" if outcome.machine else ""
         run.journal("prepare", node.name, "prepare", "done", changed + machine)

@@ -16,6 +16,9 @@ import attrs
 from .validators import cidr_list, dns_label, in_range, ipv4_network, unique_non_empty
 
 API_VERSION = "sloth-kubernetes.io/v1beta1"
+#: The Kubernetes API's port on servers (K3s, RKE2 and kubeadm all serve it on 6443): opened on
+#: their public interfaces to ``security.apiAllowedCIDRs`` by the host and cloud firewalls.
+KUBERNETES_API_PORT = 6443
 Role = Literal["server", "agent"]
 
 
@@ -163,6 +166,15 @@ class SecuritySpec:
         factory=lambda: ["0.0.0.0/0"],
         validator=cidr_list,
         metadata=doc("Networks allowed to reach SSH on the nodes.", key="sshAllowedCIDRs"),
+    )
+    api_allowed_cidrs: list[str] = attrs.field(
+        factory=lambda: ["0.0.0.0/0"],
+        validator=cidr_list,
+        metadata=doc(
+            "Networks allowed to reach the Kubernetes API (port 6443 on servers, never agents) "
+            "from outside the mesh; [] keeps it on the mesh only.",
+            key="apiAllowedCIDRs",
+        ),
     )
     firewall: bool = attrs.field(default=True, metadata=doc("Manage a host firewall (nftables)."))
 

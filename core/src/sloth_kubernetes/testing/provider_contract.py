@@ -34,6 +34,7 @@ from ..cloud.rules import DEFAULT_MESH_PORT
 from ..cloud.userdata import public_host_key_in
 from ..context import ClusterContext, OperatorKey
 from ..errors import ProviderError
+from ..model.cluster import KUBERNETES_API_PORT
 from ..model.nodes import NodeRecord, NodeRequest
 
 OPERATOR_KEY = (
@@ -141,7 +142,10 @@ def cloud_harness(
                         ("agent", total - 1, ["agent"]),
                     )
                 ],
-                "security": {"sshAllowedCIDRs": ["198.51.100.0/24"]},
+                "security": {
+                    "sshAllowedCIDRs": ["198.51.100.0/24"],
+                    "apiAllowedCIDRs": ["192.0.2.0/24"],
+                },
             },
         }
         path = tmp_path / f"{name}.yaml"
@@ -246,9 +250,10 @@ class ProviderContract:
         if "firewall" in features:
             (firewall,) = driver.list_firewalls(harness.name)
             rules = driver.firewall_rules(firewall)
-            assert FirewallRule("tcp", "22", ("198.51.100.0/24",)) in [
-                FirewallRule(r.protocol, r.ports, r.sources) for r in rules
-            ]
+            found = [FirewallRule(r.protocol, r.ports, r.sources) for r in rules]
+            assert FirewallRule("tcp", "22", ("198.51.100.0/24",)) in found
+            # the API from security.apiAllowedCIDRs, as the servers' host firewall allows it
+            assert FirewallRule("tcp", str(KUBERNETES_API_PORT), ("192.0.2.0/24",)) in found
             assert any(r.protocol == "udp" and r.ports == str(DEFAULT_MESH_PORT) for r in rules), (
                 rules
             )

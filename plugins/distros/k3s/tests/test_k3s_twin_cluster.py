@@ -39,9 +39,9 @@ def _config(hosts) -> str:
         [("servers", 3, "server"), ("agents", 2, "agent")],
         kubernetes={
             "distribution": "k3s",
-            # readiness over SSH: the host firewall the prepare phase writes accepts 6443 only
-            # on the mesh interface, so the operator cannot reach the API (see below)
-            "k3s": {"readiness": "ssh", "readyTimeout": 120},
+            # readiness through the API (the default) from this machine: the servers' host
+            # firewall opens 6443 to security.apiAllowedCIDRs (default 0.0.0.0/0)
+            "k3s": {"readyTimeout": 120},
         },
         storage=[{"type": "local-path", "classes": [{"name": "local-path", "default": True}]}],
     )
@@ -91,9 +91,9 @@ def test_k3s_twin_cluster_etcd_api_addons_and_quorum(
     peers = sorted(m["peerURLs"][0] for m in members)
     assert peers == sorted(f"https://{mesh[f'twin-servers-{i}']}:2380" for i in (1, 2, 3))
 
-    # The prepare phase's firewall drops 6443 from outside the mesh: this machine (the
-    # operator) is let in on the first server, as an operator opening the API to itself would.
-    servers[0].run("nft insert rule inet sloth input tcp dport 6443 accept")
+    # the firewall the prepare phase wrote, as it is: the API public on servers, not on agents
+    assert "tcp dport 6443 accept" in servers[0].run("nft list table inet sloth").stdout
+    assert "tcp dport 6443 accept" not in hosts[3].run("nft list table inet sloth").stdout
 
     # a real kubectl with the fetched admin kubeconfig lists every node with its mesh address
     kubeconfig = tmp_path / "twin.kubeconfig"

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import attrs
 
+from ...model.cluster import KUBERNETES_API_PORT
+
 TABLE = "sloth"
 RULES_FILE = "/etc/nftables.d/sloth.nft"
 RECORD_FILE = "/var/lib/sloth/firewall.sha256"
@@ -25,7 +27,7 @@ MESH_PORTS: tuple[tuple[str, str, str], ...] = (
     ("tcp", "4244", "Hubble"),
     ("tcp", "5001", "k3s/RKE2 embedded registry (spegel)"),
     ("tcp", "5473", "Calico Typha"),
-    ("tcp", "6443", "Kubernetes API"),
+    ("tcp", "6443", "Kubernetes API (also public on servers: FirewallSpec.api_allowed_cidrs)"),
     ("tcp", "9100", "node-exporter"),
     ("tcp", "9345", "RKE2 supervisor"),
     ("tcp", "10250", "kubelet"),
@@ -47,6 +49,10 @@ class FirewallSpec:
     mesh_port: int = 51820
     mesh_interface: str = "wg-sloth"
     pod_cidr: str = "10.42.0.0/16"
+    #: Who may reach the Kubernetes API on the public interfaces: ``spec.security.apiAllowedCIDRs``
+    #: on servers, empty on agents (nothing of theirs serves the API from outside the mesh).
+    api_allowed_cidrs: tuple[str, ...] = ()
+    api_port: int = KUBERNETES_API_PORT
 
 
 def _networks(cidrs: Iterable[str], version: int) -> list[str]:
@@ -59,18 +65,17 @@ def _networks(cidrs: Iterable[str], version: int) -> list[str]:
     return [str(n) for n in ipaddress.collapse_addresses(v6)]
 
 
-def _ssh_rules(spec: FirewallSpec) -> list[str]:
+def _tcp_from(cidrs: Iterable[str], port: int) -> list[str]:
+    """Accept TCP ``port`` from ``cidrs`` on any interface (one rule per address family)."""
     rules = []
     for version, family, proto in ((4, "ip", "ipv4"), (6, "ip6", "ipv6")):
-        networks = _networks(spec.ssh_allowed_cidrs, version)
+        networks = _networks(cidrs, version)
         if not networks:
             continue
         if networks[0].endswith("/0"):
-            rules.append(f"meta nfproto {proto} tcp dport {spec.ssh_port} accept")
+            rules.append(f"meta nfproto {proto} tcp dport {port} accept")
         else:
-            rules.append(
-                f"{family} saddr {{ {', '.join(networks)} }} tcp dport {spec.ssh_port} accept"
-            )
+            rules.append(f"{family} saddr {{ {', '.join(networks)} }} tcp dport {port} accept")
     return rules
 
 
@@ -89,7 +94,15 @@ def render(spec: FirewallSpec) -> str:
         "udp sport 67 udp dport 68 accept",
         "ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept",
         "# SSH from spec.security.sshAllowedCIDRs",
-        *_ssh_rules(spec),
+        *_tcp_from(spec.ssh_allowed_cidrs, spec.ssh_port),
+        *(
+            [
+                "# the Kubernetes API from spec.security.apiAllowedCIDRs (servers only)",
+                *_tcp_from(spec.api_allowed_cidrs, spec.api_port),
+            ]
+            if spec.api_allowed_cidrs
+            else []
+        ),
         "# the mesh's own UDP port, from anywhere",
         f"udp dport {spec.mesh_port} accept",
         "# Kubernetes and CNI ports, only on the mesh interface",
@@ -135,10 +148,16 @@ def boot_unit() -> str:
 
 
 def firewall_spec(
-    *, ssh_port: int, ssh_allowed_cidrs: Iterable[str], mesh: object, pod_cidr: str
+    *,
+    ssh_port: int,
+    ssh_allowed_cidrs: Iterable[str],
+    mesh: object,
+    pod_cidr: str,
+    api_allowed_cidrs: Iterable[str] = (),
 ) -> FirewallSpec:
     """Build the spec from cluster settings; ``mesh`` is the mesh block's settings (any object
-    with ``port``/``interface``, e.g. WireGuardMeshSpec) or None for the defaults."""
+    with ``port``/``interface``, e.g. WireGuardMeshSpec) or None for the defaults;
+    ``api_allowed_cidrs`` is empty for agents."""
     port = getattr(mesh, "port", None)
     interface = getattr(mesh, "interface", None)
     return FirewallSpec(
@@ -147,17 +166,21 @@ def firewall_spec(
         mesh_port=port if isinstance(port, int) else 51820,
         mesh_interface=interface if isinstance(interface, str) else "wg-sloth",
         pod_cidr=pod_cidr,
+        api_allowed_cidrs=tuple(api_allowed_cidrs),
     )
 
 
-def lockout_risk(spec: FirewallSpec, client_address: str) -> bool:
-    """True when the operator's current SSH source address is outside the allowed CIDRs."""
+def outside(cidrs: Iterable[str], client_address: str) -> bool:
+    """True when ``client_address`` is known and in none of ``cidrs`` (unknown: False)."""
     if not client_address:
         return False
     try:
         address = ipaddress.ip_address(client_address)
     except ValueError:
         return False
-    return not any(
-        address in ipaddress.ip_network(cidr, strict=False) for cidr in spec.ssh_allowed_cidrs
-    )
+    return not any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def lockout_risk(spec: FirewallSpec, client_address: str) -> bool:
+    """True when the operator's current SSH source address is outside the allowed CIDRs."""
+    return outside(spec.ssh_allowed_cidrs, client_address)

@@ -31,7 +31,8 @@ class PrepareSettings:
 
 
 def settings_for(config: ClusterConfig, node: NodeRecord) -> PrepareSettings:
-    """Derive one node's settings from ``spec.security``, ``spec.mesh`` and the pod CIDR."""
+    """Derive one node's settings from ``spec.security``, ``spec.mesh``, the pod CIDR and the
+    node's role."""
     security = config.spec.security
     mesh = config.spec.mesh
     mesh_settings = mesh.settings if isinstance(mesh, PluginBlock) else None
@@ -42,6 +43,8 @@ def settings_for(config: ClusterConfig, node: NodeRecord) -> PrepareSettings:
             ssh_allowed_cidrs=security.ssh_allowed_cidrs,
             mesh=mesh_settings,
             pod_cidr=config.spec.kubernetes.pod_cidr,
+            # the API is served by servers only: an agent keeps 6443 on the mesh
+            api_allowed_cidrs=security.api_allowed_cidrs if node.is_server else (),
         )
     return PrepareSettings(hardening=security.hardening, firewall=spec)
 

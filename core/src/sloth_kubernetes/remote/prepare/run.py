@@ -10,7 +10,7 @@ import attrs
 from ...errors import RemoteError, SlothError
 from ...model import ClusterConfig, NodePackage, NodeRecord
 from .facts_model import NodeFacts
-from .firewall import lockout_risk
+from .firewall import lockout_risk, outside
 from .plan import NodePlan, plan_node, settings_for
 from .support import support_problems
 
@@ -163,6 +163,18 @@ def prepare_nodes(
             results[name] = NodePrepareResult(name, error=_refusal(name, problems), facts=facts)
             continue
         plans[name] = plan_node(facts, settings)
+        if (
+            records[name].is_server
+            and settings.firewall is not None
+            and outside(settings.firewall.api_allowed_cidrs, facts.ssh_client_address)
+        ):
+            # Not a refusal: the operator may reach the API another way (spec.kubernetes.
+            # apiEndpoint behind a load balancer, a VPN, the mesh), but say so before `distro`.
+            note = (
+                f"Kubernetes API: this machine connects from {facts.ssh_client_address}, outside "
+                "spec.security.apiAllowedCIDRs: the API on this server is not reachable from here"
+            )
+            plans[name] = attrs.evolve(plans[name], notes=(*plans[name].notes, note))
 
     # Packages first: the steps use them (nft, modprobe, sysctl, the time daemon).
     pending = {name: plan.packages for name, plan in plans.items() if plan.packages}
