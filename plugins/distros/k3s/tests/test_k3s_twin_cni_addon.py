@@ -50,7 +50,7 @@ def test_k3s_with_a_cni_addon_registers_in_the_distro_phase_and_is_ready_after_a
                 "distribution": "k3s",
                 "cni": {"type": "calico"},
                 # a short timeout: waiting for Ready here would fail, not hang the test
-                "k3s": {"readiness": "ssh", "readyTimeout": 60},
+                "k3s": {"readyTimeout": 60},  # readiness through the API (the default)
             },
         )
     )
