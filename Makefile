@@ -45,7 +45,7 @@ $(DEBS_STAMP):
 
 debs: $(DEBS_STAMP)
 
-# Prism (validates requests to the DigitalOcean/Linode/Hetzner emulators against their OpenAPI specs).
+# Prism (validates requests to the Prism-backed cloud fakes of the provider plugins against their OpenAPI specs).
 PRISM := .cache/node/node_modules/.bin/prism
 $(PRISM):
 	npm install --silent --no-audit --no-fund --prefix .cache/node @stoplight/prism-cli@5

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -41,8 +42,12 @@ from sloth_kubernetes.config.loader import load_config_text
 from sloth_kubernetes.context import ClusterContext, OperatorKey
 from sloth_kubernetes.engine.plan import node_requests
 from sloth_kubernetes.plugins import create_plugin_manager
-from sloth_kubernetes.testing.emulators import Ec2Emulator, FaultPolicy, FaultyProxy
+from sloth_kubernetes.testing.emulators import FaultPolicy, FaultyProxy
 from sloth_provider_aws.plugin import PROVIDER
+
+# The EC2 fake lives with the aws plugin's tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins/providers/aws/tests"))
+from ec2_fake import Ec2Emulator
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMvrWSe0b0pYbLMwS2NBc6B7GOXVmHcpq5iT9MVWmW4h bench"
 LATENCY = 0.1

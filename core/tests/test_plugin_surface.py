@@ -7,6 +7,7 @@ rest of the core may change without breaking them. These tests keep it so.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import sloth_kubernetes.plugin as surface
@@ -64,3 +65,29 @@ def test_hook_value_types_live_in_the_model_not_in_the_library() -> None:
         assert not [m for m in relative if m.startswith(("api", "plugins", "hookspecs"))]
     hookspecs = (REPO / "core/src/sloth_kubernetes/hookspecs.py").read_text()
     assert "api_mesh" not in hookspecs
+
+
+def test_the_core_test_kit_names_no_cloud() -> None:
+    # Each cloud's fake and fixtures live with its provider plugin's tests; the kit in core holds
+    # only generic harnesses (issue #14). Cloud names: the provider plugins that talk to a cloud
+    # API (every one but the host-based local and ssh), their fakes' names, and known aliases.
+    providers = {p.name for p in REPO.glob("plugins/providers/*") if p.is_dir()} - {"local", "ssh"}
+    fakes = {
+        p.name.split("_fake")[0]
+        for p in REPO.glob("plugins/providers/*/tests/*_fake*")
+        if not p.name.startswith("test_")
+    }
+    aliases = {"aws", "amazon", "moto", "google", "gce", "hcloud", "arm", "nova", "neutron"}
+    names = providers | fakes | aliases
+    assert {"digitalocean", "vultr", "ec2"} <= names, names
+    pattern = re.compile(r"\b(" + "|".join(sorted(names)) + r")\b", re.IGNORECASE)
+    kit = REPO / "core/src/sloth_kubernetes/testing"
+    found = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in sorted(kit.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == [], "the core test kit names a cloud (move it to the plugin):\n" + "\n".join(
+        found
+    )

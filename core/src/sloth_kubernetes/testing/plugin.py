@@ -5,8 +5,8 @@
 * ``sloth_cli`` — run the CLI through its real exit boundary, capturing output;
 * ``config_factory`` — write a cluster config (a small valid default, with overrides) to a file;
 * ``dummy_provider`` — the in-memory ``dummy`` provider, registered;
-* ``ec2_emulator``, ``digitalocean_emulator``, ``linode_emulator``, ``hetzner_emulator``,
-  ``faulty_proxy``, ``recorded_api`` — local cloud APIs (docs/testing-clouds.md);
+* ``faulty_proxy``, ``recorded_api`` — fault injection and recorded exchanges in front of a
+  cloud API (each provider plugin keeps its fake and its fixture; docs/testing-clouds.md);
 * ``postgres_url``, ``postgres_database_url`` — a throwaway PostgreSQL server / database.
 """
 
@@ -25,19 +25,8 @@ from ..secrets import forget_all
 from .dummy import DummyCluster, DummyProvider
 
 # Fixtures of the other test-kit modules, exposed to every test session (plugin authors included):
-# cloud API emulators (emulators/fixtures.py) and a throwaway PostgreSQL (postgres.py).
-from .emulators.fixtures import (  # noqa: F401
-    _digitalocean_server,
-    _ec2_server,
-    _hetzner_server,
-    _linode_server,
-    digitalocean_emulator,
-    ec2_emulator,
-    faulty_proxy,
-    hetzner_emulator,
-    linode_emulator,
-    recorded_api,
-)
+# cloud API harnesses (emulators/fixtures.py) and a throwaway PostgreSQL (postgres.py).
+from .emulators.fixtures import faulty_proxy, recorded_api  # noqa: F401
 from .postgres import postgres_database_url, postgres_url  # noqa: F401
 
 

@@ -303,7 +303,7 @@ class ProviderContract:
         with open_store(f"sqlite:///{harness.context.data_dir / 'plan.db'}") as store:
             plan = make_plan(sloth_manager, store, harness.context.config)
         (create,) = plan.node_actions("create")
-        # "smallest match" where the cloud's API lists no prices (GCE, Azure)
+        # "smallest match" where the cloud's API lists no prices
         assert any(
             f"{self.expected_size} ({how} match" in create.detail
             for how in ("cheapest", "smallest")

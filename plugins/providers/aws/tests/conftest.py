@@ -1,13 +1,36 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import importlib.util
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from ec2_fake import Ec2Emulator, ec2_driver
 from sloth_kubernetes.cloud import CloudProvider
+from sloth_kubernetes.testing.emulators.fixtures import emulator_unavailable, sweep_once
 from sloth_kubernetes.testing.provider_contract import cloud_harness  # noqa: F401
 from sloth_provider_aws.plugin import PROVIDER
+
+
+@pytest.fixture(scope="session")
+def _ec2_server() -> Iterator[Ec2Emulator]:
+    if importlib.util.find_spec("moto") is None:
+        emulator_unavailable("EC2", "moto is not installed; run `pip install 'moto[server]'`")
+    sweep_once()
+    emulator = Ec2Emulator()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def ec2_emulator(_ec2_server: Ec2Emulator) -> Ec2Emulator:
+    """moto's EC2, emptied for this test. libcloud: ``EC2NodeDriver(key, secret, region=...,
+    host=e.host, port=e.port, secure=False, signature_version="4")``."""
+    _ec2_server.reset()
+    return _ec2_server
 
 
 @pytest.fixture
@@ -29,15 +52,6 @@ def provider_block(ec2_emulator: Any, aws_credentials: None) -> dict[str, Any]:
         "pollInterval": 0.05,
         "createTimeout": 10,
     }
-
-
-def ec2_driver(emulator: Any) -> Any:
-    from libcloud.compute.drivers.ec2 import EC2NodeDriver
-
-    return EC2NodeDriver(
-        "AKIDEXAMPLE", "secret", region="eu-west-1", host=emulator.host, port=emulator.port,
-        secure=False, signature_version="4",
-    )  # fmt: skip
 
 
 @pytest.fixture

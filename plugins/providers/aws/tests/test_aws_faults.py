@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ec2_fake import aws_fault_body
+
 
 def test_thirty_percent_throttling_ten_instances_no_duplicate(
     cloud_harness: Callable[..., Any], ec2_emulator: Any, faulty_proxy: Any
 ) -> None:
-    proxy = faulty_proxy(ec2_emulator, fault_rate=0.3, retry_after=0, seed=11, body_style="aws")
+    proxy = faulty_proxy(
+        ec2_emulator, fault_rate=0.3, retry_after=0, seed=11, fault_body=aws_fault_body
+    )
     harness = cloud_harness(count=10, endpoint=proxy.endpoint, pool={"image": "ami-785db401"})
     proxy.reset()
     records = harness.provision()

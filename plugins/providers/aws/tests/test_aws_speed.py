@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import ec2_driver
+from ec2_fake import ec2_driver
 
 POOL = {"image": "ami-785db401"}
 

@@ -44,7 +44,7 @@ from typing import Any
 from sloth_kubernetes.cloud.userdata import public_host_key_in
 from sloth_kubernetes.testing.emulators._http import JsonReply, JsonRequest
 from sloth_kubernetes.testing.emulators.described import ApiDescription, DescribedApp
-from sloth_kubernetes.testing.emulators.fakes._common import AddressPool, md5_fingerprint, utc_now
+from sloth_kubernetes.testing.emulators.state import AddressPool, md5_fingerprint, utc_now
 
 from .openstack_fake_neutron import EXTERNAL_NET, EXTERNAL_SUBNET, PROJECT_ID, NeutronFake
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sloth_kubernetes.testing.emulators._http import JsonReply, JsonRequest
-from sloth_kubernetes.testing.emulators.fakes._common import AddressPool, utc_now
+from sloth_kubernetes.testing.emulators.state import AddressPool, utc_now
 
 PROJECT_ID = "8b2b4a0f6c0e4d8c9f3b0a1e2d3c4b5a"
 EXTERNAL_NET = "5c1d7a5e-1b2a-4f4f-9a51-0d0b6b8f0e11"

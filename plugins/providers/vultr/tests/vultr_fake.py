@@ -43,7 +43,7 @@ from typing import Any
 
 from sloth_kubernetes.testing.emulators._http import JsonReply, JsonRequest
 from sloth_kubernetes.testing.emulators.described import ApiDescription, DescribedApp
-from sloth_kubernetes.testing.emulators.fakes._common import AddressPool, utc_now
+from sloth_kubernetes.testing.emulators.state import AddressPool, utc_now
 
 HERE = Path(__file__).parent / "described"
 DESCRIPTION = HERE / "vultr-api-v2.json"

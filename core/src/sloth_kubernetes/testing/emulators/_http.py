@@ -33,7 +33,8 @@ class EmulatorError(RuntimeError):
 
 @attrs.frozen
 class RecordedRequest:
-    """One request an emulator answered. ``action`` is the EC2 ``Action`` (None for REST APIs)."""
+    """One request an emulator answered. ``action`` is the ``Action`` parameter of a query-style
+    API (None for REST APIs)."""
 
     method: str
     path: str
@@ -280,6 +281,15 @@ def emulator_processes() -> dict[int, int]:
             if variable.startswith(marker) and variable[len(marker) :].isdigit():
                 found[int(entry)] = int(variable[len(marker) :])
     return found
+
+
+def process_group_members(pgid: int) -> list[str]:
+    """``ps`` lines of the live (not zombie) processes of group ``pgid``: an emulator started by
+    :func:`start_process` leads its own group, so after ``stop()`` this is empty."""
+    listing = subprocess.run(
+        ["ps", "-o", "pid=,stat=", "-g", str(pgid)], capture_output=True, text=True, check=False
+    ).stdout.split("\n")
+    return [line for line in listing if line.strip() and "Z" not in line.split()[-1]]
 
 
 def sweep_stale_processes() -> list[int]:

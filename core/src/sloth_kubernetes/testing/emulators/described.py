@@ -1,7 +1,7 @@
 """Fakes checked against a cloud's published API description, without Prism.
 
-For clouds whose description cannot be loaded by Prism from ``shared/api-specs`` (Vultr's OpenAPI
-document, OpenStack's API references and its services' own JSON Schemas), a plugin keeps a
+For clouds whose description cannot be loaded by Prism from ``shared/api-specs`` (an OpenAPI
+document Prism cannot load, API references plus a service's own JSON Schemas), a plugin keeps a
 *derived subset*: a JSON file of our own listing exactly the operations its driver sends, each with
 the JSON pointer (or file) it was derived from, its query parameters, request body and response
 bodies as JSON Schema. :class:`DescribedApp` checks every request a fake receives and every reply
@@ -59,8 +59,8 @@ class Operation:
 
 class ApiDescription:
     """One derived description file, optionally served under a path ``prefix`` (a fake that
-    serves several services on one port, e.g. ``/compute`` + Nova's paths); ``ignore_case`` for
-    APIs whose paths are case-insensitive (Azure Resource Manager)."""
+    serves several services on one port, e.g. ``/compute`` + a compute service's paths);
+    ``ignore_case`` for APIs whose paths are case-insensitive."""
 
     def __init__(
         self, document: Mapping[str, Any], *, name: str, prefix: str = "", ignore_case: bool = False
@@ -80,7 +80,7 @@ class ApiDescription:
                 Operation(
                     key=key,
                     method=method.upper(),
-                    # ignore_case: ARM matches paths case-insensitively
+                    # ignore_case: some APIs match paths case-insensitively
                     pattern=re.compile(f"^{regex}/?$", re.IGNORECASE if ignore_case else 0),
                     query=entry.get("query") or {},
                     required_query=entry.get("requiredQuery") or [],
@@ -105,7 +105,7 @@ class ApiDescription:
         return None
 
     def _schema_errors(self, schema: Any, instance: Any, where: str) -> list[str]:
-        # formats are checked as the services check them (Nova validates ipv4, uuid, date-time...)
+        # formats are checked as the services check them (ipv4, uuid, date-time...)
         # one validator per schema: building one over a large description costs more than
         # validating (the schemas live as long as this description, so their ids are stable)
         validator = self._validators.get(id(schema))

@@ -41,16 +41,19 @@ _HOP_BY_HOP = {
     "content-length",
 }
 
-#: One JSON error body that every JSON cloud client here can parse: DigitalOcean reads ``id`` and
-#: ``message``, Linode ``errors[0].reason``, Hetzner ``error.code``/``error.message``.
+#: One JSON error body that the JSON API clients in use read, whichever key they look at: ``id`` and
+#: ``message``, ``errors[0].reason``, or ``error.code`` and ``error.message``.
 _JSON_FAULT = {
     429: ("too_many_requests", "API rate limit exceeded (injected by the fault proxy)"),
     503: ("service_unavailable", "Service unavailable (injected by the fault proxy)"),
 }
-_AWS_FAULT = {429: "Throttling", 503: "RequestLimitExceeded"}
 
 #: Called with (status, headers, body) of every upstream reply; used to collect spec violations.
 ResponseHook = Callable[[int, dict[str, str], bytes], None]
+
+#: The error body of an injected fault for an API whose clients read no JSON errors: called with
+#: the status, returns ``(content type, body)``. A plugin's test support module provides it.
+FaultBody = Callable[[int], tuple[str, bytes]]
 
 
 @attrs.frozen
@@ -62,7 +65,8 @@ class FaultPolicy:
     retry_after: int = 1
     latency: float = 0.0  # seconds added before every request
     seed: int = 0
-    body_style: str = "json"  # "json" or "aws" (EC2's XML error body)
+    #: the injected error body; None: the JSON body above
+    fault_body: FaultBody | None = None
 
 
 @attrs.define
@@ -189,13 +193,9 @@ class FaultyProxy:
     @staticmethod
     def _fault_reply(status: int, policy: FaultPolicy) -> tuple[int, list[tuple[str, str]], bytes]:
         headers = [("Retry-After", str(policy.retry_after))]
-        if policy.body_style == "aws":
-            code = _AWS_FAULT.get(status, "InternalError")
-            body = (
-                f"<Response><Errors><Error><Code>{code}</Code><Message>Injected by the fault "
-                f"proxy</Message></Error></Errors><RequestID>fault</RequestID></Response>"
-            ).encode()
-            return status, [*headers, ("Content-Type", "text/xml")], body
+        if policy.fault_body is not None:
+            content_type, body = policy.fault_body(status)
+            return status, [*headers, ("Content-Type", content_type)], body
         code, message = _JSON_FAULT.get(status, ("error", "Injected by the fault proxy"))
         payload = {
             "id": code,

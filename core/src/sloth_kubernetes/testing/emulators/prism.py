@@ -6,7 +6,11 @@ the spec into a ``500``; both carry a problem+json body listing the broken rules
 and milder findings come in an ``sl-violations`` header. The recorder (a fault-free
 :class:`~sloth_kubernetes.testing.emulators.faults.FaultyProxy`) counts every request and keeps
 those rules, so :meth:`PrismEmulator.violations` can fail a test with the exact rule it broke even
-when the client library swallows the error body (libcloud's Linode driver raises ``KeyError``).
+when the client library swallows the error body.
+
+Nothing here knows a cloud: a plugin's test support module passes its fake and a
+:class:`PrismSpec` (the spec file under the api-specs folder, and corrections where the published
+spec contradicts the real API).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from sloth_kubernetes.testing.emulators._http import (
     LOOPBACK,
@@ -38,16 +44,24 @@ from sloth_kubernetes.testing.emulators.faults import FaultyProxy
 if TYPE_CHECKING:
     import subprocess
 
-#: Entry file of each cloud's spec, relative to the api-specs folder (DigitalOcean's spec is split
-#: over many files: Prism must be given the entry file, which $refs the others).
-SPEC_FILES = {
-    "digitalocean": "digitalocean/DigitalOcean-public.v2.yaml",
-    "linode": "linode/openapi.yaml",
-    "hetzner": "hetzner/hcloud.json",
-}
 PRISM_PACKAGE = "@stoplight/prism-cli@5"
 _REPO_ROOT = Path(__file__).resolve().parents[5]
 _LISTENING = re.compile(r"Prism is listening on http://127\.0\.0\.1:(\d+)")
+
+
+@attrs.frozen
+class PrismSpec:
+    """A cloud's OpenAPI spec as Prism loads it.
+
+    ``file`` is the entry file relative to the api-specs folder (a spec split over many files is
+    given by the file that $refs the others). ``patch`` corrects, in a cached copy (never in the
+    repo), places where the published spec contradicts the real API; bump ``patch_version`` when
+    the patch changes so cached copies are rebuilt.
+    """
+
+    file: str
+    patch: Callable[[dict[str, Any]], None] | None = None
+    patch_version: str = "1"
 
 
 class PrismUnavailable(EmulatorError):
@@ -64,88 +78,52 @@ def specs_dir() -> Path:
     return Path(configured) if configured else _REPO_ROOT.parent / "shared" / "api-specs"
 
 
-def spec_path(cloud: str) -> Path:
-    """The spec entry file for ``cloud``; raises :class:`PrismUnavailable` when it is absent."""
-    path = specs_dir() / SPEC_FILES[cloud]
+def spec_path(name: str, spec: PrismSpec) -> Path:
+    """The spec's entry file; raises :class:`PrismUnavailable` when it is absent."""
+    path = specs_dir() / spec.file
     if not path.is_file():
         raise PrismUnavailable(
-            f"the {cloud} OpenAPI spec is not at {path}; set SLOTH_API_SPECS to the folder "
+            f"the {name} OpenAPI spec is not at {path}; set SLOTH_API_SPECS to the folder "
             "holding the api-specs (see docs/testing-clouds.md)"
         )
     return path
 
 
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
-    """Every mapping in a parsed spec, depth first."""
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every mapping in a parsed spec, depth first (for :attr:`PrismSpec.patch` functions)."""
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            yield from _walk(value)
+            yield from walk(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _walk(value)
+            yield from walk(value)
 
 
-_TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
-
-
-def _patch_linode(spec: dict[str, Any]) -> None:
-    """Three places where Linode's published spec contradicts its API (and its own examples):
-
-    * timestamps: the API answers ``2018-01-01T00:01:01`` (no zone; libcloud parses exactly that)
-      but the spec says ``format: date-time``, which demands a zone; relaxed to a pattern;
-    * ``X-Filter``: a header carrying JSON is given an object schema, so Prism refuses every
-      filtered list (it validates the header *string*); declared a string;
-    * ``allOf`` members (and the properties declared beside them) with ``additionalProperties:
-      false`` refuse the properties the other parts add: creating a firewall with ``devices`` or
-      ``inbound_policy`` — both documented — is refused. The flag is dropped there, where it
-      cannot be right.
-    """
-    for node in list(_walk(spec)):
-        if node.get("format") == "date-time" and node.get("type") == "string":
-            del node["format"]
-            node.setdefault("pattern", _TIMESTAMP_PATTERN)
-        if node.get("in") == "header" and node.get("name") == "X-Filter" and "schema" in node:
-            node["x-sloth-original-schema"] = node["schema"]
-            node["schema"] = {"type": "string"}
-        if node.get("allOf"):
-            # the members and the properties declared beside them describe one object
-            for inner in _walk([node["allOf"], node.get("properties")]):
-                if inner.get("additionalProperties") is False:
-                    del inner["additionalProperties"]
-
-
-#: Corrections applied to a copy of a spec (in the cache, never in the repo) where the published
-#: spec contradicts the real API; each is documented in docs/testing-clouds.md. Bump
-#: PATCH_VERSION when a patch changes so cached copies are rebuilt.
-SPEC_PATCHES: dict[str, Callable[[dict[str, Any]], None]] = {"linode": _patch_linode}
-PATCH_VERSION = "2"
-
-
-def prepared_spec(cloud: str) -> Path:
+def prepared_spec(name: str, spec: PrismSpec) -> Path:
     """The file Prism loads: the spec itself, or a patched JSON copy cached in ``cache_dir()``."""
-    source = spec_path(cloud)
-    patch = SPEC_PATCHES.get(cloud)
+    source = spec_path(name, spec)
+    patch = spec.patch
     if patch is None:
         return source
     raw = source.read_bytes()
-    digest = hashlib.sha256(raw + PATCH_VERSION.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(raw + spec.patch_version.encode()).hexdigest()[:16]
     target_dir = cache_dir() / "api-specs"
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
     except OSError:
         target_dir = Path(tempfile.gettempdir())
-    target = target_dir / f"{cloud}-{digest}.json"
+    target = target_dir / f"{name}-{digest}.json"
     if not target.exists():
-        import yaml  # PyYAML: the C loader reads Linode's 3.5 MB spec in ~1 s
+        import yaml  # PyYAML: its C loader reads a 3.5 MB spec in ~1 s
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        spec = yaml.load(raw, Loader=loader)  # noqa: S506 (a safe loader)
-        patch(spec)
+        document = yaml.load(raw, Loader=loader)  # noqa: S506 (a safe loader)
+        patch(document)
         scratch = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        scratch.write_text(json.dumps(spec, default=str), encoding="utf-8")
+        scratch.write_text(json.dumps(document, default=str), encoding="utf-8")
         os.replace(scratch, target)
-        for stale in target_dir.glob(f"{cloud}-*.json"):
+        for stale in target_dir.glob(f"{name}-*.json"):
             if stale != target:
                 stale.unlink(missing_ok=True)
     return target
@@ -212,24 +190,26 @@ class PrismEmulator:
     """A cloud API: Prism validating requests and replies in front of a stateful fake.
 
     ``endpoint`` is what a client uses as its API base URL (``http://127.0.0.1:PORT``); the fake's
-    paths are the spec's paths (``/v2/droplets``, ``/v4/linode/instances``, ``/servers``).
+    paths are the spec's paths (without the spec's server prefix).
     """
 
-    def __init__(self, cloud: str, fake: JsonApp, *, startup_timeout: float = 90.0) -> None:
-        self.name = cloud
+    def __init__(
+        self, name: str, fake: JsonApp, spec: PrismSpec, *, startup_timeout: float = 90.0
+    ) -> None:
+        self.name = name
         self.fake = fake
-        spec = prepared_spec(cloud)
+        prepared = prepared_spec(name, spec)
         prism = find_prism()
-        self._backend = BackgroundServer(fake, name=cloud)
+        self._backend = BackgroundServer(fake, name=name)
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
-            prefix=f"sloth-prism-{cloud}-", suffix=".log", delete=False
+            prefix=f"sloth-prism-{name}-", suffix=".log", delete=False
         )
         started = time.monotonic()
         argv = [
             prism,
             "proxy",
             "--errors",
-            str(spec),
+            str(prepared),
             self._backend.endpoint,
             "--host",
             LOOPBACK,
@@ -243,12 +223,12 @@ class PrismEmulator:
                 self._log.name,
                 _LISTENING,
                 timeout=startup_timeout,
-                what=f"Prism for {cloud}",
+                what=f"Prism for {name}",
             )
             self.prism_port = int(match.group(1))
             if not port_is_open(self.prism_port):
                 raise EmulatorError(
-                    f"Prism for {cloud} said it listens on {self.prism_port} but does not"
+                    f"Prism for {name} said it listens on {self.prism_port} but does not"
                 )
         except BaseException:
             self.stop()
@@ -256,7 +236,7 @@ class PrismEmulator:
         self.startup_seconds = time.monotonic() - started
         self._violations: list[str] = []
         self._front = FaultyProxy(
-            f"http://{LOOPBACK}:{self.prism_port}", on_response=self._collect, name=f"{cloud}-front"
+            f"http://{LOOPBACK}:{self.prism_port}", on_response=self._collect, name=f"{name}-front"
         )
         self.host = LOOPBACK
 

@@ -1,4 +1,4 @@
-"""Recorded responses for clouds with no local server (Vultr, GCE, Azure, OpenStack, ...).
+"""Recorded responses: exchanges a fake cannot produce, or an API with no local server.
 
 A scenario is a folder of JSON files, read in name order; each file is one exchange::
 
@@ -10,8 +10,8 @@ A scenario is a folder of JSON files, read in name order; each file is one excha
     }
 
 ``{{endpoint}}`` anywhere in a response (body or header values) is replaced by the server's own
-``http://127.0.0.1:PORT``, for APIs whose replies point at further endpoints (OpenStack's service
-catalog, OAuth token URIs, operation links). Several files with the same method and path are
+``http://127.0.0.1:PORT``, for APIs whose replies point at further endpoints (a service catalog,
+OAuth token URIs, operation links). Several files with the same method and path are
 served in order (a list before and after a create), the last one repeating. A request nothing
 matches gets ``421`` (a 4xx: clients fail at once instead of retrying) with a message listing
 the recorded routes, and lands in :attr:`ReplayServer.unmatched` so a test can assert there

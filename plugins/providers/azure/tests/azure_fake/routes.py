@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from sloth_kubernetes.testing.emulators._http import JsonReply, JsonRequest
-from sloth_kubernetes.testing.emulators.fakes._common import utc_now
+from sloth_kubernetes.testing.emulators.state import utc_now
 
 from .catalog import LOCATIONS, VM_SIZES
 

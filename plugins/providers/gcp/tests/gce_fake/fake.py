@@ -48,7 +48,7 @@ from urllib.parse import parse_qsl
 
 from sloth_kubernetes.testing.emulators._http import JsonReply, JsonRequest
 from sloth_kubernetes.testing.emulators.described import DescribedApp
-from sloth_kubernetes.testing.emulators.fakes._common import utc_now
+from sloth_kubernetes.testing.emulators.state import utc_now
 
 from .catalog import AUTO_SUBNETS, IMAGE_FAMILIES, MACHINE_TYPES, REGIONS, ZONES
 

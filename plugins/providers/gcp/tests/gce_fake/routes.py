@@ -6,7 +6,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from sloth_kubernetes.testing.emulators._http import JsonReply, JsonRequest
-from sloth_kubernetes.testing.emulators.fakes._common import utc_now
+from sloth_kubernetes.testing.emulators.state import utc_now
 
 from .catalog import IMAGE_FAMILIES, MACHINE_TYPES, REGIONS, ZONES
 from .fake import LINK, _fingerprint, _public

@@ -1,4 +1,4 @@
-"""AWS EC2 emulator: moto's server behind a WSGI wrapper that makes its replies parse like AWS's.
+"""A fake AWS EC2 API: moto's server behind a WSGI wrapper that makes its replies parse like AWS's.
 
 moto's EC2 replies differ from AWS in ways that silently break libcloud's ``EC2NodeDriver``
 (measured with moto 5.2 and libcloud 3.9):
@@ -10,9 +10,10 @@ moto's EC2 replies differ from AWS in ways that silently break libcloud's ``EC2N
 * actions that AWS answers with ``<return>true</return>`` (RebootInstances, DeleteSecurityGroup,
   ...) are answered with only a ``requestId``, so libcloud reports ``False``.
 
-The wrapper fixes those three and nothing else. It runs in a subprocess (``python -m
-sloth_kubernetes.testing.emulators.ec2``) so moto's global state and its heavy imports stay out of
-the test process; :class:`Ec2Emulator` starts and stops it.
+The wrapper fixes those three and nothing else. It runs in a subprocess (``python -m ec2_fake``,
+this file) so moto's global state and its heavy imports stay out of the test process;
+:class:`Ec2Emulator` starts and stops it. :func:`aws_fault_body` is the error body a fault proxy
+injects in front of it (``faulty_proxy(ec2_emulator, fault_body=aws_fault_body)``).
 """
 
 from __future__ import annotations
@@ -186,6 +187,16 @@ def serve() -> None:
     server.serve_forever()
 
 
+def ec2_driver(emulator: Any) -> Any:
+    """libcloud's ``EC2NodeDriver`` pointed at ``emulator`` (or a proxy in front of it)."""
+    from libcloud.compute.drivers.ec2 import EC2NodeDriver
+
+    return EC2NodeDriver(
+        "AKIDSLOTHTEST", "not-a-secret", region="eu-west-1", host=emulator.host,
+        port=emulator.port, secure=False, signature_version="4",
+    )  # fmt: skip
+
+
 class Ec2Emulator:
     """A running moto EC2 server. Point ``EC2NodeDriver(..., host=, port=, secure=False,
     signature_version="4")`` at it."""
@@ -196,7 +207,7 @@ class Ec2Emulator:
         self._log = tempfile.NamedTemporaryFile(prefix="sloth-ec2-", suffix=".log", delete=False)  # noqa: SIM115
         started = time.monotonic()
         self.process: subprocess.Popen[bytes] = start_process(
-            [sys.executable, "-m", "sloth_kubernetes.testing.emulators.ec2"],
+            [sys.executable, "-m", "ec2_fake"],
             log=self._log,
             env={"PYTHONPATH": _pythonpath()},
         )
@@ -257,12 +268,31 @@ class Ec2Emulator:
 
 
 def _pythonpath() -> str:
-    """The subprocess must import this package even when core is not pip-installed."""
+    """The subprocess imports this module and the core, even when core is not pip-installed."""
     import os
 
-    source_root = str(Path(__file__).resolve().parents[3])
+    import sloth_kubernetes
+
+    here = str(Path(__file__).resolve().parent)
+    core_source = str(Path(sloth_kubernetes.__file__).resolve().parents[1])
     existing = os.environ.get("PYTHONPATH", "")
-    return source_root + (os.pathsep + existing if existing else "")
+    return os.pathsep.join([here, core_source, *([existing] if existing else [])])
+
+
+#: The error codes AWS answers a throttled or overloaded request with (EC2 API reference, "Error
+#: codes for the Amazon EC2 API": ``Throttling``/``RequestLimitExceeded``).
+_AWS_FAULT = {429: "Throttling", 503: "RequestLimitExceeded"}
+
+
+def aws_fault_body(status: int) -> tuple[str, bytes]:
+    """EC2's XML error body (``<Response><Errors>``, no namespace) for an injected fault: the
+    :class:`~sloth_kubernetes.testing.emulators.faults.FaultPolicy` ``fault_body`` for EC2."""
+    code = _AWS_FAULT.get(status, "InternalError")
+    body = (
+        f"<Response><Errors><Error><Code>{code}</Code><Message>Injected by the fault "
+        f"proxy</Message></Error></Errors><RequestID>fault</RequestID></Response>"
+    )
+    return "text/xml", body.encode()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from sloth_kubernetes.testing.emulators._http import JsonApp, JsonReply, JsonRequest
-from sloth_kubernetes.testing.emulators.fakes._common import (
+from sloth_kubernetes.testing.emulators.prism import PrismSpec
+from sloth_kubernetes.testing.emulators.state import (
     AddressPool,
     IdCounter,
     md5_fingerprint,
@@ -31,6 +32,12 @@ IMAGES = {
     "ubuntu-24-04-x64": (160_000_001, "Ubuntu", "24.04 (LTS) x64"),
     "debian-12-x64": (160_000_002, "Debian", "12 x64"),
 }
+
+
+#: DigitalOcean's OpenAPI spec (github.com/digitalocean/openapi ``specification/`` at 7c1300c479fe),
+#: under the api-specs folder (docs/testing-clouds.md). It is split over many files: Prism is given
+#: the entry file, which $refs the others.
+SPEC = PrismSpec("digitalocean/DigitalOcean-public.v2.yaml")
 
 
 class DigitalOceanFake(JsonApp):

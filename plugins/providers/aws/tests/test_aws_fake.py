@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
-from sloth_kubernetes.testing.emulators.ec2 import LIBCLOUD_EC2_NAMESPACE, Ec2CompatMiddleware
+from ec2_fake import (
+    LIBCLOUD_EC2_NAMESPACE,
+    Ec2CompatMiddleware,
+    Ec2Emulator,
+    aws_fault_body,
+    ec2_driver,
+)
+from sloth_kubernetes.testing.emulators._http import (
+    emulator_processes,
+    process_group_members,
+    sweep_stale_processes,
+)
 
 pytestmark = pytest.mark.emulator
 
 PUBLIC_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl sloth-test"
 )
-
-
-def ec2_driver(emulator: Any) -> Any:
-    from libcloud.compute.drivers.ec2 import EC2NodeDriver
-
-    return EC2NodeDriver(
-        "AKIDSLOTHTEST",
-        "not-a-secret",
-        region="eu-west-1",
-        host=emulator.host,
-        port=emulator.port,
-        secure=False,
-        signature_version="4",
-    )
 
 
 def small_size(driver: Any) -> Any:
@@ -130,3 +128,39 @@ def test_rewrite_makes_moto_replies_parse_like_aws() -> None:
         b'2016-11-15"><Errors><Error><Code>X</Code><Message>m</Message></Error></Errors></Response>'
     )
     assert b"<Response><Errors>" in Ec2CompatMiddleware.rewrite(error, 400)
+
+
+def test_libcloud_does_not_retry_a_throttled_ec2_call(ec2_emulator: Any, faulty_proxy: Any) -> None:
+    """Why the project needs its own retry layer (TESTING.md): one 503, one failed call."""
+    from libcloud.common.exceptions import BaseHTTPError
+    from libcloud.compute.drivers.ec2 import EC2NodeDriver
+
+    proxy = faulty_proxy(ec2_emulator, fault_rate=1.0, statuses=(503,), fault_body=aws_fault_body)
+    driver = EC2NodeDriver(
+        "AKIDSLOTHTEST",
+        "not-a-secret",
+        region="eu-west-1",
+        host=proxy.host,
+        port=proxy.port,
+        secure=False,
+        signature_version="4",
+    )
+    with pytest.raises(BaseHTTPError, match="RequestLimitExceeded"):
+        driver.list_nodes()
+    assert proxy.counters.requests == 1
+    assert ec2_emulator.requests.total == 0  # the fault never reached moto
+
+
+def test_stop_leaves_no_process_behind() -> None:
+    ec2 = Ec2Emulator()
+    group = ec2.process.pid
+    assert process_group_members(group)
+    ec2.stop()
+    assert process_group_members(group) == []
+    assert group not in emulator_processes()
+
+
+def test_running_emulators_of_this_process_are_not_swept(ec2_emulator: Any) -> None:
+    sweep_stale_processes()
+    time.sleep(0.1)
+    assert ec2_emulator.requests.total == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -136,3 +137,61 @@ def test_spec_violation_is_reported_with_the_rule(digitalocean_emulator: Any) ->
     assert any(v.startswith("request.body.user_data") for v in violations), violations
     assert digitalocean_emulator.requests.count("POST", "/v2/droplets", status=422) == 1
     assert digitalocean_emulator.fake.droplets == {}  # Prism never forwarded it
+
+
+def test_faulty_proxy_in_front_of_prism(digitalocean_emulator: Any, faulty_proxy: Any) -> None:
+    from libcloud.compute.drivers.digitalocean import DigitalOceanNodeDriver
+
+    proxy = faulty_proxy(digitalocean_emulator, fault_rate=0.5, statuses=(429,), seed=3)
+    driver = DigitalOceanNodeDriver("sloth-test-token")
+    driver.connection.host, driver.connection.port = proxy.host, proxy.port
+    driver.connection.secure = False
+    driver.connection.connect()
+    outcomes: list[str] = []
+    for _ in range(10):
+        try:
+            driver.list_sizes()
+            outcomes.append("ok")
+        except Exception as error:  # libcloud raises a generic error for DigitalOcean's 429
+            outcomes.append(str(error))
+    throttled = [o for o in outcomes if o != "ok"]
+    assert "ok" in outcomes
+    assert throttled
+    assert all("rate limit" in o.lower() for o in throttled), throttled
+    assert proxy.counters.faults == len(throttled)
+
+
+def test_one_driver_per_thread_under_latency(digitalocean_emulator: Any, faulty_proxy: Any) -> None:
+    """16 threads, one driver each, 100 ms per request: nothing lost, far faster than serial."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from libcloud.compute.drivers.digitalocean import DigitalOceanNodeDriver
+
+    proxy = faulty_proxy(digitalocean_emulator, latency=0.1)
+
+    def create(index: int) -> str:
+        driver = DigitalOceanNodeDriver("sloth-test-token")  # not thread-safe: one per thread
+        driver.connection.host, driver.connection.port = proxy.host, proxy.port
+        driver.connection.secure = False
+        driver.connection.connect()
+        reply = driver.connection.request(
+            "/v2/droplets",
+            data=json.dumps(
+                {
+                    "name": f"node-{index}",
+                    "region": "fra1",
+                    "size": "s-1vcpu-1gb",
+                    "image": "debian-12-x64",
+                }
+            ),
+            method="POST",
+        )
+        return str(reply.object["droplet"]["name"])
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        names = sorted(pool.map(create, range(32)))
+    elapsed = time.monotonic() - started
+    assert names == sorted(f"node-{i}" for i in range(32))
+    assert len(digitalocean_emulator.fake.droplets) == 32
+    assert elapsed < 32 * 0.1  # serial would take at least 3.2 s

@@ -11,13 +11,22 @@ import pytest
 
 pytestmark = pytest.mark.emulator
 
-SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
+HERE = Path(__file__).resolve().parent
 
 
 def test_violation_left_behind_fails_the_test_with_the_rule(tmp_path: Path) -> None:
+    # the plugin's own fixture, built the way its conftest builds it
     (tmp_path / "conftest.py").write_text(
-        "from sloth_kubernetes.testing.emulators.fixtures import (\n"
-        "    _hetzner_server, hetzner_emulator)\n"
+        "import pytest\n"
+        "from hetzner_fake import SPEC, HetznerFake\n"
+        "from sloth_kubernetes.testing.emulators.described import described_test\n"
+        "from sloth_kubernetes.testing.emulators.fixtures import prism_session\n"
+        "@pytest.fixture(scope='session')\n"
+        "def _hetzner_server():\n"
+        "    yield from prism_session('hetzner', HetznerFake, SPEC)\n"
+        "@pytest.fixture\n"
+        "def hetzner_emulator(_hetzner_server):\n"
+        "    yield from described_test(_hetzner_server, what='API spec')\n"
     )
     (tmp_path / "test_sloppy.py").write_text(
         "import http.client, json\n"
@@ -33,6 +42,7 @@ def test_violation_left_behind_fails_the_test_with_the_rule(tmp_path: Path) -> N
             "-m",
             "pytest",
             "-q",
+            "-rs",  # the skip reason, when Prism is missing
             "-p",
             "no:cacheprovider",
             "-p",
@@ -42,7 +52,7 @@ def test_violation_left_behind_fails_the_test_with_the_rule(tmp_path: Path) -> N
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(SOURCE_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(HERE)},
         timeout=120,
         check=False,
     )

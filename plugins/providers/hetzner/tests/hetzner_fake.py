@@ -16,7 +16,8 @@ import secrets
 from typing import Any
 
 from sloth_kubernetes.testing.emulators._http import JsonApp, JsonReply, JsonRequest
-from sloth_kubernetes.testing.emulators.fakes._common import (
+from sloth_kubernetes.testing.emulators.prism import PrismSpec
+from sloth_kubernetes.testing.emulators.state import (
     AddressPool,
     IdCounter,
     md5_fingerprint,
@@ -36,6 +37,11 @@ IMAGES = {
 _SELECTOR = re.compile(
     r"\s*(!?)([\w./-]+)\s*(?:(==|=|!=)\s*([\w./-]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*$"
 )
+
+
+#: Hetzner Cloud's OpenAPI document (github.com/MaximilianKoestler/hcloud-openapi at 5f93a6da71d3,
+#: derived from Hetzner's published spec), under the api-specs folder (docs/testing-clouds.md).
+SPEC = PrismSpec("hetzner/hcloud.json")
 
 
 class HetznerFake(JsonApp):

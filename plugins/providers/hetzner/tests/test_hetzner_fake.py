@@ -8,6 +8,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hetzner_fake import SPEC, HetznerFake
+from sloth_kubernetes.testing.emulators._http import emulator_processes, process_group_members
+from sloth_kubernetes.testing.emulators.prism import PrismEmulator, PrismUnavailable
 
 pytestmark = pytest.mark.emulator
 
@@ -137,3 +140,15 @@ def test_request_violating_the_spec_is_refused(hetzner_emulator: Any) -> None:
     assert status == 422
     violations = hetzner_emulator.take_violations()
     assert any("server_type" in v for v in violations), violations
+
+
+def test_stop_leaves_no_process_behind() -> None:
+    try:
+        prism = PrismEmulator("hetzner", HetznerFake(), SPEC)
+    except PrismUnavailable as missing:
+        pytest.skip(missing.reason)
+    group = prism.process.pid
+    assert process_group_members(group)
+    prism.stop()
+    assert process_group_members(group) == []
+    assert group not in emulator_processes()
