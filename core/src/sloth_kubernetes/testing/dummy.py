@@ -18,12 +18,13 @@ from typing import Any
 
 import attrs
 
+from ..components import Provider
 from ..context import ClusterContext
 from ..errors import PartialProvisionError, SlothError
 from ..hookspecs import hookimpl
 from ..model.cluster import PluginBlock, doc
 from ..model.nodes import NodeRecord, NodeRequest
-from ..registry import Component, ConfigBlock
+from ..registry import Component
 
 
 @attrs.frozen
@@ -36,13 +37,14 @@ class DummySettings:
     )
 
 
-class DummyProvider:
-    """Register an instance with ``register_plugin(DummyProvider(), "dummy")``."""
+class DummyProvider(Provider):
+    """A provider on the one declarative form of the built-in ones (:class:`Provider`): register
+    an instance with ``register_plugin(DummyProvider(), "dummy")``."""
 
     def __init__(
         self, cloud_file: Path | None = None, delay: float = 0.0, name: str = "dummy"
     ) -> None:
-        self.name = name
+        super().__init__(name, "In-memory machines for tests (a fake)", settings=DummySettings)
         self.seen_concurrency: list[int] = []  # context.concurrency of each call
         self.cloud_file = cloud_file
         self.delay = delay
@@ -91,26 +93,11 @@ class DummyProvider:
     def machines(self) -> dict[str, NodeRecord]:
         return {name: _record(data) for name, data in self._load().items()}
 
-    # hooks ---------------------------------------------------------------------------------
+    # the provider ------------------------------------------------------------------------
 
-    @hookimpl
-    def register_providers(self, register: Any) -> None:
-        register(
-            Component(
-                kind="provider", name=self.name, description="In-memory machines for tests (a fake)"
-            )
-        )
-
-    @hookimpl
-    def register_config_models(self, register: Any) -> None:
-        register(ConfigBlock("providers", self.name, DummySettings))
-
-    @hookimpl
-    def provision_nodes(
-        self, context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
-    ) -> list[NodeRecord] | None:
-        if provider != self.name:
-            return None
+    def provision(
+        self, context: ClusterContext, requests: Sequence[NodeRequest]
+    ) -> list[NodeRecord]:
         self.seen_concurrency.append(context.concurrency)
         block = context.config.spec.providers.get(self.name)
         settings = block.settings if isinstance(block, PluginBlock) else None
@@ -142,18 +129,10 @@ class DummyProvider:
             )
         return records
 
-    @hookimpl
-    def list_nodes(self, context: ClusterContext, provider: str) -> list[NodeRecord] | None:
-        if provider != self.name:
-            return None
+    def list_nodes(self, context: ClusterContext) -> list[NodeRecord]:
         return [r for r in self.machines.values() if r.cluster == context.name]
 
-    @hookimpl
-    def destroy_nodes(
-        self, context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]
-    ) -> list[str] | None:
-        if provider != self.name:
-            return None
+    def destroy(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[str]:
         with self._lock:
             machines = self._load()
             removed = [n.name for n in nodes if machines.pop(n.name, None) is not None]
