@@ -80,6 +80,44 @@ def test_its_command_runs(site, tmp_path):
     assert result.stdout.strip() == "hello from sloth-addon-hello"
 
 
+@pytest.mark.hosts
+def test_a_cluster_plans_it_and_lists_it_as_a_user_sees_it(site, tmp_path, local_hosts):
+    """On a cluster of a real (local, SSH-reachable) host: `plan` shows the add-on to install,
+    `up` records the cluster (stopped after provisioning: delivery itself is the add-on phase's,
+    tested with the built-in add-ons), and `addons list` shows the example's objects as wanted
+    and not applied yet (no distribution on the node)."""
+    from sloth_kubernetes.testing import distro_twin
+
+    config = tmp_path / "hello-cluster.yaml"
+    config.write_text(
+        distro_twin.ssh_cluster_config(
+            "hello", local_hosts(1), [("servers", 1, "server")],
+            addons=[{"name": "hello", "greeting": "bonjour"}],
+        )
+    )  # fmt: skip
+    state = ("--state", f"sqlite:///{tmp_path / 'state.db'}", "--yes")
+
+    plan = sloth(site, tmp_path, *state, "plan", "-f", str(config))
+    assert plan.returncode == 0, plan.stderr
+    assert "install addon/hello" in plan.stdout
+
+    up = sloth(site, tmp_path, *state, "up", "-f", str(config), "--until", "provision",
+               "--no-progress")  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+
+    listed = sloth(site, tmp_path, *state, "-o", "json", "addons", "list", "hello")
+    assert listed.returncode == 0, listed.stderr
+    report = json.loads(listed.stdout)
+    (hello,) = [c for c in report["components"] if c["component"] == "addon/hello"]
+    assert hello["status"] == "missing"
+    assert {o["key"] for o in hello["objects"]} == {
+        "v1/ConfigMap/default/hello", "apps/v1/Deployment/default/hello",
+    }  # fmt: skip
+    table = sloth(site, tmp_path, *state, "addons", "list", "hello")
+    assert table.returncode == 0, table.stderr
+    assert "addon/hello: missing" in table.stdout
+
+
 def test_the_guide_shows_the_examples_code():
     guide = (REPO / "docs" / "writing-a-plugin.md").read_text()
     shown = re.findall(r"```python\n(.*?)```", guide, re.S)
