@@ -502,7 +502,8 @@ def _wait_registered(run: _Run, settings: Any) -> bool:
 
 
 def _servers_healthy(run: _Run) -> None:
-    """Every server answers ``/readyz`` (which includes etcd) and etcd has all of them."""
+    """Every server answers ``/readyz`` (which includes etcd) and etcd has all of them; on
+    timeout the error names the servers that do not, with the first one's log tail."""
     servers = [s.name for s in run.topology.servers]
     first = run.topology.first.name
     unhealthy: list[str] = []
@@ -513,9 +514,22 @@ def _servers_healthy(run: _Run) -> None:
         if unhealthy:
             return False
         count = run.session.shell(run.installer.etcd_members_command(), nodes=[first])[first]
-        return count.ok and count.stdout.strip().isdigit() and int(count.stdout) >= len(servers)
+        if count.ok and count.stdout.strip().isdigit() and int(count.stdout) >= len(servers):
+            return True
+        unhealthy[:] = [first]  # asked there: etcd lacks members
+        return False
 
-    run.wait(first, f"/readyz ok on every server and {len(servers)} etcd member(s)", healthy)
+    try:
+        run.wait(first, f"/readyz ok on every server and {len(servers)} etcd member(s)", healthy)
+    except RemoteError as error:
+        if not unhealthy or unhealthy == [first]:
+            raise
+        raise RemoteError(
+            f"{', '.join(unhealthy)}: /readyz not ok within {run.timeout:g}s",
+            host=unhealthy[0],
+            output=run.log_tail(unhealthy[0]),
+            hint=error.hint,
+        ) from error
 
 
 def _wait_nodes(run: _Run, settings: Any, until: Until) -> dict[str, NodeReady]:
