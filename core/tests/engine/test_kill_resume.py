@@ -77,6 +77,10 @@ def test_kill_at_random_points_then_resume(tmp_path):
             killed_mid_run += 1
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
+        cloud_file = directory / "cloud.json"
+        made = json.loads(cloud_file.read_text())["machines"] if cloud_file.exists() else {}
+        with open_store(f"sqlite:///{directory}/state.db") as store:
+            recorded = {n.name for n in store.list_nodes("kill")}
 
         resumed = finish(directory)
         assert resumed.returncode == 0, resumed.stderr
@@ -106,6 +110,11 @@ def test_kill_at_random_points_then_resume(tmp_path):
             assert cluster is not None
             assert not cluster.spec_hash.startswith("pending")
             assert store.lock_info("kill") is None
+            # machines the killed run made but did not record are adopted, and the audit says so
+            unrecorded = set(made) - recorded
+            audit = [a for a in store.audit_entries("kill") if a.command == "up"][-1]
+            assert sorted(audit.resources.get("adopted", [])) == sorted(unrecorded)
+            assert sorted(audit.resources.get("created", [])) == sorted(set(NODES) - set(made))
             again = finish(directory)
             assert json.loads(again.stdout)["plan"]["actions"] == []
     assert killed_mid_run >= 10, f"only {killed_mid_run} kills landed mid-run"

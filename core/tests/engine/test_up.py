@@ -261,3 +261,31 @@ def test_only_and_until_together_are_a_usage_error(sloth_cli, cluster, dummy_pro
     assert result.exit_code == 2
     assert "--only mesh and --until prepare contradict each other" in result.stderr
     assert dummy_provider.machines == {}
+
+
+def test_a_machine_the_state_lost_is_adopted_and_audited_as_adopted(
+    sloth_cli, cluster, dummy_provider, dummy_cluster, tmp_path
+):
+    """issue #13: a machine a killed run made but never recorded is adopted on the next `up`;
+    the summary, the JSON and the audit log say `adopted`, not `created`."""
+    from sloth_kubernetes.state import open_store
+
+    path, state = cluster
+    assert sloth_cli(*state, "up", "-f", str(path), "--yes").exit_code == 0
+    with open_store(f"sqlite:///{tmp_path}/state.db") as store:
+        store.delete_node("test", "test-agents-2")  # what a kill before the record leaves
+    plan = json.loads(sloth_cli(*state, "plan", "-f", str(path), "-o", "json").stdout)
+    assert {"kind": "adopt", "target": "test-agents-2"}.items() <= plan["actions"][0].items()
+    again = sloth_cli(*state, "up", "-f", str(path), "--yes", "-o", "json")
+    assert again.exit_code == 0, again.stderr
+    data = json.loads(again.stdout)
+    assert data["changed"]["adopted"] == ["test-agents-2"]
+    assert "created" not in data["changed"]
+    assert dummy_provider.creations().count("test-agents-2") == 1
+    assert "1 adopted" in again.stderr
+    with open_store(f"sqlite:///{tmp_path}/state.db") as store:
+        audit = [a for a in store.audit_entries("test") if a.command == "up"]
+        assert audit[-1].resources["adopted"] == ["test-agents-2"]
+        assert "created" not in audit[-1].resources
+        steps = {(e.node, e.step, e.status) for e in store.journal_entries("test", data["runId"])}
+    assert ("test-agents-2", "adopt", "done") in steps

@@ -179,7 +179,14 @@ def provision(run: Run) -> None:
 
     def create(provider: str, batch: list[NodeRequest]) -> None:
         for request in batch:
-            run.journal("provision", request.name, "create", "started", f"{provider}: creating")
+            adopting = request.name in adopted_names
+            run.journal(
+                "provision",
+                request.name,
+                "adopt" if adopting else "create",
+                "started",
+                f"{provider}: {'adopting' if adopting else 'creating'}",
+            )
         failed: dict[str, str] = {}
         try:
             records = list(hooks.provision_nodes(share_of(run, len(creates)), provider, batch))
@@ -219,14 +226,23 @@ def provision(run: Run) -> None:
                     extra={**record.extra, "placement": _placement(request)},
                 )
             )
-            kind = "replaced" if request.name in replaced_names else "created"
+            kind = (
+                "replaced"
+                if request.name in replaced_names
+                else "adopted"
+                if request.name in adopted_names
+                else "created"
+            )
             run.changed[kind].append(request.name)
             retries = record.extra.get("apiRetries")
             if isinstance(retries, int) and retries:
                 run.retries[provider] = run.retries.get(provider, 0) + retries
-            run.journal("provision", request.name, "create", "done", record.cloud_id or "")
+            step = "adopt" if kind == "adopted" else "create"
+            run.journal("provision", request.name, step, "done", record.cloud_id or "")
 
     replaced_names = {node.name for nodes in replaced.values() for node in nodes}
+    # A machine the provider already had (a killed run made it): recorded, never made twice.
+    adopted_names = {a.target for a in run.plan.node_actions("adopt")}
     _per_provider({p: partial(delete, p, n, "destroy-old") for p, n in replaced.items()})
     _per_provider({p: partial(delete, p, n, "delete") for p, n in deletes.items()})
     _per_provider({p: partial(create, p, b) for p, b in creates.items()})

@@ -109,7 +109,7 @@ def _provision(run: phases.Run, _forced: bool) -> tuple[str, str]:
     if not run.plan.phase_pending("provision"):
         return "skipped", "nothing to do: every machine exists as planned"
     phases.provision(run)
-    kinds = ("created", "replaced", "deleted")
+    kinds = ("created", "adopted", "replaced", "deleted")
     counts = [f"{len(run.changed[k])} {k}" for k in kinds if run.changed.get(k)]
     return "done", ", ".join(counts) or "no machine changed"
 

@@ -325,3 +325,87 @@ def test_systemd_mode_boots_systemd_hosts(local_hosts):
     destroy_hosts(network, [a.host, b.host], state_dir=state_dir)
     assert _machine_traces(network, state_dir) == []
     assert not any(c.exists() for c in cgroups)
+
+
+CREATOR = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from sloth_provider_local import LocalNetwork, create_hosts
+    name, cidr, host, key, state = sys.argv[1:]
+    create_hosts(LocalNetwork(name, cidr), [host], authorized_key=key, state_dir=Path(state))
+    """
+)
+
+
+def _kill_creator_while_booting(local_hosts, host: str) -> dict:
+    """Run create_hosts in a process and SIGKILL it once it started the host but before it saw
+    the host ready (PID 1 not yet recorded); returns the record it left."""
+    network = local_hosts.network
+    record_path = local_hosts.state_dir / network.name / "hosts" / host / "record.json"
+    for _attempt in range(5):
+        creator = subprocess.Popen(
+            [sys.executable, "-c", CREATOR, network.name, network.cidr, host,
+             local_hosts.public_key, str(local_hosts.state_dir)],
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        record: dict = {}
+        while creator.poll() is None and time.monotonic() < deadline:
+            try:
+                record = json.loads(record_path.read_text())
+            except (OSError, ValueError):
+                record = {}
+            if record.get("launcher_pid"):
+                break
+            time.sleep(0.001)
+        creator.kill()
+        creator.wait()
+        record = json.loads(record_path.read_text())
+        if record["launcher_pid"] and not record["init_pid"]:
+            return record
+        destroy_hosts(network, [host], state_dir=local_hosts.state_dir)  # too late: again
+    pytest.fail("could not kill the creator between starting a host and seeing it ready")
+
+
+def _netns_processes(netns: str) -> set[tuple[int, int | None]]:
+    out = subprocess.run(
+        ["ip", "netns", "pids", netns], capture_output=True, text=True, check=False
+    ).stdout
+    return {(int(p), process_start_time(int(p))) for p in out.split()}
+
+
+@pytest.mark.parametrize("launcher_recorded", [True, False], ids=["launcher", "netns-only"])
+def test_host_started_by_a_killed_creator_is_adopted(local_hosts, launcher_recorded):
+    """issue #13: hosts a killed `up` started but never recorded as ready were started again
+    (new processes); they are adopted: listed as there, then taken over as they are."""
+    (first,) = local_hosts(1)  # the network, and a neighbour that must stay untouched
+    record = _kill_creator_while_booting(local_hosts, "adoptee")
+    record_path = local_hosts.state_dir / local_hosts.network.name / "hosts" / "adoptee"
+    if not launcher_recorded:  # killed even earlier: right after starting it, before the save
+        record["launcher_pid"] = record["launcher_start"] = 0
+        (record_path / "record.json").write_text(json.dumps(record))
+    running = _netns_processes(record["netns"])
+    assert running, "the killed creator's host should still be running"
+
+    listed = {h.name: h for h in list_hosts(local_hosts.network, state_dir=local_hosts.state_dir)}
+    assert listed["adoptee"].booting
+    assert not listed["adoptee"].alive
+    assert listed[first.name].alive
+    assert not listed[first.name].booting
+
+    (adopted,) = create_hosts(
+        local_hosts.network,
+        ["adoptee"],
+        authorized_key=local_hosts.public_key,
+        state_dir=local_hosts.state_dir,
+    )
+    assert adopted.alive
+    # the same host, not a new one: its PID 1 is the process the killed creator started
+    assert (adopted.init_pid, process_start_time(adopted.init_pid)) in running
+    local_hosts.refresh_known_hosts()
+    handle = local_hosts.handle(adopted)
+    assert handle.run("hostname").stdout.strip() == "adoptee"
+    again = {h.name: h for h in list_hosts(local_hosts.network, state_dir=local_hosts.state_dir)}
+    assert again["adoptee"].alive
+    assert not again["adoptee"].booting
+    assert again[first.name].init_pid == first.host.init_pid

@@ -188,6 +188,18 @@ def stop(records: Sequence[HostRecord]) -> None:
         reap(record.launcher_pid)
 
 
+def netns_busy(netns: str) -> bool:
+    """Whether network namespace ``netns`` exists and a process runs in it."""
+    if not (Path("/run/netns") / netns).exists():
+        return False
+    out = run(
+        ["ip", "netns", "pids", netns],
+        what=f"listing processes in {netns}",
+        ok_errors=("No such file or directory", "Invalid argument"),
+    )
+    return any(p.isdigit() and process_start_time(int(p)) for p in out.split())
+
+
 def kill_netns_processes(netns: str) -> None:
     """SIGKILL every process whose network namespace is ``netns`` and wait for them."""
     out = run(

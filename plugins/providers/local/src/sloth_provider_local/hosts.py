@@ -29,6 +29,7 @@ from . import fast_mode
 from . import network as net
 from ._system import (
     PROVIDER,
+    is_alive,
     require_linux_root,
     run,
 )
@@ -62,6 +63,9 @@ class LocalHost:
     root_dir: Path  # the host's directory in state_dir (disk layers, key, console.log)
     mode: str
     alive: bool = True
+    #: Started by a creator that was killed before it saw the host ready: its processes run but
+    #: its PID 1 is not recorded yet. The next ``create_hosts`` adopts it (no new processes).
+    booting: bool = False
 
 
 def _mode_module(mode: str) -> Any:
@@ -102,7 +106,19 @@ def _to_host(state: Path, record: rt.HostRecord) -> LocalHost:
         root_dir=directory,
         mode=record.mode,
         alive=record.alive(),
+        booting=_booting(record),
     )
+
+
+def _booting(record: rt.HostRecord) -> bool:
+    """The host was started but its PID 1 was never recorded: its creator was killed between
+    starting it and seeing it ready. Its launcher still runs (or, killed before even recording
+    the launcher, something runs in its network namespace)."""
+    if record.alive():
+        return False
+    if record.launcher_pid:
+        return is_alive(record.launcher_pid, record.launcher_start)
+    return rt.netns_busy(record.netns)
 
 
 def _check_authorized_key(key: str) -> str:
@@ -202,6 +218,7 @@ def create_hosts(
         records = rt.load_records(state, network.name)
         taken = {r.address for r in records.values()}
         to_start: list[rt.HostRecord] = []
+        to_adopt: list[rt.HostRecord] = []
         for name in names:
             record = records.get(name)
             if record is not None and record.mode != mode:
@@ -218,6 +235,9 @@ def create_hosts(
                 )
             if record is not None and record.alive():
                 continue
+            if record is not None and _booting(record):
+                to_adopt.append(record)
+                continue
             if record is None:
                 record = rt.HostRecord(
                     name=name,
@@ -232,6 +252,9 @@ def create_hosts(
             directory = rt.make_private_dir(rt.host_dir(state, network.name, name))
             rt.save_record(directory, record)  # recorded before anything exists: sweepable
             to_start.append(record)
+        # Hosts a killed creator started are adopted once ready; one that never gets there is
+        # started again (same address, disk and host key).
+        to_start += _adopt_booting(state, network.name, to_adopt, module, parallel)
         _start_all(
             network,
             records=to_start,
@@ -241,6 +264,25 @@ def create_hosts(
             parallel=parallel,
         )
         return [_to_host(state, records[name]) for name in names]
+
+
+def _adopt_booting(
+    state: Path, network_name: str, records: list[rt.HostRecord], module: Any, parallel: int
+) -> list[rt.HostRecord]:
+    """Wait for hosts a killed creator started and record their PID 1; return those that do
+    not become ready (to be started again)."""
+
+    def ready(record: rt.HostRecord) -> None:
+        directory = rt.host_dir(state, network_name, record.name)
+        module.wait_ready(directory, record, time.monotonic() + BOOT_TIMEOUT)
+        module.read_init_pid(directory, record)
+        rt.save_record(directory, record)
+
+    if not records:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        errors = list(pool.map(_catching(ready), records))
+    return [record for record, error in zip(records, errors, strict=True) if error is not None]
 
 
 def _start_all(

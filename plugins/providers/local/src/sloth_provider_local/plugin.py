@@ -179,7 +179,7 @@ def _list(context: ClusterContext) -> list[NodeRecord]:
     return [
         _record(context, h)
         for h in list_hosts(_network(context), state_dir=_state_dir(context))
-        if h.alive
+        if h.alive or h.booting  # booting: a killed run started it; `up` adopts it
     ]
 
 
