@@ -88,10 +88,23 @@ class PostgresServer:
     base: Path
     port: int
     url: str
+    options: str = ""  # the server's command-line options (pg_ctl -o), kept for resume()
 
     @property
     def data_dir(self) -> Path:
         return self.base / "data"
+
+    def pause(self) -> None:
+        """Stop the server at once (as a crash would), keeping its files: see resume()."""
+        _run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w",
+              "stop"])  # fmt: skip
+
+    def resume(self) -> None:
+        """Start the paused server again on the same port."""
+        _run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l",
+             str(self.base / "server.log"), "-w", "-t", "60", "-o", self.options, "start"]
+        )  # fmt: skip
 
     def stop(self) -> None:
         """Stop the server (immediately: nothing in it is worth keeping) and delete its files."""
@@ -158,7 +171,7 @@ def start_server(bin_dir: Path) -> PostgresServer:
         _stop_and_remove(bin_dir, base)
         raise
     url = f"postgresql://{role}:{password}@127.0.0.1:{port}/{role}"
-    return PostgresServer(bin_dir, base, port, url)
+    return PostgresServer(bin_dir, base, port, url, options)
 
 
 def with_database(url: str, database: str) -> str:
