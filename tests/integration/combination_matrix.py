@@ -2,7 +2,7 @@
 generated from the installed plugins' registry and settings models (not a hand list).
 
 ``combinations()`` yields (id, spec overrides). ``render_for_twin`` renders one through the
-tool's real code path (:func:`sloth_kubernetes.api_distro.render_cluster`: the distro phase's
+tool's real code path (:func:`sloth_kubernetes.api.distro.render_cluster`: the distro phase's
 node files and the add-on pipeline's manifests under the names ``deliver`` gives them) and
 returns what a server's twin needs: its merged config and its manifests directory.
 """
@@ -160,7 +160,7 @@ def render_for_twin(config: Any, manager: Any) -> tuple[Any, ...]:
     """(server node name, its parsed config.yaml, {manifest file name: documents},
     {node: (its mesh address, its parsed config.yaml)} for every node, {path: text} of the
     server's files)."""
-    from sloth_kubernetes.api_distro import render_cluster
+    from sloth_kubernetes.api.distro import render_cluster
     from sloth_kubernetes.engine.plan import node_requests
     from sloth_kubernetes.model import NodeRecord
 

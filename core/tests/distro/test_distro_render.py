@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 from ruamel.yaml import YAML
-from sloth_kubernetes.api_distro import installer_for
+from sloth_kubernetes.api.distro import installer_for
 from sloth_kubernetes.distro.installer import SECRET_MARKER
 from sloth_kubernetes.plugin import AddonManifests, Cni
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import click
 
-from .. import api_addons
-from .common import app_state, files_option, manager
+from .. import api
+from ..api import addons as api_addons
+from .common import files_option, manager, state_store
 from .output import chosen_format, emit_data, output_option, table
 
 
@@ -29,9 +30,9 @@ def addons() -> None:
 def list_(name: str, files: tuple[str, ...], output: str | None) -> None:
     """Per component and object of cluster NAME: desired vs recorded digest, and whether it is
     in sync, changed, missing (not applied yet) or removed (no longer desired)."""
-    report = api_addons.addons_list(
-        name, files=files, state_url=app_state().state_url, manager=manager()
-    )
+    with state_store() as store:
+        config = api.load(files, manager=manager()) if files else None
+        report = api_addons.addons_list(store, name, config, manager=manager())
     fmt = chosen_format(output)
     if fmt != "table":
         emit_data(report.to_data(), fmt)

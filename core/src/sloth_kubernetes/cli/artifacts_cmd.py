@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .. import api_distro
+from .. import api
+from ..api import distro as api_distro
 from .common import config_files_option, manager
 from .output import chosen_format, emit_data, output_option
 
@@ -95,7 +96,8 @@ def import_(
 @output_option
 def check(files: tuple[str, ...], arch: str, offline: bool, output: str | None) -> None:
     """Exit 0 when the release a config needs is cached (downloading it unless --offline)."""
+    config = api.load(files, manager=manager())
     result = api_distro.artifacts_check(
-        files, arch=arch, try_download=not offline, manager=manager()
+        config, arch=arch, try_download=not offline, manager=manager()
     )
     _show(result, output, "available:")

@@ -8,8 +8,9 @@ import attrs
 import click
 
 from ..errors import SlothError
+from .common import state_store
 from .output import chosen_format, emit_data, output_option
-from .state_cmd import limit_option, state_store, table, when
+from .state_cmd import limit_option, table, when
 
 
 def register(cli: click.Group) -> None:
@@ -27,7 +28,7 @@ def audit() -> None:
 @output_option
 def log_(name: str | None, limit: int, output: str | None) -> None:
     """Show the newest audit entries (oldest first), of one cluster when NAME is given."""
-    from .. import api_state
+    from ..api import state as api_state
 
     with state_store(readonly=True) as store:
         entries = api_state.audit_log(store, name, limit)
@@ -55,7 +56,7 @@ def log_(name: str | None, limit: int, output: str | None) -> None:
 @output_option
 def verify(output: str | None) -> None:
     """Check the hash chain: exit 0 when intact, 1 listing every modified or removed entry."""
-    from .. import api_state
+    from ..api import state as api_state
 
     with state_store(readonly=True) as store:
         report = api_state.audit_verify(store)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .output import AppState
+
+if TYPE_CHECKING:
+    from ..plugins import PluginManager
+    from ..state import StateStore
 
 
 def app_state() -> AppState:
@@ -16,7 +21,7 @@ def app_state() -> AppState:
     return state
 
 
-def manager() -> Any:
+def manager() -> PluginManager:
     state = app_state()
     if state.manager is None:  # plugins are loaded when a command first needs them
         from ..api import plugin_manager
@@ -25,6 +30,16 @@ def manager() -> Any:
         state.manager = plugin_manager()
         warn_about_failures(state.manager)
     return state.manager
+
+
+@contextmanager
+def state_store(*, readonly: bool = False) -> Iterator[StateStore]:
+    """The store chosen by ``--state`` / ``SLOTH_STATE`` (default file), closed afterwards;
+    ``readonly`` for commands that only read (a missing store is an error, nothing is written)."""
+    from .. import api
+
+    with api.open_state(app_state().state_url, readonly=readonly) as store:
+        yield store
 
 
 F = TypeVar("F", bound=Callable[..., Any])

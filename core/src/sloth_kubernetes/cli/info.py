@@ -83,7 +83,8 @@ def doctor(files: tuple[str, ...], output: str | None) -> None:
     Exits 1 when any check FAILs. Credentials are checked for presence only; values are never
     printed.
     """
-    checks = api.doctor(files, state_url=app_state().state_url, manager=manager())
+    config = api.load(files, manager=manager()) if files else None
+    checks = api.doctor(config, state_url=app_state().state_url, manager=manager())
     fmt = chosen_format(output)
     if fmt != "table":
         emit_data([attrs.asdict(c) for c in checks], fmt)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .. import api_distro
-from .common import app_state
+from ..api import distro as api_distro
+from .common import state_store
 
 
 def register(cli: click.Group) -> None:
@@ -30,9 +30,8 @@ def register(cli: click.Group) -> None:
 )
 def kubeconfig(name: str, output: Path | None, merge: bool) -> None:
     """Write the admin kubeconfig of cluster NAME (kept encrypted in the state store)."""
-    result = api_distro.write_kubeconfig(
-        name, output=output, merge=merge, state_url=app_state().state_url
-    )
+    with state_store(readonly=True) as store:
+        result = api_distro.write_kubeconfig(store, name, output=output, merge=merge)
     action = "merged context" if result.merged else "wrote kubeconfig for"
     click.echo(f"{action} {result.context!r} into {result.path} (server {result.server})")
     if result.merged:

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import attrs
 import click
 
-from .. import api_mesh
+from ..api import mesh as api_mesh
 from ..model.mesh import MeshCheckResult, MeshNodeStatus
-from .common import app_state, manager
+from .common import manager, state_store
 from .output import chosen_format, emit_data, output_option, table
 
 
@@ -31,7 +31,8 @@ def status(name: str, output: str | None) -> None:
 
     Read live from the nodes (`wg show IFACE dump` for WireGuard).
     """
-    statuses = api_mesh.mesh_status(name, state_url=app_state().state_url, manager=manager())
+    with state_store() as store:
+        statuses = api_mesh.mesh_status(store, name, manager=manager())
     fmt = chosen_format(output)
     if fmt != "table":
         emit_data([attrs.asdict(s) for s in statuses], fmt)
@@ -53,9 +54,8 @@ def status(name: str, output: str | None) -> None:
 def check(ctx: click.Context, name: str, repair: bool, output: str | None) -> None:
     """Ping every node from every node over the mesh (cluster NAME); exit 1 listing what is
     broken: dead nodes once, and broken links between working nodes."""
-    result = api_mesh.mesh_check(
-        name, state_url=app_state().state_url, manager=manager(), repair=repair
-    )
+    with state_store() as store:
+        result = api_mesh.mesh_check(store, name, manager=manager(), repair=repair)
     fmt = chosen_format(output)
     if fmt != "table":
         emit_data(result.to_data(), fmt)

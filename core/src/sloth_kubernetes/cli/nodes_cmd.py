@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from .. import api_nodes
-from .common import app_state
+from ..api import nodes as api_nodes
+from .common import state_store
 from .output import chosen_format, emit_data, output_option, table
 
 
@@ -38,7 +38,8 @@ def nodes() -> None:
 @output_option
 def list_(name: str, output: str | None) -> None:
     """List the nodes of cluster NAME as recorded in the state store."""
-    records = api_nodes.list_nodes(name, state_url=app_state().state_url)
+    with state_store() as store:
+        records = api_nodes.list_nodes(store, name)
     data = [api_nodes.node_summary(r) for r in records]
     fmt = chosen_format(output)
     if fmt != "table":
@@ -71,7 +72,8 @@ def ssh(ctx: click.Context, name: str, node: str) -> None:
     Uses the cluster's operator key and the host key recorded for the node (strict checking).
     """
     command: list[str] = ctx.meta["remote_command"]
-    code = api_nodes.ssh(name, node, command, state_url=app_state().state_url)
+    with state_store() as store:
+        code = api_nodes.ssh(store, name, node, command)
     ctx.exit(code)
 
 
@@ -100,13 +102,8 @@ def exec_(
     if all_nodes and node_names:
         raise click.UsageError("name nodes or pass --all, not both")
     chosen = [api_nodes.ALL_NODES] if all_nodes else list(node_names)
-    results = api_nodes.exec_command(
-        name,
-        command,
-        chosen,
-        state_url=app_state().state_url,
-        parallel=parallel,
-    )
+    with state_store() as store:
+        results = api_nodes.exec_command(store, name, command, chosen, parallel=parallel)
     failed = _print_results(results)
     ok = len(results) - len(failed)
     summary = f"{len(results)} node{'s' if len(results) != 1 else ''}: {ok} ok"

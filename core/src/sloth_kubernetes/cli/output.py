@@ -7,10 +7,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
+
+if TYPE_CHECKING:
+    from ..plugins import PluginManager
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
@@ -25,7 +28,7 @@ class AppState:
     yes: bool = False
     color: bool = True
     state_url: str | None = None
-    manager: Any = None
+    manager: PluginManager | None = None  # loaded when a command first needs the plugins
 
 
 def output_option(func: Any) -> Any:

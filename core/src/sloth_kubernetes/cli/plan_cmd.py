@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from .. import api
 from ..errors import EXIT_CHANGES
-from .common import app_state, config_files_option, manager
+from .common import config_files_option, manager, state_store
 from .output import chosen_format, console, emit_data, output_option
 
 SYMBOLS = {
@@ -43,15 +42,10 @@ def plan(
 ) -> None:
     """Show what `up` would do, per phase and per node, without changing anything."""
     config = api.load(files, manager=manager())
-    result = api.plan(
-        config, manager=manager(), state_url=app_state().state_url, refresh=not no_refresh
-    )
+    with state_store() as store:
+        result = api.plan(config, store, manager=manager(), refresh=not no_refresh)
     if out:
-        from ..engine.run import plan_file_data
-
-        Path(out).write_text(
-            json.dumps(plan_file_data(result, config), indent=2) + "\n", encoding="utf-8"
-        )
+        api.save_plan(result, config, Path(out))
         click.echo(f"saved plan to {out}; apply it with `up --plan {out}`", err=True)
     fmt = chosen_format(output)
     if fmt != "table":

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .. import api_distro
+from .. import api
+from ..api import distro as api_distro
 from .common import app_state, config_files_option, manager
 
 
@@ -26,6 +27,8 @@ def register(cli: click.Group) -> None:
 )
 def render(files: tuple[str, ...], out: Path) -> None:
     """Write each node's distro config, systemd units and drop-ins, and the manifests, to DIR."""
-    written = api_distro.render(files, out, state_url=app_state().state_url, manager=manager())
+    config = api.load(files, manager=manager())
+    with api_distro.state_if_present(app_state().state_url) as store:
+        written = api_distro.render(config, out, store=store, manager=manager())
     nodes = {p.relative_to(out).parts[1] for p in written if p.relative_to(out).parts[0] == "nodes"}
     click.echo(f"wrote {len(written)} files for {len(nodes)} nodes under {out}")

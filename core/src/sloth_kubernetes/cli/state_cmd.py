@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from ..errors import UsageError
-from .common import app_state
+from .common import app_state, state_store
 from .output import chosen_format, console, emit_data, output_option
-
-if TYPE_CHECKING:
-    from ..state import StateStore
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(state)
-
-
-@contextmanager
-def state_store(*, readonly: bool = False) -> Iterator[StateStore]:
-    """The store chosen by ``--state`` / ``SLOTH_STATE`` (default file), closed afterwards;
-    ``readonly`` for commands that only read (a missing store is an error, nothing is written)."""
-    from .. import api_state
-
-    with api_state.opened_store(app_state().state_url, readonly=readonly) as store:
-        yield store
 
 
 def when(timestamp: str | None) -> str:
@@ -59,7 +45,7 @@ def holder(lock: dict[str, Any] | None) -> str:
 
 
 def limit_option(func: Any) -> Any:
-    from ..api_state import DEFAULT_LIMIT
+    from ..api.state import DEFAULT_LIMIT
 
     return click.option(
         "--limit",
@@ -79,7 +65,7 @@ def state() -> None:
 @output_option
 def list_(output: str | None) -> None:
     """List clusters: nodes, last operation and its outcome, last update, lock holder."""
-    from .. import api_state
+    from ..api import state as api_state
 
     with state_store(readonly=True) as store:
         clusters = api_state.list_clusters(store)
@@ -107,7 +93,7 @@ def list_(output: str | None) -> None:
 def show(name: str, output: str | None) -> None:
     """Show one cluster: its applied spec and hash, nodes, secret names (never values),
     address allocations, manifests and lock."""
-    from .. import api_state
+    from ..api import state as api_state
 
     with state_store(readonly=True) as store:
         data = api_state.show_cluster(store, name)
@@ -167,7 +153,7 @@ def show(name: str, output: str | None) -> None:
 @output_option
 def history(name: str, limit: int, output: str | None) -> None:
     """Show the cluster's operations (newest first) and the journal of its last run."""
-    from .. import api_state
+    from ..api import state as api_state
 
     with state_store(readonly=True) as store:
         data = api_state.cluster_history(store, name, limit)
@@ -215,7 +201,7 @@ def history(name: str, limit: int, output: str | None) -> None:
 def export(name: str, path: Path, force: bool) -> None:
     """Export one cluster as JSON; its secrets stay encrypted (import needs the same key or
     passphrase). Audited."""
-    from .. import api_state
+    from ..api import state as api_state
 
     with state_store() as store:
         done = api_state.export_cluster(store, name, path, force=force)
@@ -230,7 +216,7 @@ def export(name: str, path: Path, force: bool) -> None:
 @click.option("--replace", is_flag=True, help="Replace the cluster if the state already has it.")
 def import_(file: Path, replace: bool) -> None:
     """Import a cluster from a `state export` file, under the cluster's lock. Audited."""
-    from .. import api_state
+    from ..api import state as api_state
 
     with state_store() as store:
         done = api_state.import_cluster(store, file, replace=replace)
@@ -269,7 +255,7 @@ def migrate(target_url: str, passphrase_env: str | None) -> None:
     """Copy every cluster, secret and the whole audit log into another (empty) store,
     e.g. from the SQLite file to the team's PostgreSQL. Secrets are re-encrypted with the
     target's key. The source is left as it was."""
-    from .. import api_state
+    from ..api import state as api_state
 
     passphrase = _passphrase_from(passphrase_env) if passphrase_env else None
     with state_store() as store:
@@ -290,7 +276,7 @@ def migrate(target_url: str, passphrase_env: str | None) -> None:
 def unlock(name: str, force: bool) -> None:
     """Break a cluster's lock left by a command that died (its machine, say). Without --force,
     only explains who holds it. Audited."""
-    from .. import api_state
+    from ..api import state as api_state
 
     with state_store() as store:
         held = api_state.unlock_cluster(store, name, force=force)
@@ -312,7 +298,7 @@ def rekey(passphrase_env: str | None, key_file: bool, assume_yes: bool) -> None:
     """Re-encrypt every secret with a new key: from a new passphrase (named by environment
     variable, never on the command line) or a freshly generated key file. The current key must
     still work (SLOTH_STATE_PASSPHRASE or the key file). Holds every cluster's lock; audited."""
-    from .. import api_state
+    from ..api import state as api_state
 
     if bool(passphrase_env) == key_file:
         raise UsageError(

@@ -9,7 +9,7 @@ import click
 
 from .. import api
 from ..errors import SlothError
-from .common import app_state, files_option, manager, yes_option
+from .common import app_state, files_option, manager, state_store, yes_option
 from .output import chosen_format, console, emit_data, output_option, table
 from .progress import progress
 
@@ -78,8 +78,6 @@ def up(
     output: str | None,
 ) -> None:
     """Create the cluster, or bring it back to its spec; resumes an interrupted run."""
-    from ..engine.run import UpOptions
-
     state = app_state()
     saved = None
     if plan_file:
@@ -88,7 +86,7 @@ def up(
         config = api.load(files, manager=manager())
     else:
         raise click.UsageError("give the config with -f FILE, or a saved plan with --plan")
-    options = UpOptions(
+    options = api.UpOptions(
         yes=state.yes,
         dry_run=dry_run,
         until=until,
@@ -98,12 +96,12 @@ def up(
         parallel=parallel,
         max_parallel=max_parallel,
     )
-    with progress(live=not no_progress, debug=state.debug) as emit:
+    with progress(live=not no_progress, debug=state.debug) as emit, state_store() as store:
         result = api.up(
             config,
+            store,
             options,
             manager=manager(),
-            state_url=state.state_url,
             emit=emit,
             confirm=_confirm,
             saved_plan=saved,
@@ -182,15 +180,15 @@ def destroy(name: str, dry_run: bool, force: bool, lost_key: bool, output: str |
     A wrong or unset SLOTH_STATE_PASSPHRASE is refused, as `up` refuses it.
     """
     state = app_state()
-    with progress(live=False, debug=state.debug) as emit:
+    with progress(live=False, debug=state.debug) as emit, state_store() as store:
         result = api.destroy(
+            store,
             name,
             yes=state.yes,
             dry_run=dry_run,
             force=force,
             lost_key=lost_key,
             manager=manager(),
-            state_url=state.state_url,
             confirm=_confirm,
             emit=emit,
         )
@@ -209,7 +207,8 @@ def destroy(name: str, dry_run: bool, force: bool, lost_key: bool, output: str |
 @output_option
 def status(name: str | None, output: str | None) -> None:
     """Nodes, roles, provider, addresses, per-phase state and the last operation."""
-    clusters = api.status(name, state_url=app_state().state_url)
+    with state_store(readonly=True) as store:
+        clusters = api.status(store, name)
     fmt = chosen_format(output)
     if fmt != "table":
         emit_data(clusters if name is None else clusters[0], fmt)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .. import api_mesh
+from ..api import mesh as api_mesh
 from ..errors import SlothError
 from ..secrets import Secret
-from .common import app_state, manager
+from .common import manager, state_store
 from .output import chosen_format, emit_data, output_option, table
 
 
@@ -34,9 +34,8 @@ def vpn() -> None:
 def join(name: str, peer: str, out: Path | None, qr: bool) -> None:
     """Add device PEER to cluster NAME's mesh: its key is generated here and written only to
     the output file; its address comes from spec.mesh.clientCidr; other peers are untouched."""
-    joined, path = api_mesh.vpn_join(
-        name, peer, out=out, state_url=app_state().state_url, manager=manager()
-    )
+    with state_store() as store:
+        joined, path = api_mesh.vpn_join(store, name, peer, out=out, manager=manager())
     click.echo(
         f"peer {joined.peer.name} joined {name} with address {joined.peer.address}; "
         f"config written to {path} (0600)"
@@ -57,7 +56,8 @@ def join(name: str, peer: str, out: Path | None, qr: bool) -> None:
 @click.option("--peer", required=True, help="Device name given to `vpn join`.")
 def leave(name: str, peer: str) -> None:
     """Remove device PEER from every node of cluster NAME and free its address."""
-    gone = api_mesh.vpn_leave(name, peer, state_url=app_state().state_url, manager=manager())
+    with state_store() as store:
+        gone = api_mesh.vpn_leave(store, name, peer, manager=manager())
     click.echo(f"peer {gone.name} ({gone.address}) removed from {name}")
 
 
@@ -66,7 +66,8 @@ def leave(name: str, peer: str) -> None:
 @output_option
 def list_(name: str, output: str | None) -> None:
     """List the devices that joined cluster NAME's mesh."""
-    peers = api_mesh.vpn_list(name, state_url=app_state().state_url, manager=manager())
+    with state_store() as store:
+        peers = api_mesh.vpn_list(store, name, manager=manager())
     data = [
         {"name": p.name, "address": p.address, "publicKey": p.public_key, "created": p.created}
         for p in peers

@@ -1,7 +1,7 @@
 """What mesh plugins return from ``mesh_status``, ``mesh_check`` and ``vpn_join|leave|list``.
 
 Value types of the hook contract (see :mod:`sloth_kubernetes.hookspecs`); the library
-(:mod:`sloth_kubernetes.api_mesh`) and the CLI only read them.
+(:mod:`sloth_kubernetes.api.mesh`) and the CLI only read them.
 """
 
 from __future__ import annotations

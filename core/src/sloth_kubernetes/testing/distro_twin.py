@@ -300,7 +300,7 @@ class DistroOnHosts:
     ) -> DistroOnHosts:
         """Import a twin release of ``installer`` (as ``artifacts import`` does), create systemd
         hosts for ``pools`` (``local_hosts`` fixture) and name them ``<cluster>-<pool>-<n>``."""
-        from ..api_distro import artifacts_import
+        from ..api.distro import artifacts_import
 
         artifacts_import(twin_bundle(installer, work / "bundle"), manager=manager)
         handles = local_hosts(sum(count for _pool, count, _role in pools), mode="systemd")

@@ -7,29 +7,37 @@ parse arguments, call these and print the result.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
-from .errors import PluginError, UsageError
-from .model import ClusterConfig, NodeRecord
-from .plugins import PluginManager
+from ..errors import PluginError, UsageError
+from ..model import ClusterConfig, NodeRecord
+from ..plugins import PluginManager
+
+if TYPE_CHECKING:
+    from ..addons.manifests import Manifest
+    from ..context import ClusterContext
+    from ..distro.artifacts import CachedRelease
+    from ..distro.installer import Installer, Release
+    from ..state import StateStore
 
 
 def _manager(manager: PluginManager | None) -> PluginManager:
-    from .api import plugin_manager
+    from . import plugin_manager
 
     return manager or plugin_manager()
 
 
-def installer_for(distro: str, manager: PluginManager | None = None) -> Any:
+def installer_for(distro: str, manager: PluginManager | None = None) -> Installer:
     """The installer of distribution ``distro`` (from its plugin's settings model)."""
     catalog = _manager(manager).hooks.catalog()
     block = catalog.block("kubernetes", distro)
     find = getattr(block.model, "installer", None) if block is not None else None
-    installer = find() if callable(find) else None
+    installer: Installer | None = find() if callable(find) else None
     if installer is None:
         names = ", ".join(catalog.names("distro")) or "none"
         raise PluginError(
@@ -57,24 +65,22 @@ class KubeconfigResult:
 
 
 def write_kubeconfig(
+    store: StateStore,
     cluster: str,
     *,
     output: Path | None = None,
     merge: bool = False,
-    state_url: str | None = None,
 ) -> KubeconfigResult:
     """Write the cluster's admin kubeconfig (0600) to ``output``, or merge it into the user's.
 
     Without ``output`` and ``merge`` it goes to ``./<cluster>.kubeconfig``. Merging adds the
     cluster's context (named after the cluster) and never touches other contexts.
     """
-    from .api import open_state
-    from .api_state import require_cluster
-    from .distro import credentials, kubeconfig
+    from ..distro import credentials, kubeconfig
+    from .state import require_cluster
 
-    with open_state(state_url, readonly=True) as store:
-        require_cluster(store, cluster)  # "no cluster named …", not "has no kubeconfig"
-        ours = credentials.stored_kubeconfig(store, cluster).reveal()
+    require_cluster(store, cluster)  # "no cluster named …", not "has no kubeconfig"
+    ours = credentials.stored_kubeconfig(store, cluster).reveal()
     server = kubeconfig.load(ours)["clusters"][0]["cluster"]["server"]
     if merge:
         target = output or default_kubeconfig_path()
@@ -89,18 +95,26 @@ def write_kubeconfig(
 # -- render -------------------------------------------------------------------------------------
 
 
-def _render_nodes(config: ClusterConfig, state_url: str | None) -> list[NodeRecord]:
-    """Recorded nodes when the cluster exists in state (real addresses), else the planned ones."""
-    from .engine.plan import node_requests
+@contextmanager
+def state_if_present(url: str | None) -> Iterator[StateStore | None]:
+    """The store at ``url`` opened read-only, or None when there is none to open (``render``
+    works without any state store: addresses not known are placeholders)."""
+    from . import open_state
 
-    recorded: dict[str, NodeRecord] = {}
     try:
-        from .api import open_state
+        store = open_state(url, readonly=True)
+    except Exception:  # missing, unreachable or unreadable: render from the spec alone
+        yield None
+        return
+    with store:
+        yield store
 
-        with open_state(state_url, readonly=True) as store:
-            recorded = {n.name: n for n in store.list_nodes(config.name)}
-    except Exception:  # render works without any state store
-        recorded = {}
+
+def _render_nodes(config: ClusterConfig, store: StateStore | None) -> list[NodeRecord]:
+    """Recorded nodes when the cluster exists in state (real addresses), else the planned ones."""
+    from ..engine.plan import node_requests
+
+    recorded = {n.name: n for n in store.list_nodes(config.name)} if store is not None else {}
     return [
         recorded.get(r.name)
         or NodeRecord(
@@ -111,22 +125,20 @@ def _render_nodes(config: ClusterConfig, state_url: str | None) -> list[NodeReco
 
 
 def render(
-    paths: Sequence[str | Path],
+    config: ClusterConfig,
     out: Path,
     *,
-    state_url: str | None = None,
+    store: StateStore | None = None,
     manager: PluginManager | None = None,
 ) -> list[Path]:
     """Write what each node would receive (and the manifests) under ``out``; touch no machine.
 
     Layout: ``out/nodes/<node>/<absolute path on the node>`` and ``out/manifests/<path>``.
-    Secrets are replaced by a marker; addresses not known yet by placeholders.
+    Secrets are replaced by a marker; addresses not known yet by placeholders (all of them
+    without a ``store``, or when the cluster is not in it).
     """
-    from .api import load
-
     pm = _manager(manager)
-    config = load(paths, manager=pm)
-    rendered = render_cluster(config, _render_nodes(config, state_url), pm)
+    rendered = render_cluster(config, _render_nodes(config, store), pm)
     written: list[Path] = []
     for node, files in sorted(rendered.node_files.items()):
         for path, content in sorted(files.items()):
@@ -142,7 +154,7 @@ class RenderedCluster:
     secrets masked) and the add-on ``manifests`` in install order, validated."""
 
     node_files: dict[str, dict[str, str]]
-    manifests: list[Any]
+    manifests: list[Manifest]
 
 
 def render_cluster(
@@ -150,7 +162,7 @@ def render_cluster(
 ) -> RenderedCluster:
     """The files ``up`` writes for ``config`` on ``nodes`` and the add-on manifests it delivers,
     computed without touching any machine (the same functions ``up`` uses)."""
-    from .context import ClusterContext
+    from ..context import ClusterContext
 
     pm = _manager(manager)
     context = ClusterContext(config=config, dry_run=True)
@@ -158,10 +170,10 @@ def render_cluster(
     return RenderedCluster(node_files, _manifests(context, pm))
 
 
-def _manifests(context: Any, pm: PluginManager) -> list[Any]:
+def _manifests(context: ClusterContext, pm: PluginManager) -> list[Manifest]:
     """The add-on pipeline's manifests (validated), in install order."""
-    from .addons.pipeline import render_addons
-    from .engine.plan import addon_components
+    from ..addons.pipeline import render_addons
+    from ..engine.plan import addon_components
 
     return render_addons(context, pm.hooks, addon_components(context.config))
 
@@ -187,14 +199,16 @@ class ArtifactsResult:
     files: tuple[str, ...]
 
 
-def _release(distro: str, version: str | None, arch: str, mirror: str | None, pm: Any) -> Any:
+def _release(
+    distro: str, version: str | None, arch: str, mirror: str | None, pm: PluginManager
+) -> Release:
     installer = installer_for(distro, pm)
     if arch not in ("amd64", "arm64"):
         raise UsageError(f"unknown architecture {arch!r}", hint="use amd64 or arm64")
     return installer.release(version or installer.default_version(), arch, mirror)
 
 
-def _result(cache: Any) -> ArtifactsResult:
+def _result(cache: CachedRelease) -> ArtifactsResult:
     release = cache.release
     return ArtifactsResult(
         release.distro, release.version, release.arch, cache.directory, tuple(sorted(cache.paths))
@@ -213,8 +227,8 @@ def artifacts_fetch(
 ) -> ArtifactsResult:
     """Download a release (verified against its checksum file) into the cache; with ``out``
     also write a bundle directory for ``artifacts import`` on a machine without internet."""
-    from .distro import artifacts
-    from .paths import data_dir
+    from ..distro import artifacts
+    from ..paths import data_dir
 
     release = _release(distro, version, arch, mirror, _manager(manager))
     cache = artifacts.cached(data_dir(), release, airgap=airgap) or artifacts.fetch(
@@ -234,8 +248,8 @@ def artifacts_import(
     manager: PluginManager | None = None,
 ) -> ArtifactsResult:
     """Verify a bundle directory and copy it into the cache under the data directory."""
-    from .distro import artifacts
-    from .paths import data_dir
+    from ..distro import artifacts
+    from ..paths import data_dir
 
     if not source.is_dir():
         raise UsageError(f"{source} is not a directory", hint="pass the bundle directory")
@@ -249,7 +263,7 @@ def artifacts_import(
 
 
 def artifacts_check(
-    paths: Sequence[str | Path],
+    config: ClusterConfig,
     *,
     arch: str = "amd64",
     try_download: bool = True,
@@ -257,12 +271,10 @@ def artifacts_check(
 ) -> ArtifactsResult:
     """Make sure the release a config needs is cached, downloading it if allowed; raises the
     distro phase's "missing files" error otherwise (``make demo`` uses this to choose)."""
-    from .api import load
-    from .distro import artifacts
-    from .paths import data_dir
+    from ..distro import artifacts
+    from ..paths import data_dir
 
     pm = _manager(manager)
-    config = load(paths, manager=pm)
     kubernetes = config.spec.kubernetes
     settings = getattr(kubernetes.distro, "settings", None)
     airgap = bool(getattr(settings, "airgap", False))

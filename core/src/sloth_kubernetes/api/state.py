@@ -15,35 +15,19 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import SlothError, StateError
+from ..errors import SlothError, StateError
 
 if TYPE_CHECKING:
-    from .state import AuditEntry, LockInfo, OperationRecord, StateStore
+    from ..state import AuditEntry, LockInfo, OperationRecord, StateStore
 
 #: Default number of rows shown by ``state history`` and ``audit log`` (0 means all).
 DEFAULT_LIMIT = 50
-
-
-@contextmanager
-def opened_store(
-    url: str | None, *, passphrase: str | None = None, readonly: bool = False
-) -> Iterator[StateStore]:
-    """Open the store at ``url`` (None: ``$SLOTH_STATE`` or the default file) and close it after;
-    ``readonly``: see :func:`sloth_kubernetes.state.open_store`."""
-    from .state import open_store
-
-    store = open_store(url, passphrase=passphrase, readonly=readonly)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 # -- looking things up -----------------------------------------------------------------------
@@ -250,7 +234,7 @@ _EXPORT_HINT = "pass a file written by `sloth-kubernetes state export`"
 
 def read_export(path: Path) -> dict[str, Any]:
     """The parsed export file; SlothError when it cannot be read or is not an export."""
-    from .untrusted import parse_json, read_text
+    from ..untrusted import parse_json, read_text
 
     what = "a sloth-kubernetes cluster export"
     text = read_text(path, what=what, hint=_EXPORT_HINT)
@@ -306,7 +290,7 @@ def migrate_state(
     store: StateStore, target_url: str, *, target_passphrase: str | None = None
 ) -> Migration:
     """Copy everything into the empty store at ``target_url``; both logs record the move."""
-    from .state import open_store
+    from ..state import open_store
 
     target = open_store(target_url, passphrase=target_passphrase)
     try:
@@ -346,8 +330,8 @@ def unlock_cluster(store: StateStore, name: str, *, force: bool) -> LockInfo | N
 
     Without ``force`` a held lock is refused with LockedError naming the holder. Audited.
     """
-    from .errors import LockedError
-    from .state.locking import holder_is_gone
+    from ..errors import LockedError
+    from ..state.locking import holder_is_gone
 
     require_cluster(store, name)
     held = store.lock_info(name)
@@ -414,7 +398,7 @@ def audit_log(
 ) -> list[AuditEntry]:
     """The newest ``limit`` entries (0 = all), oldest first; of one cluster when given. A name
     with no entries must still be a known cluster (entries outlive a deleted cluster)."""
-    from .state.audit import DamagedRow
+    from ..state.audit import DamagedRow
 
     try:
         entries = store.audit_entries(cluster)

@@ -13,29 +13,30 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
-from .errors import SlothError, StateError, UsageError
-from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
-from .secrets import Secret
+from ..errors import SlothError, StateError, UsageError
+from ..model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
+from ..secrets import Secret
 
 if TYPE_CHECKING:
-    from .context import ClusterContext
-    from .model import NodeRecord
-    from .plugins import PluginManager
+    from ..context import ClusterContext
+    from ..model import ClusterConfig, NodeRecord
+    from ..plugins import PluginManager
+    from ..state import StateStore
 
 
-def _store(state_url: str | None) -> Any:
-    from .state import open_store
+def _manager(manager: PluginManager | None) -> PluginManager:
+    from . import plugin_manager
 
-    return open_store(state_url)
+    return manager or plugin_manager()
 
 
-def _applied_config(store: Any, manager: PluginManager, cluster: str) -> Any:
+def _applied_config(store: StateStore, manager: PluginManager, cluster: str) -> ClusterConfig:
     """The cluster's config as last applied by ``up`` (recorded in the state store)."""
-    from .config.loader import load_config_text
+    from ..config.loader import load_config_text
 
     record = store.get_cluster(cluster)
     if record is None or not record.spec:
@@ -47,8 +48,8 @@ def _applied_config(store: Any, manager: PluginManager, cluster: str) -> Any:
     return load_config_text(json.dumps(record.spec), manager.hooks.catalog(), f"state:{cluster}")
 
 
-def mesh_name(config: Any) -> str:
-    from .model.cluster import PluginBlock
+def mesh_name(config: ClusterConfig) -> str:
+    from ..model.cluster import PluginBlock
 
     block = config.spec.mesh
     return block.name if isinstance(block, PluginBlock) else "wireguard"
@@ -56,9 +57,9 @@ def mesh_name(config: Any) -> str:
 
 @contextmanager
 def mesh_context(
+    store: StateStore,
     cluster: str,
     *,
-    state_url: str | None = None,
     manager: PluginManager | None = None,
     lock: str | None = None,
     parallel: int = 20,
@@ -67,64 +68,62 @@ def mesh_context(
 
     Nodes that cannot be reached are in ``context.remote.failures``; hooks report them. With
     ``lock`` the cluster's lock is held (mutating commands)."""
-    from .api_nodes import _cluster_nodes
-    from .context import ClusterContext
-    from .engine.operator import PRIVATE_KEY_SECRET, operator_key
-    from .paths import data_dir
-    from .plugins import create_plugin_manager
-    from .remote import RemoteSession
+    from ..context import ClusterContext
+    from ..engine.operator import PRIVATE_KEY_SECRET, operator_key
+    from ..paths import data_dir
+    from ..remote import RemoteSession
+    from .nodes import cluster_nodes
 
-    manager = manager or create_plugin_manager()
-    with _store(state_url) as store:
-        config = _applied_config(store, manager, cluster)
-        nodes = _cluster_nodes(store, cluster)
-        if store.get_secret(cluster, PRIVATE_KEY_SECRET) is None:
-            raise StateError(
-                f"cluster {cluster!r} has no operator SSH key in the state store",
-                hint="the key is created by `up`",
-            )
-        holder = store.lock(cluster, lock) if lock else None
-        try:
-            with operator_key(store, cluster) as key:
-                reachable = [n for n in nodes if n.address and n.host_key]
-                with RemoteSession(
-                    reachable,
-                    private_key_path=key.private_key_path,
-                    work_dir=key.private_key_path.parent,
-                    parallel=parallel,
-                ) as session:
-                    session.connect()
-                    context = ClusterContext(
-                        config=config, state=store, data_dir=data_dir(), operator=key,
-                        remote=session, concurrency=parallel,
-                    )  # fmt: skip
-                    yield manager, context, mesh_name(config), nodes
-        finally:
-            if holder is not None:
-                holder.release()
+    manager = _manager(manager)
+    config = _applied_config(store, manager, cluster)
+    nodes = cluster_nodes(store, cluster)
+    if store.get_secret(cluster, PRIVATE_KEY_SECRET) is None:
+        raise StateError(
+            f"cluster {cluster!r} has no operator SSH key in the state store",
+            hint="the key is created by `up`",
+        )
+    holder = store.lock(cluster, lock) if lock else None
+    try:
+        with operator_key(store, cluster) as key:
+            reachable = [n for n in nodes if n.address and n.host_key]
+            with RemoteSession(
+                reachable,
+                private_key_path=key.private_key_path,
+                work_dir=key.private_key_path.parent,
+                parallel=parallel,
+            ) as session:
+                session.connect()
+                context = ClusterContext(
+                    config=config, state=store, data_dir=data_dir(), operator=key,
+                    remote=session, concurrency=parallel,
+                )  # fmt: skip
+                yield manager, context, mesh_name(config), nodes
+    finally:
+        if holder is not None:
+            holder.release()
 
 
 def mesh_status(
-    cluster: str, *, state_url: str | None = None, manager: PluginManager | None = None
+    store: StateStore, cluster: str, *, manager: PluginManager | None = None
 ) -> list[MeshNodeStatus]:
     """Per node: peers, endpoints, last handshakes and bytes, read live from the nodes."""
-    with mesh_context(cluster, state_url=state_url, manager=manager) as (
+    with mesh_context(store, cluster, manager=manager) as (
         plugins, context, mesh, nodes,
     ):  # fmt: skip
         return plugins.hooks.mesh_status(context, mesh, nodes)
 
 
 def mesh_check(
+    store: StateStore,
     cluster: str,
     *,
-    state_url: str | None = None,
     repair: bool = False,
     manager: PluginManager | None = None,
 ) -> MeshCheckResult:
     """The NxN reachability matrix over mesh addresses; ``repair`` re-applies the mesh first
     (restarts, nudges, gateway failover) and is recorded in the audit log."""
     lock = "mesh check --repair" if repair else None
-    with mesh_context(cluster, state_url=state_url, lock=lock, manager=manager) as (
+    with mesh_context(store, cluster, lock=lock, manager=manager) as (
         plugins, context, mesh, nodes,
     ):  # fmt: skip
         result: MeshCheckResult = plugins.hooks.mesh_check(context, mesh, nodes, repair)
@@ -176,11 +175,11 @@ def write_private_file(path: Path, content: Secret, *, overwrite: bool = False) 
 
 
 def vpn_join(
+    store: StateStore,
     cluster: str,
     peer: str,
     *,
     out: Path | None = None,
-    state_url: str | None = None,
     manager: PluginManager | None = None,
 ) -> tuple[VpnJoin, Path]:
     """Add operator device ``peer``; its config (with its private key) goes only to ``out``
@@ -190,7 +189,7 @@ def vpn_join(
         raise UsageError(
             f"{target} exists; not overwriting it", hint="choose another --out or remove the file"
         )
-    with mesh_context(cluster, state_url=state_url, lock="vpn join", manager=manager) as (
+    with mesh_context(store, cluster, lock="vpn join", manager=manager) as (
         plugins, context, mesh, nodes,
     ):  # fmt: skip
         joined = plugins.hooks.vpn_join(context, mesh, nodes, peer)
@@ -205,10 +204,10 @@ def vpn_join(
 
 
 def vpn_leave(
-    cluster: str, peer: str, *, state_url: str | None = None, manager: PluginManager | None = None
+    store: StateStore, cluster: str, peer: str, *, manager: PluginManager | None = None
 ) -> VpnPeer:
     """Remove operator device ``peer`` from every node and release its address."""
-    with mesh_context(cluster, state_url=state_url, lock="vpn leave", manager=manager) as (
+    with mesh_context(store, cluster, lock="vpn leave", manager=manager) as (
         plugins, context, mesh, nodes,
     ):  # fmt: skip
         gone: VpnPeer = plugins.hooks.vpn_leave(context, mesh, nodes, peer)
@@ -219,14 +218,12 @@ def vpn_leave(
 
 
 def vpn_list(
-    cluster: str, *, state_url: str | None = None, manager: PluginManager | None = None
+    store: StateStore, cluster: str, *, manager: PluginManager | None = None
 ) -> list[VpnPeer]:
     """The operator devices that joined the cluster's mesh (from the state store)."""
-    from .context import ClusterContext
-    from .plugins import create_plugin_manager
+    from ..context import ClusterContext
 
-    manager = manager or create_plugin_manager()
-    with _store(state_url) as store:
-        config = _applied_config(store, manager, cluster)
-        context = ClusterContext(config=config, state=store)
-        return manager.hooks.vpn_list(context, mesh_name(config))
+    manager = _manager(manager)
+    config = _applied_config(store, manager, cluster)
+    context = ClusterContext(config=config, state=store)
+    return manager.hooks.vpn_list(context, mesh_name(config))

@@ -8,13 +8,17 @@ exactly as ``up`` would render them, the recorded ones are read from the state s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from .errors import UsageError
-from .plugins import PluginManager
+from ..errors import UsageError
+from ..plugins import PluginManager
+
+if TYPE_CHECKING:
+    from ..addons.manifests import Manifest
+    from ..model.cluster import ClusterConfig
+    from ..state import ManifestRecord, StateStore
 
 #: ``in sync``: applied as desired · ``changed``: applied, but the desired object differs ·
 #: ``missing``: desired, never applied · ``removed``: applied, no longer desired (``up`` deletes
@@ -97,7 +101,7 @@ class AddonsReport:
 
 
 def compare(
-    cluster: str, source: str, desired: Sequence[Any], records: Sequence[Any]
+    cluster: str, source: str, desired: Sequence[Manifest], records: Sequence[ManifestRecord]
 ) -> AddonsReport:
     """Desired manifests (:class:`~.addons.Manifest`) against registry records
     (:class:`~.state.ManifestRecord`), grouped by component."""
@@ -128,42 +132,39 @@ def compare(
 
 
 def addons_list(
+    store: StateStore,
     name: str,
+    config: ClusterConfig | None = None,
     *,
-    files: Sequence[str | Path] = (),
-    state_url: str | None = None,
     manager: PluginManager | None = None,
 ) -> AddonsReport:
     """Compare the add-on manifests cluster ``name`` wants with those recorded as applied.
 
     The desired side is rendered from the spec the cluster was last applied with, or from
-    ``files`` (a new spec, to see what ``up`` would change). Touches no machine.
+    ``config`` (a new spec, to see what ``up`` would change). Touches no machine.
     """
-    from .addons.pipeline import render_addons
-    from .api import load, open_state, plugin_manager
-    from .context import ClusterContext
-    from .engine.destroy import stored_config
-    from .engine.plan import addon_components
-    from .engine.status import distribution_state
+    from ..addons.pipeline import render_addons
+    from ..context import ClusterContext
+    from ..engine.destroy import stored_config
+    from ..engine.plan import addon_components
+    from ..engine.status import distribution_state
+    from . import plugin_manager
 
     pm = manager or plugin_manager()
-    with open_state(state_url) as store:
-        if files:
-            config = load(files, manager=pm)
-            if config.name != name:
-                raise UsageError(
-                    f"the config describes cluster {config.name!r}, not {name!r}",
-                    hint=f"run `addons list {config.name} -f …` or pass the config of {name}",
-                )
-            if store.get_cluster(name) is None:
-                stored_config(pm, store, name)  # raises "no cluster named …" with the known ones
-        else:
-            config = stored_config(pm, store, name)
-        context = ClusterContext(config=config, state=store, dry_run=True, hooks=pm.hooks)
-        desired = render_addons(context, pm.hooks, addon_components(config))
-        distribution = distribution_state(store, name)
-        # Without the distribution nothing was applied, whatever the registry recorded.
-        records = store.list_manifests(name) if distribution["installed"] else []
-    source = ", ".join(str(f) for f in files) if files else "state"
+    if config is not None:
+        if config.name != name:
+            raise UsageError(
+                f"the config describes cluster {config.name!r}, not {name!r}",
+                hint=f"run `addons list {config.name} -f …` or pass the config of {name}",
+            )
+        if store.get_cluster(name) is None:
+            stored_config(pm, store, name)  # raises "no cluster named …" with the known ones
+    source = ", ".join(config.sources) if config is not None else "state"
+    config = config if config is not None else stored_config(pm, store, name)
+    context = ClusterContext(config=config, state=store, dry_run=True)
+    desired = render_addons(context, pm.hooks, addon_components(config))
+    distribution = distribution_state(store, name)
+    # Without the distribution nothing was applied, whatever the registry recorded.
+    records = store.list_manifests(name) if distribution["installed"] else []
     report = compare(name, source, desired, records)
     return attrs.evolve(report, distribution=distribution)

@@ -6,21 +6,21 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import RemoteError, StateError, UsageError
-from .model import NodeRecord
+from ..errors import RemoteError, StateError, UsageError
+from ..model import NodeRecord
+
+if TYPE_CHECKING:
+    from ..context import OperatorKey
+    from ..remote.results import CommandResult
+    from ..state import StateStore
 
 ALL_NODES = "--all"
 
 
-def _store(state_url: str | None) -> Any:
-    from .state import open_store
-
-    return open_store(state_url)
-
-
-def _cluster_nodes(store: Any, cluster: str) -> list[NodeRecord]:
+def cluster_nodes(store: StateStore, cluster: str) -> list[NodeRecord]:
+    """The cluster's nodes by name; StateError naming the known clusters if there is none."""
     nodes: list[NodeRecord] = store.list_nodes(cluster)
     if not nodes and store.get_cluster(cluster) is None:
         known = store.cluster_names()
@@ -33,10 +33,9 @@ def _cluster_nodes(store: Any, cluster: str) -> list[NodeRecord]:
     return sorted(nodes, key=lambda n: n.name)
 
 
-def list_nodes(cluster: str, *, state_url: str | None = None) -> list[NodeRecord]:
+def list_nodes(store: StateStore, cluster: str) -> list[NodeRecord]:
     """The cluster's nodes as recorded in the state store, by name."""
-    with _store(state_url) as store:
-        return _cluster_nodes(store, cluster)
+    return cluster_nodes(store, cluster)
 
 
 def node_summary(node: NodeRecord) -> dict[str, Any]:
@@ -75,36 +74,35 @@ def select_nodes(nodes: Sequence[NodeRecord], names: Sequence[str]) -> list[Node
 
 
 @contextmanager
-def _access(cluster: str, state_url: str | None) -> Iterator[tuple[list[NodeRecord], Any]]:
+def _access(store: StateStore, cluster: str) -> Iterator[tuple[list[NodeRecord], OperatorKey]]:
     """The cluster's nodes and its operator key (0600 file, removed on exit)."""
-    from .engine.operator import PRIVATE_KEY_SECRET, operator_key
+    from ..engine.operator import PRIVATE_KEY_SECRET, operator_key
 
-    with _store(state_url) as store:
-        nodes = _cluster_nodes(store, cluster)
-        if store.get_secret(cluster, PRIVATE_KEY_SECRET) is None:
-            raise StateError(
-                f"cluster {cluster!r} has no operator SSH key in the state store",
-                hint="the key is created by `up`; nodes of this cluster cannot be reached with it",
-            )
-        with operator_key(store, cluster) as key:
-            yield nodes, key
+    nodes = cluster_nodes(store, cluster)
+    if store.get_secret(cluster, PRIVATE_KEY_SECRET) is None:
+        raise StateError(
+            f"cluster {cluster!r} has no operator SSH key in the state store",
+            hint="the key is created by `up`; nodes of this cluster cannot be reached with it",
+        )
+    with operator_key(store, cluster) as key:
+        yield nodes, key
 
 
 def ssh(
+    store: StateStore,
     cluster: str,
     node: str,
     command: Sequence[str] = (),
     *,
-    state_url: str | None = None,
     run: Callable[[list[str]], int] | None = None,
 ) -> int:
     """Open ``ssh`` to one node (interactive when ``command`` is empty); return its exit status.
 
     The client runs as a child, not via exec, so the temporary key file is removed afterwards.
     """
-    from .remote.ssh_client import ssh_argv, write_client_files
+    from ..remote.ssh_client import ssh_argv, write_client_files
 
-    with _access(cluster, state_url) as (nodes, key):
+    with _access(store, cluster) as (nodes, key):
         (record,) = select_nodes(nodes, [node])
         _check_reachable(record)
         config = write_client_files(
@@ -129,13 +127,13 @@ def _check_reachable(record: NodeRecord) -> None:
 
 
 def exec_command(
+    store: StateStore,
     cluster: str,
     command: str | Sequence[str],
     nodes: Sequence[str],
     *,
-    state_url: str | None = None,
     parallel: int = 20,
-) -> dict[str, Any]:
+) -> dict[str, CommandResult]:
     """Run ``command`` on the named nodes (or ``--all``) in parallel: ``{node: CommandResult}``.
 
     ``command``: a command line, or arguments passed exactly (see
@@ -143,10 +141,10 @@ def exec_command(
 
     A node that could not be reached has exit status 255 and the reason in ``stderr``.
     """
-    from .remote import RemoteSession
-    from .remote.ssh_client import command_line
+    from ..remote import RemoteSession
+    from ..remote.ssh_client import command_line
 
-    with _access(cluster, state_url) as (records, key):
+    with _access(store, cluster) as (records, key):
         chosen = select_nodes(records, nodes)
         with RemoteSession(
             chosen,
