@@ -292,12 +292,13 @@ class AddonHooks:
         }
         return AddonManifests([body])
 
-    @hookimpl
-    def deliver_manifests(self, context, distro, manifests, removed):
-        if distro != "deployer":
-            return None
+    def deliver(self, context, manifests, removed):
         self.delivered.append(([m.key for m in manifests], [m.key for m in removed]))
         return [m.key for m in manifests]
+
+    @hookimpl
+    def manifest_delivery(self, context, distro):
+        return self.deliver if distro == "deployer" else None
 
     @hookimpl
     def node_packages(self, context, node):
@@ -318,23 +319,24 @@ def addon_hooks(register_plugin):
 def test_hook_render_addon(sloth_manager, context, addon_hooks):
     rendered = sloth_manager.hooks.render_addon(context, "addon", "configmap", {"a": "b"})
     assert rendered.objects[0]["data"] == {"a": "b"}
-    assert context.hooks is sloth_manager.hooks  # the pipeline can call further hooks
     with pytest.raises(PluginError, match="no addon plugin named 'nothing'"):
         sloth_manager.hooks.render_addon(context, "addon", "nothing", {})
 
 
-def test_hook_deliver_manifests(sloth_manager, context, addon_hooks):
+def test_hook_manifest_delivery(sloth_manager, context, addon_hooks):
     from sloth_kubernetes.addons import Manifest
 
     manifest = Manifest(
         "addon/configmap",
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}},
     )
-    keys = sloth_manager.hooks.deliver_manifests(context, "deployer", [manifest], [])
+    deliver = sloth_manager.hooks.manifest_delivery(context, "deployer")
+    assert deliver is not None
+    keys = deliver(context, [manifest], [])
     assert keys == ["v1/ConfigMap/x/c"]
     assert addon_hooks.delivered == [(["v1/ConfigMap/x/c"], [])]
     # a distribution without a deployer: nobody answers, the core applies through the API
-    assert sloth_manager.hooks.deliver_manifests(context, "k3s-unknown", [manifest], []) is None
+    assert sloth_manager.hooks.manifest_delivery(context, "k3s-unknown") is None
 
 
 def test_hook_node_packages(sloth_manager, context, addon_hooks):

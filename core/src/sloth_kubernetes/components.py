@@ -24,7 +24,7 @@ from .hookspecs import hookimpl
 from .registry import Component, ComponentKind, ConfigBlock, ConfigSlot, Register
 
 if TYPE_CHECKING:
-    from .addons.manifests import AddonManifests, Manifest
+    from .addons.manifests import AddonManifests, Manifest, ManifestDelivery
     from .context import ClusterContext
     from .distro.installer import Installer
     from .model.cluster import ClusterConfig
@@ -224,21 +224,20 @@ class Distro(ComponentPlugin):
 
         return render_node_files(context, self.installer(), nodes, self._settings())
 
-    @hookimpl
-    def deliver_manifests(
-        self,
-        context: ClusterContext,
-        distro: str,
-        manifests: Sequence[Manifest],
-        removed: Sequence[Manifest],
+    def deliver(
+        self, context: ClusterContext, manifests: Sequence[Manifest], removed: Sequence[Manifest]
     ) -> list[str] | None:
-        if distro != self.name:
-            return None
+        """Write ``manifests`` into the servers' manifests directory, delete ``removed`` there
+        (the distribution's deploy controller applies them); None without SSH access."""
         from .distro.deliver import deliver
         from .distro.orchestrate import settings_of
 
         settings = settings_of(context, self._settings())
         return deliver(context, self.installer(), settings, manifests, removed)
+
+    @hookimpl
+    def manifest_delivery(self, context: ClusterContext, distro: str) -> ManifestDelivery | None:
+        return self.deliver if distro == self.name else None
 
 
 # --- meshes ---------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 if TYPE_CHECKING:
+    from .addons.manifests import ManifestDelivery
     from .model.cluster import ClusterConfig
-    from .plugins import Hooks
+    from .model.nodes import NodePackage
     from .registry import Catalog
     from .remote.session import RemoteSession
     from .state.store import StateStore
@@ -56,9 +57,11 @@ class ClusterContext:
     ``operator`` is the operator key (set from the provision phase on); ``trust_new_host_keys``
     is the user's ``--trust-new-host-keys`` (trust on first use, recorded in the audit log);
     ``concurrency`` bounds parallel work per provider; ``remote`` is the node-access session
-    (:mod:`sloth_kubernetes.remote`) once the connect phase has run; ``hooks`` is the typed hook
-    facade of the plugin manager running the command (set by the facade before it dispatches a
-    hook whose implementations call further hooks, such as ``install_addon``).
+    (:mod:`sloth_kubernetes.remote`) once the connect phase has run; ``delivery`` is the
+    distribution's own deployer of add-on manifests (set by the engine before the add-on phase
+    from ``manifest_delivery``; ``None``: server-side apply); ``node_packages`` is, by node name,
+    what prepare will install on the nodes being provisioned (set by the engine before
+    ``provision_nodes``: a provider that serves packages to its machines reads it).
     """
 
     config: ClusterConfig
@@ -71,7 +74,8 @@ class ClusterContext:
     trust_new_host_keys: bool = False
     concurrency: int = 16
     remote: RemoteSession | None = None
-    hooks: Hooks | None = None
+    delivery: ManifestDelivery | None = None
+    node_packages: dict[str, list[NodePackage]] = attrs.field(factory=dict)
 
     @property
     def name(self) -> str:

@@ -23,7 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .addons.manifests import AddonManifests, Manifest
+    from .addons.manifests import AddonManifests, ManifestDelivery
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .model.nodes import NodePackage, NodeRecord, NodeRequest
@@ -111,13 +111,10 @@ def render_addon(context: ClusterContext, addon: str, settings: Any) -> AddonMan
 
 
 @hookspec(firstresult=True)
-def deliver_manifests(
-    context: ClusterContext,
-    distro: str,
-    manifests: Sequence[Manifest],
-    removed: Sequence[Manifest],
-) -> Sequence[str] | None:
-    """Dispatch. Hand validated manifests to distro ``distro``'s deployer; withdraw ``removed``."""
+def manifest_delivery(context: ClusterContext, distro: str) -> ManifestDelivery | None:
+    """Dispatch. Optional (no answer: add-ons are server-side applied). Distro ``distro``'s own
+    deployer of add-on manifests; asked once per run, it reaches add-ons as
+    ``context.delivery``."""
 
 
 @hookspec

@@ -35,7 +35,7 @@ from .registry import Catalog, Component, ComponentKind, ConfigBlock
 if TYPE_CHECKING:
     import click
 
-    from .addons.manifests import AddonManifests, Manifest
+    from .addons.manifests import AddonManifests, ManifestDelivery
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
     from .model.nodes import NodeRecord, NodeRequest
@@ -297,7 +297,6 @@ class Hooks:
     def provision_nodes(
         self, context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
     ) -> list[NodeRecord]:
-        context.hooks = context.hooks or self  # a provider may ask what the nodes will need
         return list(
             self._dispatch(
                 "provider",
@@ -373,7 +372,6 @@ class Hooks:
     def install_addon(
         self, context: ClusterContext, kind: ComponentKind, addon: str, settings: Any
     ) -> list[str]:
-        context.hooks = context.hooks or self  # the add-on pipeline calls further hooks
         return list(
             self._dispatch(
                 kind,
@@ -387,7 +385,6 @@ class Hooks:
     ) -> AddonManifests:
         from .addons.manifests import AddonManifests
 
-        context.hooks = context.hooks or self
         result = self._dispatch(
             kind,
             addon,
@@ -400,18 +397,13 @@ class Hooks:
             )
         return result
 
-    def deliver_manifests(
-        self,
-        context: ClusterContext,
-        distro: str,
-        manifests: Sequence[Manifest],
-        removed: Sequence[Manifest],
-    ) -> list[str] | None:
-        """The distro's delivery, or ``None`` when it has no deployer (server-side apply then)."""
-        result = self._hook.deliver_manifests(
-            context=context, distro=distro, manifests=manifests, removed=removed
+    def manifest_delivery(self, context: ClusterContext, distro: str) -> ManifestDelivery | None:
+        """The distro's own deployer of add-on manifests, or ``None`` when it has none (the
+        pipeline then applies through the API)."""
+        delivery: ManifestDelivery | None = self._hook.manifest_delivery(
+            context=context, distro=distro
         )
-        return None if result is None else list(result)
+        return delivery
 
     def uninstall_distro(
         self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]

@@ -29,7 +29,7 @@ def applied(tmp_path, config_factory, sloth_manager, dummy_provider, kube_api):
         store.put_cluster(ClusterRecord(name="test", spec=effective_config(config)))
         phases = {"prepare": "done", "mesh": "done", "distro": "done"}
         store.put_node(NodeRecord("test", "test-server-1", roles=("server",), phases=phases))
-        context = ClusterContext(config=config, state=store, hooks=sloth_manager.hooks)
+        context = ClusterContext(config=config, state=store)
         for kind, name, settings in addon_components(config):
             rendered = sloth_manager.hooks.render_addon(context, kind, name, settings)
             install_manifests(context, kind, name, rendered, client=client)

@@ -37,7 +37,10 @@ def cluster(tmp_path, config_factory, sloth_manager, dummy_provider, kube_api, m
     YAML(typ="safe").dump(kube_api.kubeconfig, text)
     with open_store(f"sqlite:///{tmp_path}/state.db") as store:
         store.put_secret("test", kube.KUBECONFIG_SECRET, Secret(text.getvalue()))
-        yield ClusterContext(config=config, state=store, hooks=sloth_manager.hooks)
+        context = ClusterContext(config=config, state=store)
+        distro = config.spec.kubernetes.distribution
+        context.delivery = sloth_manager.hooks.manifest_delivery(context, distro)  # as `up` does
+        yield context
 
 
 def helm_object():
@@ -123,18 +126,25 @@ def test_dry_run_reports_and_changes_nothing(cluster, kube_api):
     assert cluster.state.list_manifests("test") == []
 
 
-def test_distro_deployer_receives_changes_and_removals(cluster, register_plugin, kube_api):
+def test_distro_deployer_receives_changes_and_removals(
+    cluster, register_plugin, kube_api, sloth_manager
+):
     from sloth_kubernetes.hookspecs import hookimpl
 
     delivered = []
 
+    def deliver(context, manifests, removed):
+        delivered.append(([m.file_name for m in manifests], [m.key for m in removed]))
+        return [m.key for m in manifests]
+
     class Deployer:
         @hookimpl
-        def deliver_manifests(self, context, distro, manifests, removed):
-            delivered.append(([m.file_name for m in manifests], [m.key for m in removed]))
-            return [m.key for m in manifests]
+        def manifest_delivery(self, context, distro):
+            return deliver
 
     register_plugin(Deployer(), "deployer")
+    distro = cluster.config.spec.kubernetes.distribution
+    cluster.delivery = sloth_manager.hooks.manifest_delivery(cluster, distro)  # as `up` does
     install_manifests(cluster, "addon", "demo", AddonManifests([helm_object()]))
     install_manifests(cluster, "addon", "demo", AddonManifests([]))
     assert delivered == [(["helmchart-kube-system-demo.yaml"], []),

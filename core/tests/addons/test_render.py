@@ -27,7 +27,7 @@ def render(config_factory, sloth_manager, dummy_provider):
 
     def run(spec):
         config = api.load([config_factory({"spec": spec})], manager=sloth_manager)
-        context = ClusterContext(config=config, hooks=sloth_manager.hooks)
+        context = ClusterContext(config=config)
         return config, render_addons(context, sloth_manager.hooks, addon_components(config))
 
     return run

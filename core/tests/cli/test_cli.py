@@ -41,9 +41,9 @@ def test_plugins_json_describes_each_plugin(sloth_cli):
         "distribution": "sloth-distro-k3s",
         "version": "0.1.0",
         "hooks": [
-            "deliver_manifests",
             "distro_drift",
             "install_distro",
+            "manifest_delivery",
             "register_config_models",
             "register_distros",
             "render_node_files",

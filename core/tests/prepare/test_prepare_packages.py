@@ -68,7 +68,7 @@ def packages(config_factory: Any, sloth_manager: Any, register_plugin: Any, dumm
     register_plugin(Extra(), "extra-packages")
     storage = [{"type": "longhorn", "classes": [{"name": "replicated", "default": True}]}]
     config = api.load([config_factory({"spec": {"storage": storage}})], manager=sloth_manager)
-    context = ClusterContext(config=config, hooks=sloth_manager.hooks)
+    context = ClusterContext(config=config)
 
     def for_nodes(nodes: list[NodeRecord]) -> dict[str, list[str]]:
         return {n.name: sloth_manager.hooks.node_packages(context, n) for n in nodes}

@@ -4,7 +4,7 @@ A plugin implements ``render_addon`` (the objects, no side effects) and ``instal
 ``install_manifests(context, kind, name, render(...))``). The core orders components by their
 declared ``requires`` (:func:`order_components`), validates every object against the cluster's
 Kubernetes schemas or the schemas plugins ship (:func:`validate_manifests`), delivers them through
-the distribution (``deliver_manifests``: K3s/RKE2's manifests directory) or server-side apply, and
+the distribution (``context.delivery``: K3s/RKE2's manifests directory) or server-side apply, and
 records them in the state store's manifest registry. docs/addons.md is the user guide.
 
 Importing this package imports neither lightkube nor kubernetes-validate.
@@ -20,7 +20,14 @@ from .helm import (
     helm_kinds,
     privileged_namespace,
 )
-from .manifests import AddonManifests, CustomKind, Manifest, deep_merge, to_yaml
+from .manifests import (
+    AddonManifests,
+    CustomKind,
+    Manifest,
+    ManifestDelivery,
+    deep_merge,
+    to_yaml,
+)
 from .network import NodeNetwork, node_network
 from .order import component_id, order_components
 from .pipeline import (
@@ -40,6 +47,7 @@ __all__ = [
     "AddonResult",
     "CustomKind",
     "Manifest",
+    "ManifestDelivery",
     "NodeNetwork",
     "component_id",
     "deep_merge",

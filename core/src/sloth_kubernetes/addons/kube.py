@@ -14,6 +14,8 @@ from .helm import helm_kinds
 from .manifests import CustomKind, Manifest
 
 if TYPE_CHECKING:
+    from lightkube import Client
+
     from ..context import ClusterContext
 
 FIELD_MANAGER = "sloth-kubernetes"
@@ -23,7 +25,7 @@ KUBECONFIG_SECRET = "kubeconfig"  # noqa: S105 (the secret's name, not its value
 _FIRST = ("Namespace", "CustomResourceDefinition")
 
 
-def kube_client(context: ClusterContext, kubeconfig: Mapping[str, Any] | None = None) -> Any:
+def kube_client(context: ClusterContext, kubeconfig: Mapping[str, Any] | None = None) -> Client:
     """A lightkube ``Client`` for the cluster, from ``kubeconfig`` or the recorded admin one."""
     from lightkube import Client, KubeConfig
     from ruamel.yaml import YAML
@@ -73,7 +75,7 @@ def _first(manifest: Manifest) -> int:
 
 
 def apply_objects(
-    client: Any, manifests: Sequence[Manifest], kinds: Sequence[CustomKind] = ()
+    client: Client, manifests: Sequence[Manifest], kinds: Sequence[CustomKind] = ()
 ) -> None:
     """Server-side apply each manifest (namespaces and CRDs first), forcing ownership of the fields
     we set: this tool is the source of truth for the objects it renders."""
@@ -89,7 +91,7 @@ def apply_objects(
 
 
 def delete_objects(
-    client: Any, manifests: Sequence[Manifest], kinds: Sequence[CustomKind] = ()
+    client: Client, manifests: Sequence[Manifest], kinds: Sequence[CustomKind] = ()
 ) -> None:
     """Delete each object (reverse order, namespaces last); already gone is fine."""
     from lightkube import ApiError

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from ..context import ClusterContext
 
 
 @attrs.frozen
@@ -132,3 +135,14 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 def manifests_of(component: str, objects: Sequence[Mapping[str, Any]]) -> list[Manifest]:
     return [Manifest(component, _plain(body)) for body in objects]
+
+
+#: How a distribution deploys add-on manifests itself (K3s/RKE2: files in every server's
+#: manifests directory, applied by its deploy controller): called with the context, the
+#: manifests to write and those to withdraw; returns the keys delivered, or None when it cannot
+#: deliver now (no SSH session: the core then applies through the API). The distro component
+#: hands one out through ``manifest_delivery``; the engine asks once per run and puts it in
+#: ``ClusterContext.delivery`` for the add-on pipeline.
+ManifestDelivery = Callable[
+    ["ClusterContext", Sequence[Manifest], Sequence[Manifest]], "Sequence[str] | None"
+]

@@ -1,28 +1,30 @@
 """The add-on pipeline: render → validate → compare with the registry → deliver → record.
 
 A plugin's ``install_addon`` calls :func:`install_manifests` with what its ``render_addon``
-returned. Delivery goes to the distribution's own deployer when it has one (``deliver_manifests``:
-K3s/RKE2 place the objects in the server's manifests directory, where their helm-controller
-picks HelmCharts up); otherwise the objects are server-side applied through the API. The manifest
-registry in the state store remembers what was applied (component, key, sha256, when), so a re-run
-applies only what changed and objects an add-on no longer renders are removed.
+returned. Delivery goes to the distribution's own deployer when it has one (``context.delivery``,
+which the engine asked the distro for once per run through ``manifest_delivery``: K3s/RKE2 place
+the objects in the server's manifests directory, where their helm-controller picks HelmCharts
+up); otherwise the objects are server-side applied through the API. No further hook is called.
+The manifest registry in the state store remembers what was applied (component, key, sha256,
+when), so a re-run applies only what changed and objects an add-on no longer renders are removed.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
-from ..errors import PluginError
 from ..registry import ComponentKind
-from .manifests import AddonManifests, Manifest, canonical_json, manifests_of
+from .manifests import AddonManifests, CustomKind, Manifest, canonical_json, manifests_of
 from .order import Selected, component_id, order_components
 from .validate import kubernetes_version, validate_manifests
 
 if TYPE_CHECKING:
+    from lightkube import Client
+
     from ..context import ClusterContext
     from ..plugins import Hooks
     from ..state.records import ManifestRecord
@@ -43,16 +45,6 @@ class AddonResult:
         return [*self.applied, *self.unchanged]
 
 
-def _hooks(context: ClusterContext) -> Hooks:
-    hooks = getattr(context, "hooks", None)
-    if hooks is None:
-        raise PluginError(
-            "the add-on pipeline was called without the plugin manager (context.hooks)",
-            hint="call add-ons through `manager.hooks.install_addon`, which sets it",
-        )
-    return hooks  # type: ignore[no-any-return]
-
-
 def recorded_manifests(context: ClusterContext, component: str | None = None) -> list[Manifest]:
     """The registry's manifests (all, or one component's), bodies as recorded (redacted)."""
     records: list[ManifestRecord] = context.store.list_manifests(context.name)
@@ -69,25 +61,23 @@ def _from_record(record: ManifestRecord) -> Manifest:
 
 def _deliver(
     context: ClusterContext,
-    hooks: Hooks,
     changed: Sequence[Manifest],
     removed: Sequence[Manifest],
-    kinds: Sequence[Any],
-    client: Any,
+    kinds: Sequence[CustomKind],
+    client: Client | None,
 ) -> str:
-    distro = context.config.spec.kubernetes.distribution
-    if client is None and hooks.deliver_manifests(context, distro, changed, removed) is not None:
+    delivery = context.delivery if client is None else None
+    if delivery is not None and delivery(context, changed, removed) is not None:
         return "distro"
     from . import kube
 
-    own = client is None
-    client = kube.kube_client(context) if own else client
+    api = kube.kube_client(context) if client is None else client
     try:
-        kube.apply_objects(client, changed, kinds)
-        kube.delete_objects(client, removed, kinds)
+        kube.apply_objects(api, changed, kinds)
+        kube.delete_objects(api, removed, kinds)
     finally:
-        if own:
-            client.close()
+        if client is None:  # ours: close it
+            api.close()
     return "server-side apply"
 
 
@@ -97,7 +87,7 @@ def install_manifests(
     name: str,
     rendered: AddonManifests,
     *,
-    client: Any = None,
+    client: Client | None = None,
 ) -> AddonResult:
     """Validate ``rendered``, apply what differs from the registry, remove what the component no
     longer renders, record the result. Dry run: report only.
@@ -124,8 +114,7 @@ def install_manifests(
         return result
     if context.dry_run:
         return attrs.evolve(result, delivery="dry run")
-    hooks = _hooks(context) if client is None else None
-    delivery = _deliver(context, hooks, changed, removed, rendered.kinds, client)  # type: ignore[arg-type]
+    delivery = _deliver(context, changed, removed, rendered.kinds, client)
     for manifest in changed:
         context.store.record_manifest(
             context.name, component, manifest.key, manifest.sha256, canonical_json(manifest.body)
@@ -145,7 +134,7 @@ def render_addons(
     """
     ordered = order_components(hooks.catalog(), selected, source=_source(context))
     manifests: list[Manifest] = []
-    kinds: list[Any] = []
+    kinds: list[CustomKind] = []
     for kind, name, settings in ordered:
         rendered = hooks.render_addon(context, kind, name, settings)
         manifests += manifests_of(component_id(kind, name), rendered.objects)
@@ -178,7 +167,7 @@ def remove_components(
     removed: dict[str, list[Manifest]],
     *,
     confirm: Confirm,
-    client: Any = None,
+    client: Client | None = None,
 ) -> list[str]:
     """Delete what removed components installed, after ``confirm(question)`` says yes; forget
     them in the registry. Returns the removed component ids (none when declined or dry run)."""
@@ -187,9 +176,8 @@ def remove_components(
     listing = "; ".join(f"{c} ({len(m)} objects)" for c, m in sorted(removed.items()))
     if not confirm(f"remove add-ons no longer in the spec: {listing}?"):
         return []
-    hooks = _hooks(context) if client is None else None
     for component, manifests in sorted(removed.items()):
-        _deliver(context, hooks, [], manifests, [], client)  # type: ignore[arg-type]
+        _deliver(context, [], manifests, [], client)
         for manifest in manifests:
             context.store.delete_manifest(context.name, manifest.key)
         context.event("addons", f"{component}: removed ({len(manifests)} objects)")

@@ -14,7 +14,7 @@ import attrs
 from ..distro.topology import EXTRA_KEY as DISTRO_KEY
 from ..errors import PartialProvisionError, SlothError
 from ..model.cluster import PluginBlock
-from ..model.nodes import NodeRecord, NodeRequest
+from ..model.nodes import NodePackage, NodeRecord, NodeRequest
 from .plan import PHASE_SPEC, Plan, _placement, addon_components
 
 if TYPE_CHECKING:
@@ -132,6 +132,20 @@ def _per_provider(tasks: dict[str, Callable[[], None]]) -> None:
             future.result()  # a task records its own SlothError; anything else is a bug: raise
 
 
+def planned_packages(run: Run, batch: Sequence[NodeRequest]) -> dict[str, list[NodePackage]]:
+    """By node: what prepare will install on the machines of ``batch`` (every plugin's
+    ``node_packages``), for providers that serve packages to the machines they make."""
+    hooks = run.manager.hooks
+    packages = {}
+    for request in batch:
+        node = NodeRecord(
+            cluster=run.context.name, name=request.name, pool=request.pool,
+            provider=request.provider, roles=request.roles, labels=dict(request.labels),
+        )  # fmt: skip
+        packages[request.name] = hooks.node_packages(run.context, node)
+    return packages
+
+
 def provision(run: Run) -> None:
     """Create, adopt, replace and delete machines as planned; record each as soon as it exists.
 
@@ -188,8 +202,11 @@ def provision(run: Run) -> None:
                 f"{provider}: {'adopting' if adopting else 'creating'}",
             )
         failed: dict[str, str] = {}
+        context = attrs.evolve(
+            share_of(run, len(creates)), node_packages=planned_packages(run, batch)
+        )
         try:
-            records = list(hooks.provision_nodes(share_of(run, len(creates)), provider, batch))
+            records = list(hooks.provision_nodes(context, provider, batch))
         except PartialProvisionError as error:  # keep what was made (with its pinned host key)
             records, failed = list(error.records), dict(error.failed)
         except SlothError as error:
@@ -370,6 +387,8 @@ def addons(run: Run) -> None:
     from ..addons.order import order_components
     from ..addons.pipeline import remove_components, removed_components
 
+    distro = run.context.config.spec.kubernetes.distribution
+    run.context.delivery = run.manager.hooks.manifest_delivery(run.context, distro)  # once a run
     components = addon_components(run.context.config)
     try:
         ordered = order_components(run.manager.hooks.catalog(), components)

@@ -227,7 +227,6 @@ def _apply(
                 concurrency=options.parallel,
             )  # fmt: skip
             run = phases.Run(context, manager, plan, max_parallel=options.max_parallel)
-            context.hooks = manager.hooks
             run.nodes = {n.name: n for n in store.list_nodes(config.name)}
             try:
                 run_steps(run, steps, options)

@@ -138,7 +138,7 @@ def test_a_package_the_repository_lacks_fails_prepare_naming_node_package_and_fi
     from sloth_kubernetes.remote.prepare import installable_packages, prepare_nodes
 
     config = api.load([config_factory({})], manager=sloth_manager)
-    context = ClusterContext(config=config, hooks=sloth_manager.hooks)
+    context = ClusterContext(config=config)
     probe = NodeRecord(cluster="test", name="h1")
     needed = sloth_manager.hooks.node_packages(context, probe)  # the mesh's, among others
     assert "wireguard-tools" in {p.name for p in needed}

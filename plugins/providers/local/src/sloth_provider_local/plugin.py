@@ -161,15 +161,9 @@ def _provision(context: ClusterContext, requests: Sequence[NodeRequest]) -> list
 
 def _served_packages(context: ClusterContext, requests: Sequence[NodeRequest]) -> list[str]:
     """What the nodes' repository must hold: everything prepare may install on them (the
-    baseline's and each node's ``node_packages``). Computed when nodes are created or adopted."""
-    wanted = []
-    if context.hooks is not None:
-        for request in requests:
-            node = NodeRecord(
-                cluster=context.name, name=request.name, pool=request.pool, provider=NAME,
-                roles=request.roles, labels=dict(request.labels),
-            )  # fmt: skip
-            wanted += context.hooks.node_packages(context, node)
+    baseline's and each node's ``node_packages``, which the engine puts in
+    ``context.node_packages`` before nodes are created or adopted)."""
+    wanted = [p for r in requests for p in context.node_packages.get(r.name, ())]
     return installable_packages(wanted)
 
 
