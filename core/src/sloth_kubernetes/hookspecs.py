@@ -91,6 +91,10 @@ def install_distro(
     """Dispatch. Install distribution ``distro`` on ``nodes`` (servers first); return them."""
 
 
+# ``settings`` (below): the add-on plugin's own attrs model, instance of the class it registered
+# for its block — each plugin knows its type, the core cannot name it.
+
+
 @hookspec(firstresult=True)
 def distro_wait_ready(
     context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .addons import (
     AddonManifests,
+    ManifestDelivery,
     helm_chart,
     helm_chart_config,
     node_network,
@@ -179,9 +180,10 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "load_flags",
     "rancher_node_keys",
     "with_extras",
-    # CNI, storage and add-ons: manifests and the shared pipeline
+    # CNI, storage and add-ons: manifests, the shared pipeline, a distro's own deployer
     "MANAGED_BY",
     "AddonManifests",
+    "ManifestDelivery",
     "helm_chart",
     "helm_chart_config",
     "node_network",

@@ -196,7 +196,7 @@ class Hooks:
         self._catalog: Catalog | None = None
 
     @property
-    def _hook(self) -> Any:
+    def _hook(self) -> pluggy.HookRelay:
         return self._manager.pm.hook
 
     # discovery ----------------------------------------------------------------------------------

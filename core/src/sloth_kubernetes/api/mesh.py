@@ -69,38 +69,24 @@ def mesh_context(
     Nodes that cannot be reached are in ``context.remote.failures``; hooks report them. With
     ``lock`` the cluster's lock is held (mutating commands)."""
     from ..context import ClusterContext
-    from ..engine.operator import PRIVATE_KEY_SECRET, operator_key
     from ..paths import data_dir
-    from ..remote import RemoteSession
-    from .nodes import cluster_nodes
+    from .nodes import connected, node_access
 
     manager = _manager(manager)
     config = _applied_config(store, manager, cluster)
-    nodes = cluster_nodes(store, cluster)
-    if store.get_secret(cluster, PRIVATE_KEY_SECRET) is None:
-        raise StateError(
-            f"cluster {cluster!r} has no operator SSH key in the state store",
-            hint="the key is created by `up`",
-        )
-    holder = store.lock(cluster, lock) if lock else None
-    try:
-        with operator_key(store, cluster) as key:
+    with node_access(store, cluster) as (nodes, key):
+        holder = store.lock(cluster, lock) if lock else None
+        try:
             reachable = [n for n in nodes if n.address and n.host_key]
-            with RemoteSession(
-                reachable,
-                private_key_path=key.private_key_path,
-                work_dir=key.private_key_path.parent,
-                parallel=parallel,
-            ) as session:
-                session.connect()
+            with connected(reachable, key, parallel) as session:
                 context = ClusterContext(
                     config=config, state=store, data_dir=data_dir(), operator=key,
                     remote=session, concurrency=parallel,
                 )  # fmt: skip
                 yield manager, context, mesh_name(config), nodes
-    finally:
-        if holder is not None:
-            holder.release()
+        finally:
+            if holder is not None:
+                holder.release()
 
 
 def mesh_status(

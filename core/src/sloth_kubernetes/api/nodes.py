@@ -14,6 +14,7 @@ from ..model import NodeRecord
 if TYPE_CHECKING:
     from ..context import OperatorKey
     from ..remote.results import CommandResult
+    from ..remote.session import RemoteSession
     from ..state import StateStore
 
 ALL_NODES = "--all"
@@ -74,7 +75,7 @@ def select_nodes(nodes: Sequence[NodeRecord], names: Sequence[str]) -> list[Node
 
 
 @contextmanager
-def _access(store: StateStore, cluster: str) -> Iterator[tuple[list[NodeRecord], OperatorKey]]:
+def node_access(store: StateStore, cluster: str) -> Iterator[tuple[list[NodeRecord], OperatorKey]]:
     """The cluster's nodes and its operator key (0600 file, removed on exit)."""
     from ..engine.operator import PRIVATE_KEY_SECRET, operator_key
 
@@ -86,6 +87,24 @@ def _access(store: StateStore, cluster: str) -> Iterator[tuple[list[NodeRecord],
         )
     with operator_key(store, cluster) as key:
         yield nodes, key
+
+
+@contextmanager
+def connected(
+    nodes: Sequence[NodeRecord], key: OperatorKey, parallel: int
+) -> Iterator[RemoteSession]:
+    """One SSH session to ``nodes`` with the operator ``key`` (pinned host keys), connected;
+    nodes that cannot be reached are in its ``failures``."""
+    from ..remote import RemoteSession
+
+    with RemoteSession(
+        nodes,
+        private_key_path=key.private_key_path,
+        work_dir=key.private_key_path.parent,
+        parallel=parallel,
+    ) as session:
+        session.connect()
+        yield session
 
 
 def ssh(
@@ -102,7 +121,7 @@ def ssh(
     """
     from ..remote.ssh_client import ssh_argv, write_client_files
 
-    with _access(store, cluster) as (nodes, key):
+    with node_access(store, cluster) as (nodes, key):
         (record,) = select_nodes(nodes, [node])
         _check_reachable(record)
         config = write_client_files(
@@ -141,16 +160,9 @@ def exec_command(
 
     A node that could not be reached has exit status 255 and the reason in ``stderr``.
     """
-    from ..remote import RemoteSession
     from ..remote.ssh_client import command_line
 
-    with _access(store, cluster) as (records, key):
+    with node_access(store, cluster) as (records, key):
         chosen = select_nodes(records, nodes)
-        with RemoteSession(
-            chosen,
-            private_key_path=key.private_key_path,
-            work_dir=key.private_key_path.parent,
-            parallel=parallel,
-        ) as session:
-            session.connect()
+        with connected(chosen, key, parallel) as session:
             return dict(session.shell(command_line(command)))

@@ -10,7 +10,7 @@ import datetime
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,8 +20,11 @@ from ..secrets import redact
 from .lazy import BUILTIN_COMMANDS, LazyGroup
 from .output import OUTPUT_FORMATS, AppState
 
+if TYPE_CHECKING:
+    from ..plugins import PluginManager
 
-def build_cli(manager: Any = None) -> click.Group:
+
+def build_cli(manager: PluginManager | None = None) -> click.Group:
     """The click group with built-in commands and every plugin's ``register_commands``.
 
     Without ``manager`` the plugins are loaded when a command first needs them (see
@@ -89,7 +92,7 @@ def build_cli(manager: Any = None) -> click.Group:
     return cli
 
 
-def warn_about_failures(manager: Any) -> None:
+def warn_about_failures(manager: PluginManager) -> None:
     """One warning line per plugin that could not be loaded."""
     for failure in manager.failures:
         click.echo(f"warning: {failure.render()}", err=True)
@@ -147,7 +150,7 @@ def _traceback(error: BaseException) -> str:
     return "".join(traceback.format_exception(error))
 
 
-def run(args: Sequence[str] | None = None, *, manager: Any = None) -> int:
+def run(args: Sequence[str] | None = None, *, manager: PluginManager | None = None) -> int:
     """Run the CLI and return its exit code: the one exit boundary."""
     argv = list(args) if args is not None else sys.argv[1:]
     if manager is None and _needs_plugins_now(argv):

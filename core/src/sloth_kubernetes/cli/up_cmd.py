@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +12,9 @@ from ..errors import SlothError
 from .common import app_state, files_option, manager, state_store, yes_option
 from .output import chosen_format, console, emit_data, output_option, table
 from .progress import progress
+
+if TYPE_CHECKING:
+    from ..engine.run import UpResult
 
 PHASE_CHOICE = click.Choice(
     ["provision", "connect", "prepare", "mesh", "distro", "addons", "verify"]
@@ -126,7 +129,7 @@ def up(
         )
 
 
-def _summary(result: Any) -> None:
+def _summary(result: UpResult) -> None:
     out = console()
     quiet = not (result.changed or result.repaired or result.failures or result.blocked)
     if not result.plan.has_changes and quiet:

@@ -8,16 +8,19 @@ rewritten to point at the API endpoint.
 from __future__ import annotations
 
 import secrets as random
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import StateError
 from ..secrets import Secret
+
+if TYPE_CHECKING:
+    from ..state import StateStore
 
 TOKEN_SECRET = "distro-token"  # noqa: S105 (the secret's name, not its value)
 KUBECONFIG_SECRET = "kubeconfig"  # noqa: S105 (the secret's name, not its value)
 
 
-def ensure_token(store: Any, cluster: str) -> Secret:
+def ensure_token(store: StateStore, cluster: str) -> Secret:
     """The cluster's join token, generated (256 random bits) the first time."""
     if store is None:
         raise StateError("the distro phase needs the state store to keep the cluster token")
@@ -26,18 +29,18 @@ def ensure_token(store: Any, cluster: str) -> Secret:
         store.put_secret(cluster, TOKEN_SECRET, Secret(random.token_hex(32)))
         token = store.get_secret(cluster, TOKEN_SECRET)
     assert token is not None
-    return token  # type: ignore[no-any-return]
+    return token
 
 
-def store_kubeconfig(store: Any, cluster: str, kubeconfig: str) -> None:
+def store_kubeconfig(store: StateStore, cluster: str, kubeconfig: str) -> None:
     store.put_secret(cluster, KUBECONFIG_SECRET, Secret(kubeconfig))
 
 
-def stored_kubeconfig(store: Any, cluster: str) -> Secret:
+def stored_kubeconfig(store: StateStore, cluster: str) -> Secret:
     value = store.get_secret(cluster, KUBECONFIG_SECRET)
     if value is None:
         raise StateError(
             f"cluster {cluster!r} has no kubeconfig in the state store",
             hint="it is fetched by the distro phase of `up`; run `up` (it resumes) first",
         )
-    return value  # type: ignore[no-any-return]
+    return value

@@ -12,16 +12,19 @@ import hashlib
 import io
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..context import ClusterContext
 from ..errors import RemoteError
 from .installer import Installer
 
+if TYPE_CHECKING:
+    from ..addons.manifests import Manifest
+
 _NOT_IN_ADDON_NAME = re.compile(r"[^a-z0-9-]+")
 
 
-def manifest_path(manifests_dir: str, manifest: Any) -> str:
+def manifest_path(manifests_dir: str, manifest: Manifest) -> str:
     """``sloth-<component>-<kind>-<namespace>-<name>.yaml``: ours, and stable per object.
 
     The deploy controller names each file's ``Addon`` after the text before the file name's
@@ -34,7 +37,7 @@ def manifest_path(manifests_dir: str, manifest: Any) -> str:
     return f"{manifests_dir}/{_stem(manifest)}.yaml"
 
 
-def _stem(manifest: Any) -> str:
+def _stem(manifest: Manifest) -> str:
     component = _NOT_IN_ADDON_NAME.sub("-", str(manifest.component).lower()).strip("-")
     name = manifest.file_name.removesuffix(".yaml")
     safe = _NOT_IN_ADDON_NAME.sub("-", name.lower()).strip("-")
@@ -47,9 +50,9 @@ def _stem(manifest: Any) -> str:
 def deliver(
     context: ClusterContext,
     installer: Installer,
-    settings: Any,
-    manifests: Sequence[Any],
-    removed: Sequence[Any],
+    settings: Any,  # the distro plugin's own settings model
+    manifests: Sequence[Manifest],
+    removed: Sequence[Manifest],
 ) -> list[str] | None:
     """Write ``manifests`` and delete ``removed`` on every server; ``None`` without SSH access
     (the core then applies through the API)."""
@@ -68,7 +71,7 @@ def deliver(
 
     from pyinfra.operations import files
 
-    def deploy(_node: Any) -> None:
+    def deploy(_node: Any) -> None:  # Any: a pyinfra Host (untyped)
         files.directory(name="manifests directory", path=directory, present=True)
         for manifest in manifests:
             files.put(

@@ -15,13 +15,16 @@ import abc
 import json
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
 from ..model import ClusterConfig, NodeRecord
 from ..model.cluster import KUBERNETES_API_PORT
 from .flags import FlagCatalog
+
+if TYPE_CHECKING:
+    from ..model.cluster import KubernetesSpec
 
 Role = Literal["server", "agent"]
 
@@ -77,7 +80,7 @@ class DistroPlan:
     """
 
     config: ClusterConfig
-    settings: Any
+    settings: Any  # the distro plugin's own settings model (a DistroSettings subclass)
     version: str
     token: str
     first_server: str
@@ -95,7 +98,7 @@ class DistroPlan:
         return str(value.reveal() if hasattr(value, "reveal") else value)
 
     @property
-    def kubernetes(self) -> Any:
+    def kubernetes(self) -> KubernetesSpec:
         return self.config.spec.kubernetes
 
 
@@ -116,7 +119,7 @@ class Installer(abc.ABC):
     #: the default data directory (a distro block's ``dataDir`` overrides it)
     data_dir: ClassVar[str]
 
-    def data_dir_for(self, plan: Any) -> str:
+    def data_dir_for(self, plan: DistroPlan) -> str:
         """The data directory: the distro block's ``dataDir`` when it has one, else the default."""
         return str(getattr(plan.settings, "data_dir", self.data_dir))
 
@@ -264,7 +267,7 @@ def sorted_unique(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def rancher_node_keys(plan: Any, node: Any, data_dir: str) -> dict[str, Any]:
+def rancher_node_keys(plan: DistroPlan, node: NodeRecord, data_dir: str) -> dict[str, Any]:
     """Config keys K3s and RKE2 share for any node: name, mesh IP, data dir, token (as a secret
     marker the renderer fills in only in the 0600 file), external IP, labels."""
     keys: dict[str, Any] = {

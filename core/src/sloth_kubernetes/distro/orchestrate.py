@@ -23,7 +23,7 @@ import base64
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -35,6 +35,9 @@ from . import artifacts, credentials, kubeconfig
 from .installer import SECRET_MARKER, DistroPlan, Installer, Release, Role, role_of
 from .readiness import NO_CONDITION, NodeReady, Until, check_reachable, poll, wait_ready
 from .topology import EXTRA_KEY, Topology, plan_topology, tls_sans
+
+if TYPE_CHECKING:
+    from ..remote.session import RemoteSession
 
 PHASE = "distro"
 STAGE_DIR = "/var/lib/sloth-kubernetes/artifacts"
@@ -116,7 +119,7 @@ def api_access(context: ClusterContext, installer: Installer) -> tuple[str, str]
 class _Run:
     context: ClusterContext
     installer: Installer
-    session: Any
+    session: RemoteSession
     plan: DistroPlan
     topology: Topology
     timeout: float
@@ -185,7 +188,7 @@ def install_cluster(
         )
     settings = settings_of(context, default)
     topology = plan_topology(context.config, nodes)
-    token = credentials.ensure_token(context.state, context.name)
+    token = credentials.ensure_token(context.store, context.name)
     plan = make_plan(context, installer, settings, topology, token.reveal())
     run = _Run(context, installer, session, plan, topology, float(settings.ready_timeout))
 
@@ -469,7 +472,7 @@ def _fetch_kubeconfig(run: _Run) -> None:
     ours = kubeconfig.for_cluster(
         text, run.context.name, api_url(run.context, run.installer, run.topology)
     )
-    credentials.store_kubeconfig(run.context.state, run.context.name, ours)
+    credentials.store_kubeconfig(run.context.store, run.context.name, ours)
     run.event("admin kubeconfig stored (encrypted); `sloth-kubernetes kubeconfig` writes it")
 
 
@@ -542,7 +545,7 @@ def _wait_nodes(run: _Run, settings: Any, until: Until) -> dict[str, NodeReady]:
         )
     cause, hint = api_access(run.context, run.installer)
     check_reachable(api_url(run.context, run.installer, run.topology), cause=cause, hint=hint)
-    secret = credentials.stored_kubeconfig(run.context.state, run.context.name)
+    secret = credentials.stored_kubeconfig(run.context.store, run.context.name)
     return wait_ready(
         secret.reveal(),
         names,

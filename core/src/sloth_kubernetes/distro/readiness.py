@@ -21,10 +21,13 @@ import socket
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ..errors import RemoteError
 from ..secrets import redact
+
+if TYPE_CHECKING:
+    from lightkube import Client
 
 POLL_SECONDS = 2.0
 Until = Literal["Ready", "registered"]
@@ -52,7 +55,7 @@ ABSENT = NodeReady("absent", "not registered with the API")
 NO_CONDITION = NodeReady("none", "registered, but its kubelet has posted no Ready condition")
 
 
-def node_readiness(client: Any) -> dict[str, NodeReady]:
+def node_readiness(client: Client) -> dict[str, NodeReady]:
     """{node name: its Ready condition} for every Node the API lists."""
     from lightkube.resources.core_v1 import Node
 
@@ -62,7 +65,8 @@ def node_readiness(client: Any) -> dict[str, NodeReady]:
         for condition in (node.status.conditions if node.status else None) or []:
             if condition.type == "Ready":
                 ready = NodeReady(condition.status, condition.reason or "", condition.message or "")
-        found[node.metadata.name] = ready
+        if node.metadata is not None and node.metadata.name:  # the API always names a node
+            found[node.metadata.name] = ready
     return found
 
 
@@ -94,7 +98,7 @@ def check_reachable(url: str, *, cause: str, hint: str, seconds: float = REACH_S
     )
 
 
-def node_conditions(client: Any) -> dict[str, tuple[str, str]]:
+def node_conditions(client: Client) -> dict[str, tuple[str, str]]:
     """{node name: (Ready status, reason)} as the API reports them."""
     return {
         name: (ready.status, ready.reason or ready.message)
@@ -102,7 +106,7 @@ def node_conditions(client: Any) -> dict[str, tuple[str, str]]:
     }
 
 
-def client_for(kubeconfig_text: str) -> Any:
+def client_for(kubeconfig_text: str) -> Client:
     from lightkube import Client, KubeConfig
 
     from .kubeconfig import load
@@ -117,7 +121,7 @@ def wait_ready(
     timeout: float,
     progress: Callable[[str], None] = lambda _text: None,
     log_tail: Callable[[str], str] | None = None,
-    client: Any = None,
+    client: Client | None = None,
     until: Until = "Ready",
 ) -> dict[str, NodeReady]:
     """Poll the API until every node in ``names`` is ``until`` (see module doc); return what

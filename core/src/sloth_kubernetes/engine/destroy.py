@@ -17,8 +17,11 @@ from ..runfiles import sweep_dead
 from .operator import runtime_dir
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..model.cluster import ClusterConfig
     from ..plugins import PluginManager
+    from ..state import StateStore
 
 
 @attrs.frozen
@@ -31,7 +34,7 @@ class DestroyResult:
         return {"cluster": self.cluster, "removed": list(self.removed), "dryRun": self.dry_run}
 
 
-def stored_config(manager: PluginManager, store: Any, name: str) -> ClusterConfig:
+def stored_config(manager: PluginManager, store: StateStore, name: str) -> ClusterConfig:
     """The config a cluster was last applied with, validated again (references stay references)."""
     from ..config.loader import load_config_text
 
@@ -49,15 +52,15 @@ def stored_config(manager: PluginManager, store: Any, name: str) -> ClusterConfi
 
 def destroy(
     manager: PluginManager,
-    store: Any,
+    store: StateStore,
     name: str,
     *,
     yes: bool = False,
     dry_run: bool = False,
     force: bool = False,
     lost_key: bool = False,
-    confirm: Any = None,
-    emit: Any = None,
+    confirm: Callable[[str], bool] | None = None,
+    emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> DestroyResult:
     """``lost_key``: the state's passphrase or key file is gone for good; destroy without it,
     discarding the cluster's encrypted secrets (audited). Otherwise a key that cannot open the
@@ -150,7 +153,7 @@ def forget_local_files(data_dir: Path, name: str) -> None:
         folder.rmdir()
 
 
-def _require_key(store: Any, name: str) -> None:
+def _require_key(store: StateStore, name: str) -> None:
     try:
         store.check_key()
     except StateError as error:
@@ -179,7 +182,7 @@ def _uninstall_distro(
     from ..remote.session import RemoteSession
     from .operator import operator_key
 
-    with operator_key(context.state, context.name) as key:
+    with operator_key(context.store, context.name) as key:
         session = RemoteSession(
             nodes, private_key_path=key.private_key_path, work_dir=context.plugin_dir("remote")
         )

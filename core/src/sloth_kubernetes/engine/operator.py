@@ -14,11 +14,14 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..context import OperatorKey
 from ..paths import data_dir
 from ..runfiles import run_directory
+
+if TYPE_CHECKING:
+    from ..state import StateStore
 
 PRIVATE_KEY_SECRET = "operator/ssh-private-key"  # noqa: S105 -- the name of a secret, not one
 PUBLIC_NAME = "operator/ssh-public-key"
@@ -47,7 +50,7 @@ def _generate(comment: str) -> tuple[str, str]:
     return private, f"{public} {comment}"
 
 
-def ensure_operator_key(store: Any, cluster: str) -> str:
+def ensure_operator_key(store: StateStore, cluster: str) -> str:
     """Create the cluster's key pair if it has none; return the public key (``ssh-ed25519 …``)."""
     public = store.get_secret(cluster, PUBLIC_NAME)
     if public is not None and store.get_secret(cluster, PRIVATE_KEY_SECRET) is not None:
@@ -59,10 +62,11 @@ def ensure_operator_key(store: Any, cluster: str) -> str:
 
 
 @contextmanager
-def operator_key(store: Any, cluster: str) -> Iterator[OperatorKey]:
+def operator_key(store: StateStore, cluster: str) -> Iterator[OperatorKey]:
     """The key pair with the private half in a 0600 file that exists only inside the block."""
     public = ensure_operator_key(store, cluster)
     private = store.get_secret(cluster, PRIVATE_KEY_SECRET)
+    assert private is not None  # ensure_operator_key stored the pair
     directory = run_directory(runtime_dir(), f"{cluster}-")
     path = directory / "id_ed25519"
     try:

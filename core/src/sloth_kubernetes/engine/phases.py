@@ -7,7 +7,7 @@ import concurrent.futures
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -20,6 +20,7 @@ from .plan import PHASE_SPEC, Plan, _placement, addon_components
 if TYPE_CHECKING:
     from ..context import ClusterContext
     from ..plugins import PluginManager
+    from ..state import StateStore
 
 
 @attrs.frozen
@@ -68,8 +69,8 @@ class Run:
     repaired: list[str] = attrs.field(factory=list)
 
     @property
-    def store(self) -> Any:
-        return self.context.state
+    def store(self) -> StateStore:
+        return self.context.store
 
     def journal(self, phase: str, node: str, step: str, status: str, detail: str = "") -> None:
         self.store.journal_record(

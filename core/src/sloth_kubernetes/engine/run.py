@@ -27,8 +27,9 @@ from .steps import run_steps
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..model.nodes import NodeRequest
+    from ..model.nodes import NodeRecord, NodeRequest
     from ..plugins import PluginManager
+    from ..state import ClusterRecord, StateStore
 
 Confirm = Callable[[str], bool]
 Emit = Callable[[dict[str, Any]], None]
@@ -91,7 +92,7 @@ class UpResult:
         }
 
 
-def recorded_state(store: Any, cluster: str) -> tuple[str, list[Any]]:
+def recorded_state(store: StateStore, cluster: str) -> tuple[str, list[NodeRecord]]:
     record = store.get_cluster(cluster)
     return (record.spec_hash if record else ""), store.list_nodes(cluster)
 
@@ -103,7 +104,7 @@ def live_inventory(
 
 
 def make_plan(
-    manager: PluginManager, store: Any, config: ClusterConfig, *, refresh: bool = True
+    manager: PluginManager, store: StateStore, config: ClusterConfig, *, refresh: bool = True
 ) -> Plan:
     recorded_hash, recorded = recorded_state(store, config.name)
     live = None
@@ -152,7 +153,7 @@ def _phases_to_run(options: UpOptions) -> list[str]:
     return list(PHASES)
 
 
-def _checkable_live(manager: PluginManager, store: Any, cluster: str) -> bool:
+def _checkable_live(manager: PluginManager, store: StateStore, cluster: str) -> bool:
     """Whether the cluster has recorded nodes the phases can check live (over SSH)."""
     catalog = manager.hooks.catalog()
     for node in store.list_nodes(cluster):
@@ -176,7 +177,7 @@ def _confirm_destructive(plan: Plan, options: UpOptions, confirm: Confirm | None
 
 def up(
     manager: PluginManager,
-    store: Any,
+    store: StateStore,
     config: ClusterConfig,
     options: UpOptions,
     *,
@@ -203,7 +204,7 @@ def up(
 
 def _apply(
     manager: PluginManager,
-    store: Any,
+    store: StateStore,
     config: ClusterConfig,
     plan: Plan,
     options: UpOptions,
@@ -272,8 +273,8 @@ def _apply(
 
 
 def _cluster_record(
-    config: ClusterConfig, spec: dict[str, Any], spec_hash: str, previous: Any
-) -> Any:
+    config: ClusterConfig, spec: dict[str, Any], spec_hash: str, previous: ClusterRecord | None
+) -> ClusterRecord:
     from ..state import ClusterRecord
 
     # Only a converged run records the spec's hash: anything else keeps the plan's phase actions.

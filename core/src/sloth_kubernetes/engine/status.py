@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SlothError
 from .plan import NODE_PHASES
 
+if TYPE_CHECKING:
+    from ..state import ClusterRecord, StateStore
 
-def _distribution_name(record: Any) -> str:
+
+def _distribution_name(record: ClusterRecord | None) -> str:
     spec = record.spec if record is not None and isinstance(record.spec, dict) else {}
     kubernetes = spec.get("spec", {}).get("kubernetes", {})
     return str(kubernetes.get("distribution") or "") if isinstance(kubernetes, dict) else ""
 
 
-def distribution_state(store: Any, name: str) -> dict[str, Any]:
+def distribution_state(store: StateStore, name: str) -> dict[str, Any]:
     """Whether the cluster's distribution is installed: the distro phase is done on every
     server (every node when there is no server). ``detail`` says why not, with the last word
     the distro phase had in the journal ("failed — cannot download …")."""
@@ -35,7 +38,7 @@ def distribution_state(store: Any, name: str) -> dict[str, Any]:
     return {"name": _distribution_name(record), "installed": installed, "detail": detail}
 
 
-def cluster_status(store: Any, name: str) -> dict[str, Any]:
+def cluster_status(store: StateStore, name: str) -> dict[str, Any]:
     record = store.get_cluster(name)
     nodes = store.list_nodes(name)
     if record is None and not nodes:
@@ -44,7 +47,7 @@ def cluster_status(store: Any, name: str) -> dict[str, Any]:
     operations = store.list_operations(name, limit=1)
     last = operations[0] if operations else None
     converged = (
-        bool(record)
+        record is not None
         and not record.spec_hash.startswith("pending")
         and all(n.phases.get(p) == "done" for n in nodes for p in NODE_PHASES)
     )
