@@ -42,6 +42,7 @@ def test_plugins_json_describes_each_plugin(sloth_cli):
         "version": "0.1.0",
         "hooks": [
             "distro_drift",
+            "distro_wait_ready",
             "install_distro",
             "manifest_delivery",
             "register_config_models",

@@ -120,7 +120,7 @@ def load_plan(
     path: str | Path, *, manager: PluginManager | None = None
 ) -> tuple[ClusterConfig, dict[str, Any]]:
     """A plan saved by ``plan --out``: its config (validated as if loaded from a file) and the
-    plan itself, for ``up(config, saved_plan=...)`` (which refuses it if the state changed)."""
+    plan itself, for ``up(config, store, saved_plan=...)`` (refused if the state changed)."""
     import json
 
     from ..config.loader import load_config_text
