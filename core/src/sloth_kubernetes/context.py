@@ -109,7 +109,8 @@ class ClusterContext:
         status: str = "info",
         **fields: Any,
     ) -> None:
-        """Report progress: ``status`` is info, started, done, failed or skipped."""
+        """Report progress: ``status`` is info, started, done, failed, skipped or warning
+        (something to act on; shown even where info is not)."""
         self.emit({"phase": phase, "node": node, "status": status, "message": message, **fields})
 
 

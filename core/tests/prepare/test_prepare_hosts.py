@@ -213,7 +213,7 @@ def test_the_api_port_is_public_on_servers_to_the_allowed_cidrs_only(
     assert _tcp_from_here(server.address, 6443) == "open"  # the operator reaches the API
     assert _tcp(outsider, server.address, 6443) == "dropped"  # a CIDR outside the list
     assert _tcp_from_here(agent.address, 6443) == "dropped"  # never on an agent
-    assert not first.nodes[server.name].notes  # the operator is inside the list: nothing to say
+    assert not first.nodes[server.name].warnings  # the operator is inside the list: all well
     url = f"https://{agent.address}:6443"
     with pytest.raises(RemoteError, match="not reachable from this machine") as caught:
         check_reachable(url, cause="port 6443 is open to 192.0.2.0/24", hint="h", seconds=1)
@@ -227,9 +227,10 @@ def test_the_api_port_is_public_on_servers_to_the_allowed_cidrs_only(
     assert second.nodes[agent.name].changed == ()
     assert _tcp(outsider, server.address, 6443) == "open"
     assert _tcp_from_here(server.address, 6443) == "dropped"
-    (note,) = second.nodes[server.name].notes
-    assert f"this machine connects from {operator}, outside spec.security.apiAllowedCIDRs" in note
-    assert not second.nodes[agent.name].notes
+    (warning,) = second.nodes[server.name].warnings
+    expected = f"this machine connects from {operator}, outside spec.security.apiAllowedCIDRs"
+    assert expected in warning
+    assert not second.nodes[agent.name].warnings
     assert not _prepare([server, agent], moved, tmp_path, servers=1).changed
 
     # `apiAllowedCIDRs: []`: the API stays on the mesh, the public rule is gone.

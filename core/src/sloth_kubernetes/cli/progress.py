@@ -18,7 +18,7 @@ import click
 from ..secrets import redact
 
 Emit = Callable[[dict[str, Any]], None]
-SYMBOLS = {"started": "…", "done": "✓", "failed": "✗", "skipped": "-", "info": " "}
+SYMBOLS = {"started": "…", "done": "✓", "failed": "✗", "skipped": "-", "info": " ", "warning": "!"}
 
 
 def _line(event: dict[str, Any], started: float) -> str:
@@ -67,7 +67,9 @@ def progress(*, live: bool, debug: bool = False) -> Iterator[Emit]:
                 phases.append(phase)
             node = str(event.get("node") or "(cluster)")
             status = str(event.get("status", "info"))
-            if status != "info":
+            if status == "warning":  # a line above the table: a cell would hide the message
+                view.console.print(_line(event, started))
+            elif status != "info":
                 rows.setdefault(node, {})[phase] = f"{SYMBOLS.get(status, '')} {status}"
             view.update(render())
 

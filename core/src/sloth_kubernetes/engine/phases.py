@@ -338,8 +338,10 @@ def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
             )
             continue
         done.append(node)
-        for note in outcome.notes:  # what the user should know (e.g. the API not reachable)
+        for note in outcome.notes:
             run.context.event("prepare", note, node=node.name)
+        for warning in outcome.warnings:  # e.g. the API not reachable from this machine
+            run.context.event("prepare", warning, node=node.name, status="warning")
         changed = ", ".join(outcome.changed) or "no changes"
         machine = f"; managed by the machine: {len(outcome.machine)}" if outcome.machine else ""
         run.journal("prepare", node.name, "prepare", "done", changed + machine)

@@ -32,7 +32,7 @@ MEMBER_LIST = (
 )
 
 
-def _config(hosts) -> str:
+def _config(hosts, **spec) -> str:
     return distro_twin.ssh_cluster_config(
         "twin",
         hosts,
@@ -44,6 +44,7 @@ def _config(hosts) -> str:
             "k3s": {"readyTimeout": 120},
         },
         storage=[{"type": "local-path", "classes": [{"name": "local-path", "default": True}]}],
+        **spec,
     )
 
 
@@ -159,9 +160,29 @@ def test_k3s_twin_cluster_etcd_api_addons_and_quorum(
         server.run("systemctl start k3s")
     recovered = _wait(lambda: _api_ok(client) and len(list(client.list(Node))) == 5, 120)
     client.close()
+
+    # The API closed to networks this machine is not in (TEST-NET-1): `up` re-applies the
+    # servers' firewall, then fails fast naming the cause instead of waiting out readyTimeout.
+    config.write_text(_config(hosts, security={"apiAllowedCIDRs": ["192.0.2.0/24"]}))
+    started = time.monotonic()
+    closed = sloth_cli(*state, "up", "-f", str(config), "--no-progress")
+    closed_seconds = time.monotonic() - started
+    assert closed.exit_code == 1, closed.stdout + closed.stderr
+    # told in the prepare phase already (a warning: shown without --debug), once per server
+    warned = [line for line in closed.stderr.splitlines() if "prepare: warning" in line]
+    assert len(warned) == 3, closed.stderr
+    assert "outside spec.security.apiAllowedCIDRs" in warned[0]
+    assert "is not reachable from this machine" in closed.stderr
+    assert "spec.security.apiAllowedCIDRs (192.0.2.0/24)" in closed.stderr
+    rejected = subprocess.run(
+        [kubectl, "--kubeconfig", str(kubeconfig), "get", "nodes", "--request-timeout=5s"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert rejected.returncode != 0
     print(
         f"\nk3s twin cluster, 3 servers + 2 agents, `up` (all phases): {up_seconds:.1f}s; "
-        f"API back {recovered:.1f}s after the restart"
+        f"API back {recovered:.1f}s after the restart; `up` with the API closed to this machine "
+        f"failed in {closed_seconds:.1f}s"
     )
 
 

@@ -26,6 +26,8 @@ class NodePrepareResult:
     changed: tuple[str, ...] = ()  # names of the steps that changed something
     machine: tuple[str, ...] = ()  # items that belong to the machine, with their state
     notes: tuple[str, ...] = ()
+    #: What the operator should act on (shown without --debug), e.g. the API not reachable.
+    warnings: tuple[str, ...] = ()
     error: SlothError | None = None
     facts: NodeFacts | None = None
 
@@ -142,6 +144,7 @@ def prepare_nodes(
         session.facts(NodeProbe, nodes=wanted, extra_packages=probed) if wanted else {}
     )
     plans: dict[str, NodePlan] = {}
+    warnings: dict[str, tuple[str, ...]] = {}
     for name in wanted:
         facts = gathered.get(name)
         if facts is None:
@@ -170,11 +173,10 @@ def prepare_nodes(
         ):
             # Not a refusal: the operator may reach the API another way (spec.kubernetes.
             # apiEndpoint behind a load balancer, a VPN, the mesh), but say so before `distro`.
-            note = (
+            warnings[name] = (
                 f"Kubernetes API: this machine connects from {facts.ssh_client_address}, outside "
-                "spec.security.apiAllowedCIDRs: the API on this server is not reachable from here"
+                "spec.security.apiAllowedCIDRs: the API on this server is not reachable from here",
             )
-            plans[name] = attrs.evolve(plans[name], notes=(*plans[name].notes, note))
 
     # Packages first: the steps use them (nft, modprobe, sysctl, the time daemon).
     pending = {name: plan.packages for name, plan in plans.items() if plan.packages}
@@ -204,7 +206,7 @@ def prepare_nodes(
         packaged = installed.get(name, extra_packages.PackagesOutcome())
         results[name] = NodePrepareResult(
             name, changed=packaged.changed + changed, machine=plan.machine + packaged.machine,
-            notes=plan.notes, error=error, facts=gathered[name],
+            notes=plan.notes, warnings=warnings.get(name, ()), error=error, facts=gathered[name],
         )  # fmt: skip
     return PrepareResult({name: results[name] for name in records})
 
