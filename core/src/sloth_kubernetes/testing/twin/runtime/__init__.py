@@ -12,7 +12,9 @@ What it does, with its upstream sources (K3s v1.31.4+k3s1, RKE2 v1.31.4+rke2r1; 
 * embedded etcd (:mod:`.etcd`): ``cluster-init`` (RKE2: the server without ``server:``) starts a
   one-member cluster on the node's address (2379/2380); a joining server authenticates to the
   first server with the token, reads ``/db/info`` and adds itself as a learner through the etcd
-  API, then starts with ``initial-cluster-state=existing``; learners are promoted once in sync;
+  API (:mod:`.etcd_join`: retried once a second while etcd answers "too many learners" or
+  "unhealthy cluster", as K3s does), then starts with ``initial-cluster-state=existing``;
+  learners are promoted once in sync;
 * a Kubernetes API on 6443 (:mod:`.apiserver`): HTTPS, client-certificate auth, objects in etcd
   under ``/registry/...`` as JSON; nodes register themselves through it;
 * the supervisor (:mod:`.supervisor`): bootstrap data, ``/db/info``, kubelet certificates (K3s on

@@ -1,18 +1,18 @@
 """Embedded etcd: a real etcd (Debian's ``etcd-server`` 3.4, carried in the bundle) run by the
 twin as K3s runs its embedded one, and a small client over etcd's v3 JSON gateway.
 
-From k3s-io/k3s ``pkg/etcd/etcd.go`` (read at commits 001bb93 and 2614da0; the v1.31.4+k3s1
-sequence is the same):
+From k3s-io/k3s ``pkg/etcd/etcd.go`` (read at commits 001bb93 and 2614da0, and a stored copy of
+the 2024 release line for the join retry — see :mod:`.etcd_join`):
 
 * data in ``<data-dir>/server/db/etcd`` (0700); member name ``<node-name>-<8 hex>`` kept in
   ``db/etcd/name``; client ``https://127.0.0.1:2379`` and ``https://<node-ip>:2379``, peers
   ``https://<node-ip>:2380``, metrics ``http://127.0.0.1:2381``; TLS everywhere with client
   certificates (``server/tls/etcd``); heartbeat 500 ms, election timeout 5000 ms;
 * ``cluster-init``: ``newCluster`` — a one-member cluster, ``initial-cluster-state=new``;
-* joining (``join``): ``/db/info`` from the server named in ``server:`` (token-authenticated)
-  gives the members' client URLs; ``MemberList``; ``MemberAddAsLearner`` with this node's peer
-  URL unless already listed; then etcd starts with the listed members and
-  ``initial-cluster-state=existing``;
+* joining (``join``, in :mod:`.etcd_join`): ``/db/info`` from the server named in ``server:``
+  (token-authenticated) lists the members; ``MemberAddAsLearner`` with this node's peer URL unless
+  already listed — retried while etcd answers "too many learners" or "unhealthy cluster"; then
+  etcd starts with the listed members and ``initial-cluster-state=existing``;
 * ``manageLearners``: learners are promoted (``MemberPromote``) once etcd accepts it (in sync
   with the leader). K3s checks every 15 s on the leader; the twin checks every second.
 * a restart with an existing WAL reuses the stored options (``db/etcd/config``).
@@ -130,8 +130,8 @@ class Client:
     def members(self) -> list[dict[str, Any]]:
         return list(self.call("cluster/member/list", {}).get("members") or [])
 
-    def add_learner(self, peer_url: str) -> None:
-        self.call("cluster/member/add", {"peerURLs": [peer_url], "isLearner": True})
+    def add_learner(self, peer_url: str, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.call("cluster/member/add", {"peerURLs": [peer_url], "isLearner": True}, timeout)
 
     def promote(self, member_id: str) -> None:
         self.call("cluster/member/promote", {"ID": member_id})

@@ -1,9 +1,10 @@
 """What the twin records for tests in ``/var/lib/sloth-twin`` (never the token: a hash prefix).
 
 ``invocations.log``: ``<time> CALL <args>``, ``<time> START <role> name=… token_sha=…
-cluster_init=… server=… config_mode=…``, ``<time> FAILED <why>``. ``joins.log`` (on the server
-that was asked): ``<time> JOIN <node> <role> members_before=<n> port=<p>``, ``DENIED``,
-``CONCURRENT``, ``WRONGPORT``.
+cluster_init=… server=… config_mode=…``, ``<time> FAILED <why>``, ``<time> WAIT <what>`` (a
+joining server waiting, as K3s does, for the etcd cluster to take a member: one line a try).
+``joins.log`` (on the server that was asked): ``<time> JOIN <node> <role> members_before=<n>
+port=<p>``, ``DENIED``, ``CONCURRENT``, ``WRONGPORT``.
 """
 
 from __future__ import annotations

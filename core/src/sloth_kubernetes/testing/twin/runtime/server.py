@@ -16,7 +16,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from . import etcd, pki
+from . import etcd, etcd_join, pki
 from .apiserver import ApiServer
 from .config import ConfigRefused, as_list, data_dir, token_password
 from .controllers import Controllers
@@ -77,7 +77,7 @@ def run(facts: Facts, config: dict[str, Any], etcd_binary: str) -> None:
         process.start(f"{process.name}={process.peer_url}", "new")
     else:
         assert joiner is not None
-        process.start(_join_etcd(joiner, process, tls), "existing")
+        process.start(etcd_join.initial_cluster(joiner, process, tls), "existing")
     local = etcd.Client(["https://127.0.0.1:2379"], tls)
     etcd.wait_healthy(local, 120)
     store = Store(local)
@@ -245,27 +245,6 @@ def _write_kubeconfig(facts: Facts, config: dict[str, Any], tls: str) -> None:
         with open(binary, "w", encoding="utf-8") as handle:
             handle.write(f'#!/bin/sh\nexec {os.path.abspath(sys.argv[0])} __kubectl "$@"\n')
         os.chmod(binary, 0o755)
-
-
-def _join_etcd(joiner: Joiner, process: etcd.Process, tls: str) -> str:
-    """k3s ``(*ETCD).join``: members from ``/db/info``, add ourselves as a learner."""
-    import json
-
-    info = json.loads(joiner.get("/db/info"))
-    urls = [u for m in info.get("members", []) for u in m.get("clientURLs") or []]
-    client = etcd.Client(urls, tls)
-    members = client.members()
-    ours = [m for m in members if process.peer_url in (m.get("peerURLs") or [])]
-    if not ours:
-        client.add_learner(process.peer_url)
-        members = client.members()
-    cluster = []
-    for member in members:
-        peers = member.get("peerURLs") or []
-        member_name = member.get("name") or (process.name if process.peer_url in peers else "")
-        if peers and member_name:
-            cluster.append(f"{member_name}={peers[0]}")
-    return ",".join(cluster)
 
 
 def _is_learner(client: etcd.Client, name: str) -> bool:
