@@ -28,7 +28,13 @@ from typing import Any
 
 import attrs
 import pytest
-from kill_matrix import CliRunner, KillPoint, Outcome, created_and_adopted, write_yaml
+from sloth_kubernetes.testing.killing import (
+    CliRunner,
+    KillPoint,
+    Outcome,
+    created_and_adopted,
+    write_yaml,
+)
 
 pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(1500)]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kill_matrix import CliRunner, created_and_adopted, write_yaml
+from sloth_kubernetes.testing.killing import CliRunner, created_and_adopted, write_yaml
 from sloth_kubernetes.testing.provider_contract import capture_posts
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
