@@ -29,10 +29,16 @@ from sloth_kubernetes.testing.twin import Deployment, deployed_objects
 VERSIONS = {"k3s": "v1.31.4+k3s1", "rke2": "v1.31.4+rke2r1"}
 #: Why config validation may refuse a combination of the matrix.
 REFUSALS = (
-    r"^cni '[\w-]+' does not support distribution",  # the plugin's declared `supports`
+    r"^(cni|storage|addon) '[\w-]+' does not support distribution",  # declared `supports`
     r"^rke2\.cni '\w+' conflicts with the '[\w-]+' CNI plugin",
     r"^rke2\.cni none without spec\.kubernetes\.cni leaves the cluster without a CNI",
+    r"^kubeadm starts no pod network",  # kubeadm: a CNI plugin is mandatory
 )
+#: Distributions every combination of which is refused for now: kubeadm needs a CNI plugin and
+#: none supports it yet (they are HelmCharts; kubeadm's standalone helm-controller is still to
+#: come, docs/distros/kubeadm.md). Once a CNI supports it, the coverage test below demands its
+#: combinations be accepted and checked.
+WAITING_FOR_A_CNI = {"kubeadm"}
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 #: flannel's own overhead per backend (flannel pkg/backend: vxlan 50, wireguard 60 over IPv4)
 FLANNEL_OVERHEAD = {"vxlan": 50, "host-gw": 0, "wireguard-native": 60}
@@ -265,6 +271,15 @@ def test_matrix_covers_every_plugin_with_every_distro_it_supports(manager: Plugi
             accepted.add((f"cni@{distro}", "no-cni"))
         accepted.add((f"mesh@{distro}", f"{config.spec.mesh.name}/{node_network(config).mtu}"))
     for distro in catalog.names("distro"):
+        if distro in WAITING_FOR_A_CNI:
+            cnis = [
+                c.name
+                for c in catalog.components
+                if c.kind == "cni" and (not c.supports or distro in c.supports)
+            ]
+            assert not cnis, (distro, cnis)
+            assert ("distro", distro) not in accepted
+            continue
         assert ("distro", distro) in accepted
         assert (f"cni@{distro}", "no-cni") in accepted
         for component in catalog.components:

@@ -146,6 +146,9 @@ def test_cni_that_does_not_support_the_distro_names_compatible_ones(
     (issue,) = issues_of(path, sloth_manager)
     assert issue.path == "spec.kubernetes.cni.type"
     assert "does not support distribution 'otherdistro'" in issue.message
+    assert issue.hint == (
+        "no cni plugin supports otherdistro yet: remove it, or choose distribution k3s"
+    )
 
 
 def test_distro_block_for_another_distribution_is_an_error(

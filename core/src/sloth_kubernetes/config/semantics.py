@@ -190,6 +190,9 @@ def _supports(
             path,
             f"{kind} {name!r} does not support distribution {distribution!r} "
             f"(it supports: {', '.join(component.supports)})",
-            f"with {distribution} use: {', '.join(compatible)}" if compatible else None,
+            f"with {distribution} use: {', '.join(compatible)}"
+            if compatible
+            else f"no {kind} plugin supports {distribution} yet: remove it, or choose "
+            f"distribution {' or '.join(component.supports)}",
         )
     ]

@@ -23,7 +23,7 @@ from pathlib import Path
 import attrs
 
 from ..errors import SlothError
-from .installer import Release
+from .installer import Artifact, Release
 
 BUNDLE_MANIFEST = "sloth-bundle.json"
 _CHUNK = 1 << 20
@@ -64,9 +64,26 @@ def parse_checksums(text: str) -> dict[str, str]:
     return sums
 
 
+def wanted_files(release: Release, *, airgap: bool) -> list[str]:
+    """The checksum files, then the artifacts, of ``release``."""
+    return [*release.checksum_files(airgap=airgap), *(a.name for a in release.files(airgap=airgap))]
+
+
 def missing_files(directory: Path, release: Release, *, airgap: bool) -> list[str]:
-    wanted = [release.checksum_file, *(a.name for a in release.files(airgap=airgap))]
+    wanted = wanted_files(release, airgap=airgap)
     return [name for name in wanted if not (directory / name).is_file()]
+
+
+def _expected(
+    directory: Path, release: Release, artifact: Artifact, combined: dict[str, str]
+) -> str | None:
+    """The published digest of ``artifact``: its own checksum file, else the combined one."""
+    if artifact.checksum:
+        words = (directory / artifact.checksum).read_text(encoding="utf-8").split()
+        if words and len(words[0]) == 64:
+            return words[0].lower()
+        return None
+    return combined.get(artifact.name)
 
 
 def verify(directory: Path, release: Release, *, airgap: bool) -> CachedRelease:
@@ -74,14 +91,18 @@ def verify(directory: Path, release: Release, *, airgap: bool) -> CachedRelease:
     missing = missing_files(directory, release, airgap=airgap)
     if missing:
         raise missing_error(release, directory, missing, airgap=airgap)
-    sums = parse_checksums((directory / release.checksum_file).read_text(encoding="utf-8"))
+    sums = (
+        parse_checksums((directory / release.checksum_file).read_text(encoding="utf-8"))
+        if release.checksum_file
+        else {}
+    )
     paths: dict[str, Path] = {}
     for artifact in release.files(airgap=airgap):
-        expected = sums.get(artifact.name)
+        expected = _expected(directory, release, artifact, sums)
         if expected is None:
             raise ArtifactError(
-                f"{release.checksum_file} of {release.distro} {release.version} lists no "
-                f"checksum for {artifact.name}",
+                f"{artifact.checksum or release.checksum_file} of {release.distro} "
+                f"{release.version} lists no checksum for {artifact.name}",
                 hint="the file does not belong to this release; fetch or import it again",
             )
         actual = sha256_file(directory / artifact.name)
@@ -125,10 +146,10 @@ def fetch(data_dir: Path, release: Release, *, airgap: bool, timeout: float = 30
     """Download the checksum file and the release files into the cache, verified."""
     directory = cache_dir(data_dir, release)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    names = [release.checksum_file, *(a.name for a in release.files(airgap=airgap))]
-    for name in names:
+    checksums = release.checksum_files(airgap=airgap)
+    for name in wanted_files(release, airgap=airgap):
         target = directory / name
-        if target.is_file() and name != release.checksum_file:
+        if target.is_file() and name not in checksums:
             continue
         _download(f"{release.base_url.rstrip('/')}/{name}", target, timeout, release)
     try:
@@ -162,7 +183,10 @@ def export_bundle(cache: CachedRelease, out: Path) -> Path:
     """Copy a cached release to ``out`` with a manifest, ready for ``artifacts import``."""
     out.mkdir(parents=True, exist_ok=True)
     release = cache.release
-    for path in [cache.directory / release.checksum_file, *cache.paths.values()]:
+    checksums = [cache.directory / name for name in release.checksum_files()]
+    for path in [*checksums, *cache.paths.values()]:
+        if not path.is_file():
+            continue
         shutil.copy2(path, out / path.name)
     manifest = {
         "distro": release.distro,
@@ -194,6 +218,6 @@ def import_bundle(source: Path, data_dir: Path, release: Release, *, airgap: boo
     verify(source, release, airgap=airgap)
     directory = cache_dir(data_dir, release)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for name in [release.checksum_file, *(a.name for a in release.files(airgap=airgap))]:
+    for name in wanted_files(release, airgap=airgap):
         shutil.copy2(source / name, directory / name)
     return verify(directory, release, airgap=airgap)

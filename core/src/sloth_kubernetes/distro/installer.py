@@ -47,17 +47,24 @@ class Artifact:
     """One file of a release: its name in the release (and checksum file) and where it goes.
 
     ``airgap`` files (container image bundles) are only needed when nodes cannot pull images.
+    ``checksum``: the file's own checksum file beside it (``kubeadm.sha256``, as dl.k8s.io
+    publishes them: the hex digest, optionally followed by the name) when the release has no
+    combined checksum file, or does not list this file in it.
     """
 
     name: str
     destination: str
     mode: int = 0o755
     airgap: bool = False
+    checksum: str | None = None
 
 
 @attrs.frozen
 class Release:
-    """The files of one version for one architecture, and where the official release lives."""
+    """The files of one version for one architecture, and where the official release lives.
+
+    ``checksum_file`` is the release's combined ``sha256sum`` file; empty when every artifact
+    names its own (:attr:`Artifact.checksum`)."""
 
     distro: str
     version: str
@@ -68,6 +75,11 @@ class Release:
 
     def files(self, *, airgap: bool = True) -> list[Artifact]:
         return [a for a in self.artifacts if airgap or not a.airgap]
+
+    def checksum_files(self, *, airgap: bool = True) -> list[str]:
+        """Every checksum file the wanted artifacts are verified against."""
+        own = [a.checksum for a in self.files(airgap=airgap) if a.checksum]
+        return [*([self.checksum_file] if self.checksum_file else []), *own]
 
 
 @attrs.frozen
@@ -187,6 +199,11 @@ class Installer(abc.ABC):
         """(Re)start the unit; joining is starting with a config that names the server."""
         unit = shlex.quote(self.units[role])
         return f"systemctl daemon-reload && systemctl enable {unit} && systemctl restart {unit}"
+
+    def join_credentials_command(self) -> str | None:
+        """Run on the first server before nodes join in a later run, when join credentials
+        expire (kubeadm's bootstrap token and uploaded certificates); none by default."""
+        return None
 
     @abc.abstractmethod
     def version_command(self) -> str:

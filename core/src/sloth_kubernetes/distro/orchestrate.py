@@ -201,6 +201,7 @@ def install_cluster(
     active = _active(run)
     restart = {n for n in changed if changed[n]} | installed | {n for n in active if not active[n]}
 
+    _refresh_join_credentials(run, restart)
     for position, server in enumerate(topology.servers):
         if server.name in restart:
             _start_server(run, server, position + 1)
@@ -406,6 +407,19 @@ def _active(run: _Run) -> dict[str, bool]:
         outputs = run.session.shell(f"systemctl is-active {unit}", nodes=[n.name for n in group])
         active.update({n: r.stdout.strip() == "active" for n, r in outputs.items()})
     return active
+
+
+def _refresh_join_credentials(run: _Run, restart: set[str]) -> None:
+    """Nodes join a running cluster whose first server is not restarted in this run: renew the
+    join credentials there first when they expire (kubeadm), so a later join never meets an
+    expired token."""
+    first = run.topology.first.name
+    joining = [n.name for n in (*run.topology.servers, *run.topology.agents) if n.name != first]
+    command = run.installer.join_credentials_command()
+    if command is None or first in restart or not restart.intersection(joining):
+        return
+    run.event("renewing the join credentials", node=first)
+    run.shell(command, [first], what="renewing the join credentials")
 
 
 def _start_server(run: _Run, server: NodeRecord, members: int) -> None:

@@ -1,0 +1,1 @@
+"""kubeadm, the upstream Kubernetes installer, as a sloth-kubernetes distribution."""

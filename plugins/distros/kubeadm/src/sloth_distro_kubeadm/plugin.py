@@ -1,0 +1,119 @@
+"""Registers the ``kubeadm`` distribution, the model of ``spec.kubernetes.kubeadm`` and its hooks.
+
+The install order and safety (first server, one server at a time behind ``/readyz`` and etcd
+gates, agent batches, the kubeconfig) are the core's :mod:`sloth_kubernetes.distro.orchestrate`;
+this plugin says what kubeadm needs (:mod:`.installer`), checks ``serverConfig``/``agentConfig``
+against kubeadm's config kinds (:mod:`.schema`), and has no manifest deployer of its own: add-ons
+are server-side applied through the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+import attrs
+from sloth_kubernetes.plugin import (
+    ClusterContext,
+    Distro,
+    DistroSettings,
+    FlagProblem,
+    NodeRecord,
+    hookimpl,
+)
+
+from .installer import DEFAULT_VERSION, KubeadmInstaller
+from .schema import api_types
+
+#: containerd and runc, and the CNI reference plugins (loopback, bridge, portmap…) CNI add-ons
+#: chain to (Debian 12 / Ubuntu 24.04 package names)
+NODE_PACKAGES = ("containerd", "runc", "containernetworking-plugins")
+
+#: DistroSettings keys kubeadm does not implement: refused instead of silently ignored
+_UNSUPPORTED = {
+    "airgap": (
+        "kubeadm has no image bundle to upload: air-gapped nodes pull control-plane images from "
+        "a registry",
+        "remove airgap and point serverConfig.ClusterConfiguration.imageRepository at a "
+        "registry the nodes reach",
+    ),
+    "snapshots": (
+        "scheduled etcd snapshots are not implemented for kubeadm (K3s/RKE2 schedule them "
+        "themselves)",
+        "remove snapshots; take etcd snapshots with etcdctl from a server",
+    ),
+    "audit": (
+        "API audit logging is not implemented for kubeadm yet",
+        "remove audit, or configure it with serverConfig.ClusterConfiguration.apiServer "
+        "extraArgs and extraVolumes",
+    ),
+}
+
+
+@cache
+def installer() -> KubeadmInstaller:
+    return KubeadmInstaller()
+
+
+@attrs.frozen
+class KubeadmSettings(DistroSettings):
+    """Settings of ``spec.kubernetes.kubeadm``."""
+
+    @classmethod
+    def installer(cls) -> KubeadmInstaller:
+        return installer()
+
+    @classmethod
+    def check_kubernetes(cls, kubernetes: Mapping[str, Any]) -> list[FlagProblem]:
+        """``serverConfig``/``agentConfig`` against kubeadm's config kinds; a CNI plugin is
+        required (kubeadm starts no pod network); keys kubeadm does not implement are refused."""
+        types = api_types()
+        problems = [
+            FlagProblem(p.path, p.message, p.hint, at_key=p.at_key)  # type: ignore[arg-type]
+            for where in ("serverConfig", "agentConfig")
+            if where in kubernetes
+            for p in types.check_pass_through(where, kubernetes[where])
+        ]
+        if not isinstance(kubernetes.get("cni"), Mapping):
+            problems.append(
+                FlagProblem(
+                    ("cni",),
+                    "kubeadm starts no pod network: without a CNI plugin every node stays NotReady",
+                    "choose a CNI plugin that supports kubeadm under spec.kubernetes.cni (none "
+                    "of the bundled ones does yet: see docs/distros/kubeadm.md), or use k3s/rke2",
+                    at_key=False,
+                )
+            )
+        own = kubernetes.get("kubeadm")
+        if isinstance(own, Mapping):
+            for key, (message, hint) in _UNSUPPORTED.items():
+                if key in own and own[key] not in (False, None):
+                    problems.append(FlagProblem(("kubeadm", key), message, hint))
+        return problems
+
+
+class KubeadmDistro(Distro):
+    """The kubeadm component: the core's distro hooks, plus the node runtime packages and no
+    manifest deployer (kubeadm has none; the add-on pipeline applies through the API)."""
+
+    @hookimpl
+    def node_packages(self, context: ClusterContext, node: NodeRecord) -> list[str]:
+        if context.config.spec.kubernetes.distribution != self.name:
+            return []
+        return list(NODE_PACKAGES)
+
+    @hookimpl
+    def deliver_manifests(
+        self, context: ClusterContext, distro: str, manifests: Sequence[Any], removed: Sequence[Any]
+    ) -> list[str] | None:
+        return None
+
+
+PLUGIN = KubeadmDistro(
+    name="kubeadm",
+    description=f"kubeadm, upstream Kubernetes with stacked etcd (default {DEFAULT_VERSION})",
+    features=frozenset({"embedded-etcd"}),
+    settings=KubeadmSettings,
+    installer=installer,
+)
