@@ -367,3 +367,10 @@ def test_join_credentials_are_renewed_before_a_later_join(
         command = str(INSTALLER.join_credentials_command())
         assert f"token create --config {CONFIG}" in command
         assert f"upload-certs --upload-certs --config {CONFIG}" in command
+
+
+def test_kubeadm_has_no_manifest_deployer_so_add_ons_are_applied_through_the_api(
+    manager: PluginManager, config: Any
+) -> None:
+    answer = manager.hooks.manifest_delivery(attrs.make_class("C", {})(), "kubeadm")
+    assert answer is None

@@ -9,7 +9,7 @@ are server-side applied through the API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -104,10 +104,8 @@ class KubeadmDistro(Distro):
         return list(NODE_PACKAGES)
 
     @hookimpl
-    def deliver_manifests(
-        self, context: ClusterContext, distro: str, manifests: Sequence[Any], removed: Sequence[Any]
-    ) -> list[str] | None:
-        return None
+    def manifest_delivery(self, context: ClusterContext, distro: str) -> None:
+        """kubeadm has no manifest deployer: no answer, so add-ons are server-side applied."""
 
 
 PLUGIN = KubeadmDistro(
