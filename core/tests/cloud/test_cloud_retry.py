@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from libcloud.common.exceptions import BaseHTTPError, RateLimitReachedError
 from libcloud.common.types import InvalidCredsError, LibcloudError
 from sloth_kubernetes.cloud.ratelimit import RateLimit, TokenBucket
@@ -58,6 +59,10 @@ def test_hetzner_style_hourly_limit() -> None:
         (BaseHTTPError(503, "RequestLimitExceeded: slow down"), "aws:RequestLimitExceeded", True),
         (BaseHTTPError(500, "InternalError: oops"), "aws:InternalError", False),
         (ConnectionResetError("reset"), "connection", False),
+        # libcloud talks through requests: its errors are not the builtin ConnectionError
+        (requests.ConnectionError("('Connection aborted.', RemoteDisconnected())"),
+         "connection", False),
+        (requests.ReadTimeout("read timed out"), "connection", False),
     ],
 )  # fmt: skip
 def test_busy_answers_are_retryable(error: Exception, reason: str, not_processed: bool) -> None:
@@ -74,6 +79,7 @@ def test_busy_answers_are_retryable(error: Exception, reason: str, not_processed
         BaseHTTPError(422, "You specified an invalid size."),
         BaseHTTPError(404, "not found"),
         KeyError("errors"),
+        requests.exceptions.SSLError("certificate verify failed"),  # repeating cannot fix it
     ],
 )
 def test_mistakes_are_not_retried(error: Exception) -> None:

@@ -71,3 +71,70 @@ def test_latency_is_added_to_every_request(upstream: BackgroundServer, faulty_pr
     started = time.monotonic()
     assert statuses(slow, 3) == [200, 200, 200]
     assert time.monotonic() - started >= 0.3
+
+
+@pytest.fixture
+def counting_upstream() -> Iterator[tuple[BackgroundServer, list[str]]]:
+    """An upstream that records each request it acts on."""
+    app = JsonApp("counting")
+    seen: list[str] = []
+
+    @app.route("POST", "/machines")
+    def create(request: Any) -> JsonReply:
+        seen.append(request.path)
+        return JsonReply(201, {"id": len(seen)})
+
+    server = BackgroundServer(app, name="counting")
+    try:
+        yield server, seen
+    finally:
+        server.stop()
+
+
+def test_cut_connections_before_and_after_the_upstream_acted(
+    counting_upstream: tuple[BackgroundServer, list[str]], faulty_proxy: Any
+) -> None:
+    import requests
+    from sloth_kubernetes.cloud.retry import classify
+    from sloth_kubernetes.testing.emulators.faults import DROP, LOST_REPLY
+
+    server, seen = counting_upstream
+    for fault, reaches_upstream in ((DROP, False), (LOST_REPLY, True)):
+        proxy = faulty_proxy(server.endpoint, fault_rate=1.0, statuses=(fault,))
+        seen.clear()
+        with pytest.raises(requests.ConnectionError) as caught:
+            requests.post(proxy.endpoint + "/machines", json={"name": "m1"}, timeout=10)
+        assert bool(seen) is reaches_upstream, fault  # LOST_REPLY: the machine was made
+        assert proxy.counters.by_fault == {fault: 1}
+        verdict = classify(caught.value)  # what the retry layer makes of it
+        assert (verdict.retryable, verdict.reason, verdict.not_processed) == (
+            True, "connection", False,
+        )  # fmt: skip
+
+
+def test_retries_run_out_naming_the_cloud_and_the_call(
+    upstream: BackgroundServer, faulty_proxy: Any
+) -> None:
+    import requests
+    from sloth_kubernetes.cloud.ratelimit import RateLimit, TokenBucket
+    from sloth_kubernetes.cloud.retry import Guard, RetryPolicy
+    from sloth_kubernetes.errors import ProviderError
+    from sloth_kubernetes.testing.emulators.faults import DROP
+
+    proxy = faulty_proxy(upstream.endpoint, fault_rate=1.0, statuses=(503, DROP), retry_after=1)
+    slept: list[float] = []
+    guard = Guard("aws", TokenBucket(RateLimit(1000, 1000)), RetryPolicy(attempts=4, cap=0.5),
+                  sleep=slept.append, seed=3)  # fmt: skip
+
+    def call() -> None:
+        reply = requests.get(proxy.endpoint + "/data.json", timeout=10)
+        if reply.status_code >= 500:
+            raise ProviderError("busy", http_status=reply.status_code, retryable=True)
+
+    with pytest.raises(ProviderError) as caught:
+        guard.request("GET DescribeInstances", call)
+
+    assert str(caught.value).startswith("aws: GET DescribeInstances still failing after 4 ")
+    assert proxy.counters.requests == 4  # bounded: no fifth try
+    assert len(slept) == 3
+    assert all(delay <= 0.5 for delay in slept)  # Retry-After: 1, capped at 0.5 s

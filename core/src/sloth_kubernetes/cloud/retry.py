@@ -96,9 +96,32 @@ def classify(error: BaseException) -> Verdict:
         return Verdict(True, "413", True, _retry_after(error))
     if status is not None and 500 <= status <= 599:
         return Verdict(True, str(status))
-    if isinstance(error, ConnectionError | TimeoutError):
+    if is_connection_failure(error):
         return Verdict(True, "connection")
     return Verdict(False)
+
+
+def is_connection_failure(error: BaseException) -> bool:
+    """A connection that was refused, reset, cut before the reply or timed out — not a
+    certificate or proxy refusal, which repeating cannot fix.
+
+    libcloud talks HTTP through requests, whose errors are not the builtin ``ConnectionError``
+    (a dropped connection arrives as ``requests.ConnectionError('Connection aborted.',
+    RemoteDisconnected(...))``)."""
+    import http.client
+
+    import requests
+
+    if isinstance(error, requests.exceptions.RequestException):
+        if isinstance(error, requests.exceptions.SSLError | requests.exceptions.ProxyError):
+            return False
+        return isinstance(
+            error,
+            requests.exceptions.ConnectionError
+            | requests.exceptions.Timeout
+            | requests.exceptions.ChunkedEncodingError,
+        )
+    return isinstance(error, ConnectionError | TimeoutError | http.client.IncompleteRead)
 
 
 def http_status_of(error: BaseException) -> int | None:

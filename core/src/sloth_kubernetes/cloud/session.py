@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config.references import Reference
 from ..errors import ConfigError, ProviderError, SlothError
+from ..log import get_logger
 from ..model.cluster import PluginBlock
 from .ratelimit import RateLimit, TokenBucket
 from .retry import Guard, RetryPolicy, http_status_of
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
     from .contract import CloudDriver
     from .provider import ProviderSpec
 
+log = get_logger("cloud")
+
+#: How clouds say a thing does not exist: EC2's ``InvalidGroup.NotFound`` (HTTP 400), Linode's
+#: "Not found", Hetzner's ``not_found``, DigitalOcean's "could not be found", a plain 404.
+_NOT_FOUND = re.compile(r"\.NotFound\b|\bnot[ _]found\b|could not be found|\b404\b", re.I)
 _QUOTA_OR_POLICY = re.compile(r"quota|limit exceeded|exceeded .*limit|policy", re.IGNORECASE)
 _guards: dict[tuple[str, str], Guard] = {}
 _guards_lock = threading.Lock()
@@ -151,6 +157,23 @@ class Session:
             raise
         except Exception as error:
             raise self.translate(error, doing) from error
+
+    @contextlib.contextmanager
+    def deleting(self, doing: str) -> Iterator[None]:
+        """Like :meth:`errors`, for deleting one thing: an answer that it does not exist is
+        success. A delete whose reply was lost (connection cut after the cloud acted) is
+        repeated by the retry layer and then answered "not found"; the thing is gone, as wanted.
+        """
+        try:
+            with self.errors(doing):
+                yield
+        except ProviderError as error:
+            cause = error.__cause__
+            if error.http_status != 404 and not (
+                cause is not None and _NOT_FOUND.search(str(cause))
+            ):
+                raise
+            log.info("%s: %s: already gone (%s)", self.spec.name, doing, error)
 
     def translate(self, error: Exception, doing: str) -> ProviderError:
         name = self.spec.name

@@ -180,18 +180,25 @@ def delete_shared(session: Session) -> None:
     def key() -> None:
         if "ssh-key-import" in features:
             driver = session.driver()
-            with session.errors("deleting the SSH key"):
-                for found in driver.list_keys(cluster):
+            with session.errors("listing the SSH keys"):
+                keys = driver.list_keys(cluster)
+            for found in keys:
+                with session.deleting(f"deleting the SSH key {found.name}"):
                     driver.delete_key(found)
 
     def firewall_and_network() -> None:
         driver = session.driver()
-        with session.errors("deleting the firewall and network"):
-            if "firewall" in features:
-                for firewall in driver.list_firewalls(cluster):
+        if "firewall" in features:
+            with session.errors("listing the firewalls"):
+                firewalls = driver.list_firewalls(cluster)
+            for firewall in firewalls:
+                with session.deleting(f"deleting the firewall {firewall.name}"):
                     driver.delete_firewall(firewall)
-            if "private-network" in features:
-                for network in driver.list_networks(cluster):
+        if "private-network" in features:
+            with session.errors("listing the networks"):
+                networks = driver.list_networks(cluster)
+            for network in networks:
+                with session.deleting(f"deleting the network {network.name}"):
                     driver.delete_network(network)
 
     workers = 2 if session.concurrency > 1 else 1

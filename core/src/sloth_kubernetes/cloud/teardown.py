@@ -25,7 +25,7 @@ def destroy_machines(
         names = ", ".join(name_of(m) for m in batch)
         token = current_node.set(name_of(batch[0]) if len(batch) == 1 else None)
         try:
-            with session.errors(f"deleting {names}"):
+            with session.deleting(f"deleting {names}"):
                 if size == 1:
                     session.driver().destroy_machine(batch[0])
                 else:

@@ -12,7 +12,9 @@ into the plugin's ``conftest.py``, and provide three fixtures:
 
 Class attributes: ``pool`` (extra keys for the node pool, e.g. an image id the emulator knows),
 ``portable_size`` (a ``{cpu, memoryGiB}`` the catalog can satisfy, and ``expected_size``, the
-size id the cheapest match must be), ``network_cidr``.
+size id the cheapest match must be), ``network_cidr``, ``fault_body`` (the error body the fault
+proxy answers with, for APIs whose clients read no JSON errors, e.g. EC2's XML; see
+:class:`~sloth_kubernetes.testing.emulators.faults.FaultPolicy`).
 Each test creates what it needs under a fresh cluster name and destroys it, proving with a listing
 by tag that nothing is left. Plain test functions (fault tests, …) get the same harness from the
 ``cloud_harness`` fixture: import it into the plugin's ``conftest.py``.
@@ -27,9 +29,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import pytest
 
 from ..cloud import FEATURES, CloudProvider, FirewallRule
+from ..cloud.contract import NODE_TAG
 from ..cloud.rules import DEFAULT_MESH_PORT
 from ..cloud.userdata import public_host_key_in
 from ..context import ClusterContext, OperatorKey
@@ -178,6 +182,7 @@ class ProviderContract:
     portable_size: ClassVar[dict[str, Any] | None] = None
     expected_size: ClassVar[str | None] = None
     nodes: ClassVar[int] = 3
+    fault_body: ClassVar[Callable[[int], tuple[str, bytes]] | None] = None
 
     # ---------------------------------------------------------------- features
 
@@ -281,6 +286,61 @@ class ProviderContract:
         after = {(r.kind, r.id) for r in harness.resources() if r.kind != "machine"}
         assert after == before
         harness.destroy([second])
+        assert harness.resources() == []
+
+    # ---------------------------------------------------------------- a flaky API
+
+    def flaky_setup(self, request: pytest.FixtureRequest, endpoint: str) -> None:
+        """Called with the fault proxy's URL before the flaky-API test: point whatever else
+        names the API's address at it (a service-account key's token URI). Nothing by default."""
+
+    def test_contract_flaky_api_completes_once_per_machine(
+        self,
+        cloud_harness: Callable[..., ClusterHarness],
+        provider_block: dict[str, Any],
+        faulty_proxy: Callable[..., Any],
+        request: pytest.FixtureRequest,
+    ) -> None:
+        """30 % of requests answered 429 or 503 or cut (before the cloud sees them, or after
+        it acted — a create whose reply is lost), seeded: provision and destroy still complete,
+        every machine exists exactly once, and each fault cost at most one retry."""
+        from urllib.parse import urlsplit
+
+        from ..testing.emulators.faults import ALL_FAULTS, FaultPolicy
+
+        parts = urlsplit(provider_block["endpoint"])
+        faults = FaultPolicy(
+            fault_rate=0.3,
+            statuses=ALL_FAULTS,
+            retry_after=0,
+            seed=13,
+            fault_body=type(self).fault_body,
+        )
+        proxy = faulty_proxy(f"{parts.scheme}://{parts.netloc}")
+        self.flaky_setup(request, proxy.endpoint)
+        # The default retry budget (8 attempts, 120 s), whatever the plugin's tests shorten.
+        harness = cloud_harness(
+            count=4, endpoint=f"{proxy.endpoint}{parts.path}", retryAttempts=8, retryDeadline=120
+        )
+        proxy.configure(faults)
+
+        records = harness.provision()
+
+        injected = proxy.counters.by_fault
+        proxy.configure(FaultPolicy())  # a quiet look at what the cloud now holds
+        assert sorted(r.name for r in records) == sorted(r.name for r in harness.requests())
+        machines = harness.driver().list_machines(harness.name)
+        names = [m.tags.get(NODE_TAG) or m.name for m in machines if m.state != "terminated"]
+        assert sorted(names) == sorted(r.name for r in records), "a machine was created twice"
+        assert sum(injected.values()) > 0, injected
+        (summary,) = [e for e in harness.events if e.get("retries")]
+        assert 0 < summary["retries"] <= sum(injected.values()), (summary, injected)
+        proxy.configure(attrs.evolve(faults, seed=14))
+
+        removed = harness.destroy(records)
+
+        proxy.configure(FaultPolicy())
+        assert sorted(removed) == sorted(r.name for r in records)
         assert harness.resources() == []
 
     # ---------------------------------------------------------------- sizing, credentials

@@ -16,3 +16,10 @@ class TestGcpContract(ProviderContract):
     # of 2 vCPU / 4 GiB (e2-medium is shared-core, e2-highcpu-2 has 2 GiB).
     portable_size: ClassVar[dict[str, Any] | None] = {"cpu": 2, "memoryGiB": 4}
     expected_size = "e2-standard-2"
+
+    def flaky_setup(self, request: pytest.FixtureRequest, endpoint: str) -> None:
+        # The token request goes through the proxy too: the key's token URI (the JWT's
+        # audience, which the token endpoint checks) must name the proxy.
+        key_file = request.getfixturevalue("key_file")
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file(endpoint + "/token")))

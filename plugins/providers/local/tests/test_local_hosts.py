@@ -269,7 +269,8 @@ def test_overlapping_cidr_is_refused(local_hosts):
     with pytest.raises(ProviderError, match="overlaps") as caught:
         create_hosts(other, ["x1"], authorized_key=local_hosts.public_key,
                      state_dir=local_hosts.state_dir)  # fmt: skip
-    assert "CIDR" in caught.value.hint
+    assert f"the local network {local_hosts.network.name!r}" in caught.value.message
+    assert "choose another cidr" in (caught.value.hint or "")
     sweep(other.name, state_dir=local_hosts.state_dir)
 
 

@@ -1,9 +1,13 @@
-"""A small forwarding HTTP proxy that injects faults: 429 with Retry-After, 503, and latency.
+"""A small forwarding HTTP proxy that injects faults: 429 with Retry-After, 503, dropped
+connections, and latency.
 
 Put it in front of any emulator (``FaultyProxy(upstream=emulator.endpoint, ...)``) and point the
 client at ``proxy.endpoint``. Which requests fail is decided by a seeded random generator in the
-order requests arrive, so a serial test sees the same faults on every run. A faulted request is
-answered by the proxy and never reaches the upstream, as with a real rate limiter.
+order requests arrive, so a serial test sees the same faults on every run. A 429/503 is answered
+by the proxy and never reaches the upstream, as with a real rate limiter. Two faults cut the
+client's connection without a reply: :data:`DROP` before the request reaches the upstream (a
+load balancer resetting it), :data:`LOST_REPLY` after the upstream acted on it (the machine was
+created, its reply never arrived) — the case a client must not answer by creating it again.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -48,6 +54,13 @@ _JSON_FAULT = {
     503: ("service_unavailable", "Service unavailable (injected by the fault proxy)"),
 }
 
+#: The connection is cut before the request is forwarded (the upstream never sees it).
+DROP = "drop"
+#: The request is forwarded, the upstream acts on it, then the connection is cut (reply lost).
+LOST_REPLY = "lost-reply"
+#: What a test asks for when it wants every kind of fault.
+ALL_FAULTS: tuple[int | str, ...] = (429, 503, DROP, LOST_REPLY)
+
 #: Called with (status, headers, body) of every upstream reply; used to collect spec violations.
 ResponseHook = Callable[[int, dict[str, str], bytes], None]
 
@@ -61,7 +74,7 @@ class FaultPolicy:
     """What to inject. ``fault_rate`` is the fraction of requests answered with a fault."""
 
     fault_rate: float = 0.0
-    statuses: Sequence[int] = (429, 503)
+    statuses: Sequence[int | str] = (429, 503)  # HTTP statuses, DROP, LOST_REPLY
     retry_after: int = 1
     latency: float = 0.0  # seconds added before every request
     seed: int = 0
@@ -74,6 +87,7 @@ class FaultCounters:
     requests: int = 0
     faults: int = 0
     by_status: dict[int, int] = attrs.field(factory=dict)
+    by_fault: dict[int | str, int] = attrs.field(factory=dict)
 
 
 class FaultyProxy:
@@ -99,6 +113,7 @@ class FaultyProxy:
         self._lock = threading.Lock()
         self._random = random.Random(self.policy.seed)  # noqa: S311 (not for security)
         self._faults = 0
+        self._by_fault: dict[int | str, int] = {}
         self._server = BackgroundServer(self, name=name)
         self.host = "127.0.0.1"
         self.port = self._server.port
@@ -114,7 +129,12 @@ class FaultyProxy:
         for record in records:
             by_status[record.status] = by_status.get(record.status, 0) + 1
         with self._lock:
-            return FaultCounters(requests=len(records), faults=self._faults, by_status=by_status)
+            return FaultCounters(
+                requests=len(records),
+                faults=self._faults,
+                by_status=by_status,
+                by_fault=dict(self._by_fault),
+            )
 
     def configure(self, policy: FaultPolicy) -> None:
         """Switch policy (and restart the seeded sequence), e.g. to stop injecting mid-test."""
@@ -127,6 +147,7 @@ class FaultyProxy:
         with self._lock:
             self._random = random.Random(self.policy.seed)  # noqa: S311
             self._faults = 0
+            self._by_fault = {}
         self.requests.clear()
 
     def stop(self) -> None:
@@ -144,15 +165,22 @@ class FaultyProxy:
             )
             if fault is not None:
                 self._faults += 1
+                self._by_fault[fault] = self._by_fault.get(fault, 0) + 1
         if policy.latency:
             time.sleep(policy.latency)
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "/")
         query = environ.get("QUERY_STRING", "")
-        if fault is not None:
+        if fault == DROP:
+            self.requests.add(RecordedRequest(method=method, path=path, status=0))
+            _cut(environ)
+        if isinstance(fault, int):
             status, headers, body = self._fault_reply(fault, policy)
         else:
             status, headers, body = self._forward(environ, method, path, query)
+        if fault == LOST_REPLY:
+            self.requests.add(RecordedRequest(method=method, path=path, status=0))
+            _cut(environ)
         self.requests.add(RecordedRequest(method=method, path=path, status=status))
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {reason(status)}", headers)
@@ -208,3 +236,17 @@ class FaultyProxy:
             [*headers, ("Content-Type", "application/json")],
             json.dumps(payload).encode(),
         )
+
+
+def _cut(environ: WSGIEnvironment) -> None:
+    """Reset the client's connection without a reply (what a client sees as "connection reset by
+    peer" / "remote end closed connection") and end this request quietly."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length:  # read what was sent, or the server takes the unread body for a next request
+        environ["wsgi.input"].read(length)
+    connection: socket.socket = environ["werkzeug.socket"]
+    # SO_LINGER 0: closing sends a RST instead of a FIN, as a crashed load balancer does
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.shutdown(socket.SHUT_RDWR)
+    # werkzeug treats ConnectionError as "client went away" and logs nothing
+    raise ConnectionResetError("connection cut by the fault proxy")

@@ -25,7 +25,7 @@ import attrs
 from sloth_kubernetes.plugin import ProviderError
 
 from . import _runtime as rt
-from . import fast_mode
+from . import fast_mode, neighbours
 from . import network as net
 from ._system import (
     PROVIDER,
@@ -212,10 +212,11 @@ def create_hosts(
 
     with rt.network_lock(state, network.name):
         _record_network(state, network)
-        net.ensure_bridge(network)
+        records = rt.load_records(state, network.name)
+        # recorded hosts hold addresses of the bridge's range: never re-range under them
+        net.ensure_bridge(network, attached=bool(records))
         if image is not None:
             module.ensure_packages(state, network.name, image, list(packages))
-        records = rt.load_records(state, network.name)
         taken = {r.address for r in records.values()}
         to_start: list[rt.HostRecord] = []
         to_adopt: list[rt.HostRecord] = []
@@ -255,6 +256,8 @@ def create_hosts(
         # Hosts a killed creator started are adopted once ready; one that never gets there is
         # started again (same address, disk and host key).
         to_start += _adopt_booting(state, network.name, to_adopt, module, parallel)
+        if to_start:
+            _make_neighbour_room(state, network.name, len(records))
         _start_all(
             network,
             records=to_start,
@@ -283,6 +286,29 @@ def _adopt_booting(
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         errors = list(pool.map(_catching(ready), records))
     return [record for record, error in zip(records, errors, strict=True) if error is not None]
+
+
+def _neighbour_limits_saved() -> Path:
+    from .rootfs import cache_dir
+
+    return cache_dir().parent / "neigh-gc-thresh.orig.json"
+
+
+def _make_neighbour_room(state: Path, network_name: str, hosts: int) -> None:
+    """Fit the neighbour entries of this network's ``hosts`` and of the other recorded
+    networks in the kernel's shared table (:mod:`.neighbours`)."""
+    sizes = [hosts]
+    for directory in state.iterdir():
+        if directory.name != network_name and (directory / "network.json").is_file():
+            sizes.append(len(rt.load_records(state, directory.name)))
+    neighbours.ensure_room(sizes, saved=_neighbour_limits_saved())
+
+
+def _restore_neighbour_limits() -> None:
+    neighbours.restore_if_idle(
+        saved=_neighbour_limits_saved(),
+        busy=lambda: neighbours.any_local_host_netns(net.NETNS_PREFIX),
+    )
 
 
 def _start_all(
@@ -374,6 +400,7 @@ def destroy_hosts(
         if not (set(records) - {r.name for r in doomed}):
             net.remove_bridge(network)
             rt.remove_tree(rt.network_dir(state, network.name))
+    _restore_neighbour_limits()
 
 
 def _teardown(state: Path, network_name: str, records: list[rt.HostRecord]) -> None:
@@ -419,6 +446,7 @@ def sweep(prefix: str, *, state_dir: Path) -> list[str]:
                 rt.remove_tree(directory)
             removed.append(f"network {directory.name}")
     removed += _sweep_machine(prefix)
+    _restore_neighbour_limits()
     return removed
 
 

@@ -133,9 +133,22 @@ def links_with_alias_prefix(prefix: str) -> list[str]:
     ]
 
 
+def _owner(link: str, aliases: dict[str, str]) -> str:
+    """Who uses interface ``link``: another local network of this tool, or the machine."""
+    alias = aliases.get(link, "")
+    if alias.startswith(ALIAS_PREFIX):
+        other, _, host = alias[len(ALIAS_PREFIX) :].partition(":")
+        where = f"host {host} of " if host else ""
+        return f"{where}the local network {other!r} (bridge {link}; another cluster's hosts)"
+    return f"{link} (this machine's)"
+
+
 def check_no_overlap(network: LocalNetwork) -> None:
-    """Refuse a CIDR that overlaps a route or address the machine already uses elsewhere."""
+    """Refuse a CIDR that overlaps a route or address the machine already uses elsewhere —
+    another local network's bridge or one of the machine's own — naming who uses it. Read-only:
+    ``plan`` runs it before anything is created."""
     ours = network.network
+    aliases = {str(link.get("ifname")): str(link.get("ifalias", "")) for link in _links()}
     routes = json.loads(run(["ip", "-j", "-4", "route", "show"], what="listing routes") or "[]")
     for route in routes:
         dst, dev = route.get("dst", ""), route.get("dev", "")
@@ -147,8 +160,10 @@ def check_no_overlap(network: LocalNetwork) -> None:
             continue
         if other.overlaps(ours):
             raise ProviderError(
-                f"local network {network.cidr} overlaps the route {dst} on {dev}",
-                hint="choose another CIDR for the local network (e.g. another 10.250.x.0/24)",
+                f"local network {network.cidr} ({network.name}) overlaps the route {dst} "
+                f"on {_owner(dev, aliases)}",
+                hint="choose another cidr for spec.providers.local (e.g. another "
+                "10.250.x.0/24), or destroy the cluster that owns it",
                 provider=PROVIDER,
             )
     addrs = json.loads(run(["ip", "-j", "-4", "addr", "show"], what="listing addresses") or "[]")
@@ -161,16 +176,54 @@ def check_no_overlap(network: LocalNetwork) -> None:
             local = ipaddress.ip_address(info["local"])
             if local in ours:
                 raise ProviderError(
-                    f"local network {network.cidr} contains {local}, "
-                    f"already used on {link.get('ifname')}",
-                    hint="choose another CIDR for the local network",
+                    f"local network {network.cidr} ({network.name}) contains {local}, "
+                    f"already used on {_owner(str(link.get('ifname')), aliases)}",
+                    hint="choose another cidr for spec.providers.local",
                     provider=PROVIDER,
                 )
 
 
-def ensure_bridge(network: LocalNetwork) -> None:
-    """Create the bridge with the gateway address, or accept the existing one."""
-    if link_exists(network.bridge):
+def bridge_addresses(network: LocalNetwork) -> list[str] | None:
+    """The IPv4 addresses (``a.b.c.d/len``) of the network's bridge; None if it does not
+    exist."""
+    if not link_exists(network.bridge):
+        return None
+    shown = run(["ip", "-j", "-4", "addr", "show", "dev", network.bridge], what="reading bridge")
+    return [
+        f"{info['local']}/{info['prefixlen']}"
+        for link in json.loads(shown or "[]")
+        for info in link.get("addr_info", [])
+        if "local" in info
+    ]
+
+
+def check_bridge_range(network: LocalNetwork, *, attached: bool) -> bool:
+    """Whether the network's bridge exists with its gateway address. A bridge left with
+    another range (the cidr changed, or an earlier run died) would leave every host unreachable
+    until a timeout: with no host ``attached`` it is removed (to be made again), otherwise
+    refused naming both ranges."""
+    found = bridge_addresses(network)
+    if found is None:
+        return False
+    wanted = f"{network.gateway}/{network.network.prefixlen}"
+    if wanted in found:
+        return True
+    if attached:
+        raise ProviderError(
+            f"the bridge {network.bridge} of local network {network.name} has "
+            f"{', '.join(found) or 'no address'}, not {wanted} (cidr {network.cidr}): its hosts "
+            "were made with another cidr",
+            hint="put the cidr back, or destroy the cluster and create it again with the new one",
+            provider=PROVIDER,
+        )
+    remove_bridge(network)
+    return False
+
+
+def ensure_bridge(network: LocalNetwork, *, attached: bool = True) -> None:
+    """Create the bridge with the gateway address, or accept the existing one (see
+    :func:`check_bridge_range`; ``attached``: whether hosts of the network are recorded)."""
+    if check_bridge_range(network, attached=attached):
         return
     check_no_overlap(network)
     prefix = network.network.prefixlen

@@ -8,7 +8,7 @@ adopts them instead of creating duplicates.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,6 +133,35 @@ class LocalProvider(Provider):
 
     def destroy(self, context: ClusterContext, nodes: Sequence[NodeRecord]) -> list[str]:
         return _destroy(context, nodes)
+
+    def describe(
+        self, context: ClusterContext, requests: Sequence[NodeRequest]
+    ) -> Mapping[str, str] | None:
+        """Nothing to describe; ``plan`` asks, so the network is checked here, before
+        anything is created (read-only)."""
+        del requests
+        _check_network(context)
+        return None
+
+
+def _check_network(context: ClusterContext) -> None:
+    """Refuse, at plan time, a cidr another local network or this machine's routes already
+    use, or this cluster's bridge left with another range while its hosts are recorded. A stale
+    bridge with no hosts is left to ``up``, which makes it again (plan changes nothing)."""
+    import shutil
+
+    from .hosts import list_hosts
+    from .network import bridge_addresses, check_bridge_range, check_no_overlap
+
+    if shutil.which("ip") is None:  # not Linux with iproute2: creating says what is missing
+        return
+    network = _network(context)
+    found = bridge_addresses(network)
+    if found is not None and f"{network.gateway}/{network.network.prefixlen}" in found:
+        return  # this cluster's own bridge, as configured
+    if found is not None and list_hosts(network, state_dir=_state_dir(context)):
+        check_bridge_range(network, attached=True)  # raises, naming both ranges
+    check_no_overlap(network)
 
 
 def _provision(context: ClusterContext, requests: Sequence[NodeRequest]) -> list[NodeRecord]:
