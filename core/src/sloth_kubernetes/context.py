@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .model.nodes import NodePackage
     from .registry import Catalog
     from .remote.session import RemoteSession
+    from .secrets import Secret
     from .state.store import StateStore
 
 CheckStatus = Literal["ok", "warn", "fail"]
@@ -37,13 +38,22 @@ def _no_event(_event: dict[str, Any]) -> None:
 class OperatorKey:
     """The cluster's operator SSH key pair.
 
-    Generated once per cluster; the private half is stored encrypted in the state store and written
-    to ``private_key_path`` (0600, in a per-run directory removed when the run ends) only while a
-    command needs it. Providers install ``public_key`` on the machines they create.
+    Generated once per cluster; the private half is stored encrypted in the state store. A
+    command holds it in memory (``private_key``; SSH sessions hand it to paramiko as a key
+    object). Only a command that runs the system ``ssh`` client (``nodes ssh``) has it written
+    to ``private_key_path`` (0600, in a 0700 per-run directory removed when the run ends);
+    otherwise that file does not exist. Providers install ``public_key`` on the machines they
+    create.
     """
 
     public_key: str
     private_key_path: Path
+    private_key: Secret | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        """The command's own 0700 directory (known_hosts, ssh config), removed at its end."""
+        return self.private_key_path.parent
 
 
 @attrs.define

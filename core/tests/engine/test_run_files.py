@@ -1,5 +1,6 @@
-"""A run killed with kill -9 leaves its decrypted operator key and SSH session files behind; the
-next run sweeps them, and destroy leaves nothing of the cluster on this machine."""
+"""A run killed with kill -9 leaves its decrypted operator key (``nodes ssh``, the one command
+that writes it to a file) and SSH session files behind; the next run sweeps them, and destroy
+leaves nothing of the cluster on this machine. Other commands hold the key in memory only."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ KILLED_RUN = textwrap.dedent(
     from sloth_kubernetes.state import open_store
 
     store = open_store(sys.argv[1])
-    with operator_key(store, "test") as key:
+    with operator_key(store, "test", as_file=True) as key:  # as `nodes ssh` does
         session = run_directory(Path(sys.argv[2]), "remote-")
         (session / "known_hosts").write_text("pinned\\n")
         print(key.private_key_path, session, flush=True)
@@ -63,14 +64,17 @@ def test_the_next_run_sweeps_a_killed_runs_key_and_session(sloth_manager, state_
     data_dir = Path(os.environ["SLOTH_DATA_DIR"])
     key, session = killed_run(state_url, data_dir)
     with open_store(state_url) as store, operator_key(store, "test") as current:
-        assert current.private_key_path.is_file()
+        assert current.private_key is not None
+        assert "OPENSSH PRIVATE KEY" in current.private_key.reveal()
+        assert not current.private_key_path.exists(), "in memory only, unless a file is asked for"
+        assert [p.name for p in current.run_dir.iterdir()] == [".owner"]
         assert not key.exists()
         assert not key.parent.exists()
         assert session.exists(), "only a new SSH session sweeps session directories"
         fresh = run_directory(session.parent, "remote-")
         assert not session.exists()
         assert fresh.is_dir()
-    assert not current.private_key_path.parent.exists(), "a finished run removes its own"
+    assert not current.run_dir.exists(), "a finished run removes its own"
 
 
 def test_a_live_runs_files_are_never_swept(sloth_manager, state_url):

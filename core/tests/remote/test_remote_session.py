@@ -224,3 +224,36 @@ def test_every_wait_is_bounded_and_names_the_node_and_what_it_waited_for(
         assert "failed on node h2: no SSH channel opened within 2 s" in str(error)
     finally:
         subprocess.run(["ip", "-n", handles[1].host.netns, "link", "set", "eth0", "up"], check=True)
+
+
+def test_a_key_held_in_memory_logs_in_and_no_file_holds_it(
+    local_hosts: Any, tmp_path: Path
+) -> None:
+    from sloth_kubernetes.secrets import Secret
+
+    jump, *targets = local_hosts(3)
+    text = local_hosts.private_key.read_text()
+    key = Secret(text, source="state:t/operator/ssh-private-key")
+    bastion = Bastion(address=jump.address, port=jump.port, host_key=jump.host.host_public_key)
+    work = tmp_path / "work"
+    with RemoteSession([record_for(h) for h in targets], private_key=key, work_dir=work,
+                       bastion=bastion) as session:  # fmt: skip
+        assert session.connect() == {}
+        seen = session.shell("hostname")
+        assert {n: r.stdout for n, r in seen.items()} == {h.name: h.name for h in targets}
+        # while connected: the session's files are known_hosts and ssh config, never the key
+        written = [p for p in work.rglob("*") if p.is_file()]
+        assert written
+        body = text.strip().splitlines()[1]
+        assert not [p for p in written if body in p.read_text(errors="replace")]
+        assert not [p for p in written if "PRIVATE KEY" in p.read_text(errors="replace")]
+
+
+def test_an_unreadable_key_in_memory_is_named_not_shown(tmp_path: Path) -> None:
+    from sloth_kubernetes.secrets import Secret
+
+    with pytest.raises(RemoteError) as caught:
+        RemoteSession([], private_key=Secret("not a key at all", source="state:t/k"),
+                      work_dir=tmp_path)  # fmt: skip
+    assert "the private key from state:t/k cannot be read" in str(caught.value)
+    assert "not a key at all" not in str(caught.value) + str(caught.value.hint)

@@ -75,8 +75,11 @@ def select_nodes(nodes: Sequence[NodeRecord], names: Sequence[str]) -> list[Node
 
 
 @contextmanager
-def node_access(store: StateStore, cluster: str) -> Iterator[tuple[list[NodeRecord], OperatorKey]]:
-    """The cluster's nodes and its operator key (0600 file, removed on exit)."""
+def node_access(
+    store: StateStore, cluster: str, *, as_file: bool = False
+) -> Iterator[tuple[list[NodeRecord], OperatorKey]]:
+    """The cluster's nodes and its operator key (in memory; ``as_file``: also a 0600 file for
+    the system ``ssh`` client, removed on exit)."""
     from ..engine.operator import PRIVATE_KEY_SECRET, operator_key
 
     nodes = cluster_nodes(store, cluster)
@@ -85,7 +88,7 @@ def node_access(store: StateStore, cluster: str) -> Iterator[tuple[list[NodeReco
             f"cluster {cluster!r} has no operator SSH key in the state store",
             hint="the key is created by `up`; nodes of this cluster cannot be reached with it",
         )
-    with operator_key(store, cluster) as key:
+    with operator_key(store, cluster, as_file=as_file) as key:
         yield nodes, key
 
 
@@ -99,8 +102,9 @@ def connected(
 
     with RemoteSession(
         nodes,
+        private_key=key.private_key,
         private_key_path=key.private_key_path,
-        work_dir=key.private_key_path.parent,
+        work_dir=key.run_dir,
         parallel=parallel,
     ) as session:
         session.connect()
@@ -121,12 +125,10 @@ def ssh(
     """
     from ..remote.ssh_client import ssh_argv, write_client_files
 
-    with node_access(store, cluster) as (nodes, key):
+    with node_access(store, cluster, as_file=True) as (nodes, key):
         (record,) = select_nodes(nodes, [node])
         _check_reachable(record)
-        config = write_client_files(
-            key.private_key_path.parent, record, private_key_path=key.private_key_path
-        )
+        config = write_client_files(key.run_dir, record, private_key_path=key.private_key_path)
         argv = ssh_argv(record, config, command, interactive=True)
         if run is not None:
             return run(argv)

@@ -184,7 +184,10 @@ def _uninstall_distro(
 
     with operator_key(context.store, context.name) as key:
         session = RemoteSession(
-            nodes, private_key_path=key.private_key_path, work_dir=context.plugin_dir("remote")
+            nodes,
+            private_key=key.private_key,
+            private_key_path=key.private_key_path,
+            work_dir=context.plugin_dir("remote"),
         )
         context.remote = session
         context.operator = key

@@ -1,10 +1,13 @@
 """The operator SSH key of a cluster: generated once, private half encrypted in the state store.
 
-Providers install the public key on every machine they create; the connect phase, ``nodes ssh``
-and ``nodes exec`` use the private key, written to a 0600 file in a per-run directory that is
-removed when the command ends (:func:`operator_key`). pyinfra's SSH connector and the system
-``ssh`` client take only a key file, so the file cannot be avoided; a run killed before it could
-remove it leaves it behind until the next run or ``destroy`` sweeps it (:mod:`..runfiles`).
+Providers install the public key on every machine they create; the connect phase, ``nodes exec``
+and the mesh/destroy sessions use the private key from memory: pyinfra's SSH connector reads
+``ssh_key`` as a file name, but ours hands paramiko a key object made from the decrypted text
+(:func:`sloth_kubernetes.remote.session.load_private_key`), so no file holds it. Only ``nodes
+ssh`` runs the system ``ssh`` client, which takes a key *file* (an agent would be a long-lived
+process holding it instead): there :func:`operator_key` writes it, 0600 in a 0700 per-run
+directory removed when the command ends; a run killed before that leaves it behind until the
+next run or ``destroy`` sweeps it (:mod:`..runfiles`).
 """
 
 from __future__ import annotations
@@ -62,17 +65,22 @@ def ensure_operator_key(store: StateStore, cluster: str) -> str:
 
 
 @contextmanager
-def operator_key(store: StateStore, cluster: str) -> Iterator[OperatorKey]:
-    """The key pair with the private half in a 0600 file that exists only inside the block."""
+def operator_key(
+    store: StateStore, cluster: str, *, as_file: bool = False
+) -> Iterator[OperatorKey]:
+    """The key pair, the private half in memory; with ``as_file`` also in a 0600 file (for the
+    system ``ssh`` client) that exists only inside the block. The block's run directory (0700)
+    is removed at its end either way."""
     public = ensure_operator_key(store, cluster)
     private = store.get_secret(cluster, PRIVATE_KEY_SECRET)
     assert private is not None  # ensure_operator_key stored the pair
     directory = run_directory(runtime_dir(), f"{cluster}-")
     path = directory / "id_ed25519"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(private.reveal())
-        yield OperatorKey(public_key=public, private_key_path=path)
+        if as_file:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(private.reveal())
+        yield OperatorKey(public_key=public, private_key_path=path, private_key=private)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -287,6 +287,7 @@ def connect(run: Run) -> None:
     assert run.context.operator is not None
     session = RemoteSession(
         nodes,
+        private_key=run.context.operator.private_key,
         private_key_path=run.context.operator.private_key_path,
         work_dir=run.context.plugin_dir("remote"),
         parallel=run.max_parallel,

@@ -45,6 +45,16 @@ class PinnedSSHConnector(SSHConnector):
     last_failure: tuple[str, int | None, str] | None = None  # (command, exit status, output)
     last_wait: str | None = None  # what ran out, when a wait did
 
+    def make_paramiko_kwargs(self) -> dict[str, Any]:
+        """pyinfra's, with the key object from host data ``sloth_pkey`` when the session holds
+        the key in memory (pyinfra itself reads ``ssh_key`` from a file)."""
+        kwargs: dict[str, Any] = super().make_paramiko_kwargs()
+        pkey = self.host.data.get("sloth_pkey")
+        if pkey is not None:
+            kwargs["pkey"] = pkey
+            kwargs["allow_agent"] = kwargs["look_for_keys"] = False
+        return kwargs
+
     def _connect(self) -> None:
         super()._connect()
         assert self.client is not None

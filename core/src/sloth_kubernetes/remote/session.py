@@ -27,7 +27,7 @@ import attrs
 from ..errors import RemoteError, SlothError
 from ..model import NodeRecord
 from ..runfiles import run_directory
-from ..secrets import redact
+from ..secrets import Secret, redact
 from .known_hosts import mismatch_error, normalize_key, write_known_hosts
 from .results import ApplyResult, CommandResult, NodeResult, remote_error
 
@@ -49,6 +49,23 @@ class Bastion:
     private_key_path: Path | None = None  # default: the session's (operator) key
 
 
+def load_private_key(secret: Secret) -> Any:
+    """A paramiko key object from a private key's text, never written to a file (OpenSSH or
+    PEM; Ed25519, ECDSA or RSA — what ``ssh-keygen`` makes and the operator key is)."""
+    import io
+
+    import paramiko
+
+    text = secret.reveal()
+    for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        with contextlib.suppress(paramiko.SSHException, ValueError):
+            return kind.from_private_key(io.StringIO(text))
+    raise RemoteError(
+        f"the private key from {secret.source or 'memory'} cannot be read",
+        hint="an unencrypted OpenSSH or PEM private key (Ed25519, ECDSA or RSA) is needed",
+    )
+
+
 class RemoteSession:
     """SSH connections to a set of nodes, reused for every phase of a run (see module doc)."""
 
@@ -56,7 +73,8 @@ class RemoteSession:
         self,
         nodes: Iterable[NodeRecord],
         *,
-        private_key_path: Path | str,
+        private_key_path: Path | str | None = None,
+        private_key: Secret | None = None,
         work_dir: Path | str,
         parallel: int = DEFAULT_PARALLEL,
         bastion: Bastion | None = None,
@@ -64,9 +82,12 @@ class RemoteSession:
         channel_timeout: int | None = None,
         command_timeout: int | None = None,
     ) -> None:
-        """``connect_timeout``, ``channel_timeout`` (opening an SSH channel) and
-        ``command_timeout`` (a command without a timeout of its own) bound every wait; the
-        defaults are in :mod:`._pyinfra` (docs/reliability.md, "Remote timeouts")."""
+        """``private_key`` (the key's text, kept in memory and handed to paramiko as a key
+        object) or ``private_key_path`` (a key file) logs in; nodes with an ``identity_file``
+        of their own (ssh provider) use theirs. ``connect_timeout``, ``channel_timeout``
+        (opening an SSH channel) and ``command_timeout`` (a command without a timeout of its
+        own) bound every wait; the defaults are in :mod:`._pyinfra` (docs/reliability.md,
+        "Remote timeouts")."""
         self.records: dict[str, NodeRecord] = {}
         for record in nodes:
             if record.name in self.records:
@@ -74,7 +95,10 @@ class RemoteSession:
             self.records[record.name] = record
         if parallel < 1:
             raise RemoteError(f"parallelism must be at least 1, not {parallel}")
-        self.private_key_path = Path(private_key_path)
+        if private_key is None and private_key_path is None:
+            raise RemoteError("no private key to log in with (private_key or private_key_path)")
+        self.private_key_path = Path(private_key_path) if private_key_path is not None else None
+        self._pkey = load_private_key(private_key) if private_key is not None else None
         self.parallel = parallel
         self.bastion = bastion
         self.connect_timeout = connect_timeout
@@ -338,8 +362,7 @@ class RemoteSession:
                     "ssh_hostname": r.address,
                     "ssh_port": r.ssh_port,
                     "ssh_user": r.ssh_user,
-                    # machines the user already had (ssh provider) keep their own login key
-                    "ssh_key": str(r.extra.get("identity_file") or self.private_key_path),
+                    **self._login_key(r),
                     "ssh_allow_agent": False,
                     "ssh_look_for_keys": False,
                     "ssh_known_hosts_file": str(known_hosts),
@@ -364,6 +387,18 @@ class RemoteSession:
         get_ssh_config(str(ssh_config))
         get_host_keys((str(known_hosts),))
 
+    def _login_key(self, record: NodeRecord) -> dict[str, Any]:
+        """Host data naming the key a node logs in with: machines the user already had (ssh
+        provider) keep their own key file; the operator key is passed as a key object when the
+        session holds it in memory (:class:`._pyinfra.PinnedSSHConnector` hands it to paramiko)
+        and only otherwise as a file."""
+        own = record.extra.get("identity_file")
+        if own:
+            return {"ssh_key": str(own)}
+        if self._pkey is not None:
+            return {"sloth_pkey": self._pkey}
+        return {"ssh_key": str(self.private_key_path)}
+
     def _connect_bastion(self, known_hosts: Path) -> Any:
         import paramiko
         from pyinfra.connectors.ssh_util import load_key_with_certificate
@@ -375,7 +410,12 @@ class RemoteSession:
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         where = f"{bastion.address}:{bastion.port}"
         try:
-            key = load_key_with_certificate(str(bastion.private_key_path or self.private_key_path))
+            if bastion.private_key_path is None and self._pkey is not None:
+                key = self._pkey
+            else:
+                key = load_key_with_certificate(
+                    str(bastion.private_key_path or self.private_key_path)
+                )
             client.connect(
                 bastion.address,
                 port=bastion.port,

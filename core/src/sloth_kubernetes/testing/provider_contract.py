@@ -326,7 +326,7 @@ class ProviderContract:
 
         records = harness.provision()
 
-        injected = proxy.counters.by_fault
+        injected, sent = proxy.counters.by_fault, proxy.counters.requests
         proxy.configure(FaultPolicy())  # a quiet look at what the cloud now holds
         assert sorted(r.name for r in records) == sorted(r.name for r in harness.requests())
         machines = harness.driver().list_machines(harness.name)
@@ -335,6 +335,9 @@ class ProviderContract:
         assert sum(injected.values()) > 0, injected
         (summary,) = [e for e in harness.events if e.get("retries")]
         assert 0 < summary["retries"] <= sum(injected.values()), (summary, injected)
+        # the figures docs/reliability.md quotes (shown with pytest -s)
+        print(f"{harness.cloud.name}: provision: {sent} requests, faults {injected}, "
+              f"retries {summary['retryReasons']}")  # fmt: skip
         proxy.configure(attrs.evolve(faults, seed=14))
 
         removed = harness.destroy(records)
