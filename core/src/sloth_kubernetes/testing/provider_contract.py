@@ -296,9 +296,9 @@ class ProviderContract:
 
     def test_contract_flaky_api_completes_once_per_machine(
         self,
+        faulty_proxy: Callable[..., Any],  # first: stopped after the harness cleans up
         cloud_harness: Callable[..., ClusterHarness],
         provider_block: dict[str, Any],
-        faulty_proxy: Callable[..., Any],
         request: pytest.FixtureRequest,
     ) -> None:
         """30 % of requests answered 429 or 503 or cut (before the cloud sees them, or after

@@ -65,10 +65,16 @@ _flavors: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
 _flavors_lock = threading.Lock()
 
 
+#: Neutron resources created by name and tagged afterwards: a second one made by repeating a
+#: create whose reply was lost would stay untagged, invisible to every listing, forever.
+_NAMED = ("/v2.0/networks", "/v2.0/subnets", "/v2.0/routers", "/v2.0/security-groups")
+
+
 def _unsafe(action: str, _params: Any, method: str, _data: Any) -> bool:
-    """Creating a server or a floating IP twice costs money: never repeated blindly."""
+    """Creating a server or a floating IP twice costs money, a named Neutron resource twice
+    leaks one: never repeated blindly (see :meth:`OpenStackDriver._create_named`)."""
     path = action.split("?", 1)[0].rstrip("/")
-    return method == "POST" and path.endswith(("/servers", "/v2.0/floatingips"))
+    return method == "POST" and path.endswith(("/servers", "/v2.0/floatingips", *_NAMED))
 
 
 def _tag(key: str, value: str) -> str:
@@ -187,6 +193,38 @@ class OpenStackDriver(CloudDriver):
             "network", "PUT", f"/v2.0/{resources}/{resource_id}/tags",
             {"tags": [_tag(CLUSTER_TAG, cluster)]},
         )  # fmt: skip
+
+    def _create_named(self, resources: str, body: dict[str, Any], cluster: str) -> dict[str, Any]:
+        """Create a named Neutron resource (``resources``: ``networks``, ``subnets``, …) and tag
+        it with the cluster. When the create's reply was lost, the one Neutron made is found by
+        its name (untagged, or already ours) and adopted instead of making a second."""
+        from sloth_kubernetes.cloud.retry import RetryableCreateError
+
+        singular = {"networks": "network", "subnets": "subnet", "routers": "router",
+                    "security-groups": "security_group"}[resources]  # fmt: skip
+        collection = resources.replace("-", "_")
+        ours = _tag(CLUSTER_TAG, cluster)
+        for _attempt in range(3):
+            try:
+                made = self._call("network", "POST", f"/v2.0/{resources}", {singular: body})
+                created: dict[str, Any] = made[singular]
+                break
+            except RetryableCreateError:
+                found = self._call("network", "GET", f"/v2.0/{resources}", name=body["name"])
+                mine = [r for r in found.get(collection) or []
+                        if not r.get("tags") or ours in r.get("tags", [])]  # fmt: skip
+                if mine:
+                    created = mine[0]
+                    break
+        else:
+            raise ProviderError(
+                f"openstack: creating the {singular} {body['name']} kept failing",
+                provider="openstack",
+                hint="re-run `up` later; nothing was left behind",
+            )
+        if ours not in (created.get("tags") or []):
+            self._tags(resources, created["id"], cluster)
+        return created
 
     def _tagged(self, resources: str, key: str, cluster: str) -> list[dict[str, Any]]:
         found = self._call("network", "GET", f"/v2.0/{resources}", tags=_tag(CLUSTER_TAG, cluster))
@@ -422,21 +460,17 @@ class OpenStackDriver(CloudDriver):
     def create_network(self, cluster: str, cidr: str) -> Resource:
         name = f"sloth-{cluster}"
         external = self._external_network()
-        network = self._call(
-            "network", "POST", "/v2.0/networks", {"network": {"name": name, "admin_state_up": True}}
-        )["network"]
-        self._tags("networks", network["id"], cluster)
-        subnet = self._call(
-            "network", "POST", "/v2.0/subnets",
-            {"subnet": {"name": name, "network_id": network["id"], "ip_version": 4,
-                        "cidr": cidr}},
-        )["subnet"]  # fmt: skip
-        self._tags("subnets", subnet["id"], cluster)
-        router = self._call(
-            "network", "POST", "/v2.0/routers",
-            {"router": {"name": name, "external_gateway_info": {"network_id": external}}},
-        )["router"]  # fmt: skip
-        self._tags("routers", router["id"], cluster)
+        network = self._create_named("networks", {"name": name, "admin_state_up": True}, cluster)
+        subnet = self._create_named(
+            "subnets",
+            {"name": name, "network_id": network["id"], "ip_version": 4, "cidr": cidr},
+            cluster,
+        )
+        router = self._create_named(
+            "routers",
+            {"name": name, "external_gateway_info": {"network_id": external}},
+            cluster,
+        )
         self._call(
             "network", "PUT", f"/v2.0/routers/{router['id']}/add_router_interface",
             {"subnet_id": subnet["id"]},
@@ -473,12 +507,11 @@ class OpenStackDriver(CloudDriver):
         self, cluster: str, rules: Sequence[FirewallRule], network: Resource | None
     ) -> Resource:
         name = f"sloth-{cluster}"
-        group = self._call(
-            "network", "POST", "/v2.0/security-groups",
-            {"security_group": {"name": name,
-                                "description": f"sloth-kubernetes cluster {cluster}"}},
-        )["security_group"]  # fmt: skip
-        self._tags("security-groups", group["id"], cluster)
+        group = self._create_named(
+            "security-groups",
+            {"name": name, "description": f"sloth-kubernetes cluster {cluster}"},
+            cluster,
+        )
         for rule in rules:
             for source in rule.sources:
                 body: dict[str, Any] = {
@@ -491,10 +524,21 @@ class OpenStackDriver(CloudDriver):
                 }
                 if rule.protocol != "icmp":
                     body["port_range_min"], body["port_range_max"] = rule.port_range
-                self._call(
-                    "network", "POST", "/v2.0/security-group-rules", {"security_group_rule": body}
-                )
+                self._add_rule(body)
         return Resource("firewall", str(group["id"]), name)
+
+    def _add_rule(self, body: dict[str, Any]) -> None:
+        """One security group rule. Neutron answers a rule that exists with 409 — after a
+        repeat whose first reply was lost, that is the rule we asked for: done."""
+        from libcloud.common.exceptions import BaseHTTPError
+
+        try:
+            self._call(
+                "network", "POST", "/v2.0/security-group-rules", {"security_group_rule": body}
+            )
+        except BaseHTTPError as error:
+            if error.code != 409 or "already exists" not in str(error.message):
+                raise
 
     def list_firewalls(self, cluster: str) -> list[Resource]:
         return [

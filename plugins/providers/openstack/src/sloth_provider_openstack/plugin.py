@@ -76,4 +76,3 @@ PROVIDER = CloudProvider(
         concurrency=8,
     )
 )
-
