@@ -100,13 +100,7 @@ def connected(
     nodes that cannot be reached are in its ``failures``."""
     from ..remote import RemoteSession
 
-    with RemoteSession(
-        nodes,
-        private_key=key.private_key,
-        private_key_path=key.private_key_path,
-        work_dir=key.run_dir,
-        parallel=parallel,
-    ) as session:
+    with RemoteSession.for_operator(nodes, key, parallel=parallel) as session:
         session.connect()
         yield session
 

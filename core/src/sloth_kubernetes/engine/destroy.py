@@ -183,12 +183,7 @@ def _uninstall_distro(
     from .operator import operator_key
 
     with operator_key(context.store, context.name) as key:
-        session = RemoteSession(
-            nodes,
-            private_key=key.private_key,
-            private_key_path=key.private_key_path,
-            work_dir=context.plugin_dir("remote"),
-        )
+        session = RemoteSession.for_operator(nodes, key, work_dir=context.plugin_dir("remote"))
         context.remote = session
         context.operator = key
         try:

@@ -285,10 +285,9 @@ def connect(run: Run) -> None:
     from ..remote.session import RemoteSession
 
     assert run.context.operator is not None
-    session = RemoteSession(
+    session = RemoteSession.for_operator(
         nodes,
-        private_key=run.context.operator.private_key,
-        private_key_path=run.context.operator.private_key_path,
+        run.context.operator,
         work_dir=run.context.plugin_dir("remote"),
         parallel=run.max_parallel,
     )

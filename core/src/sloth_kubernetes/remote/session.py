@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -30,6 +30,9 @@ from ..runfiles import run_directory
 from ..secrets import Secret, redact
 from .known_hosts import mismatch_error, normalize_key, write_known_hosts
 from .results import ApplyResult, CommandResult, NodeResult, remote_error
+
+if TYPE_CHECKING:
+    from ..context import OperatorKey
 
 DEFAULT_PARALLEL = 20
 CONNECTION_FAILED = 255  # exit status reported for a node that could not run a command (as ssh)
@@ -122,6 +125,25 @@ class RemoteSession:
         self._bastion_client: Any = None
         self._lock = threading.Lock()
         self._connected = False
+
+    @classmethod
+    def for_operator(
+        cls,
+        nodes: Iterable[NodeRecord],
+        key: OperatorKey,
+        *,
+        work_dir: Path | str | None = None,
+        **options: Any,
+    ) -> RemoteSession:
+        """A session logging in with the cluster's operator key (from memory when the key
+        holds it, else its file); files go to ``work_dir`` (default: the key's run directory)."""
+        return cls(
+            nodes,
+            private_key=key.private_key,
+            private_key_path=key.private_key_path,
+            work_dir=work_dir if work_dir is not None else key.run_dir,
+            **options,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
