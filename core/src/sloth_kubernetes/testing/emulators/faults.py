@@ -173,14 +173,14 @@ class FaultyProxy:
         query = environ.get("QUERY_STRING", "")
         if fault == DROP:
             self.requests.add(RecordedRequest(method=method, path=path, status=0))
-            _cut(environ)
+            _cut(environ, unread_body=True)
         if isinstance(fault, int):
             status, headers, body = self._fault_reply(fault, policy)
         else:
             status, headers, body = self._forward(environ, method, path, query)
         if fault == LOST_REPLY:
             self.requests.add(RecordedRequest(method=method, path=path, status=0))
-            _cut(environ)
+            _cut(environ, unread_body=False)  # forwarding read it
         self.requests.add(RecordedRequest(method=method, path=path, status=status))
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {reason(status)}", headers)
@@ -238,11 +238,11 @@ class FaultyProxy:
         )
 
 
-def _cut(environ: WSGIEnvironment) -> None:
+def _cut(environ: WSGIEnvironment, *, unread_body: bool) -> None:
     """Reset the client's connection without a reply (what a client sees as "connection reset by
     peer" / "remote end closed connection") and end this request quietly."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length:  # read what was sent, or the server takes the unread body for a next request
+    if unread_body and length:  # or the server takes the unread body for a next request
         environ["wsgi.input"].read(length)
     connection: socket.socket = environ["werkzeug.socket"]
     # SO_LINGER 0: closing sends a RST instead of a FIN, as a crashed load balancer does
