@@ -1,34 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from digitalocean_fake import SPEC, DigitalOceanFake
 from sloth_kubernetes.cloud import CloudProvider
-from sloth_kubernetes.testing.emulators.described import described_test
-from sloth_kubernetes.testing.emulators.fixtures import prism_session
-from sloth_kubernetes.testing.emulators.prism import PrismEmulator
+from sloth_kubernetes.testing.emulators.fixtures import prism_fixtures
 from sloth_kubernetes.testing.provider_contract import (
     capture_posts,
     cloud_harness,  # noqa: F401
 )
 from sloth_provider_digitalocean.plugin import PROVIDER
 
-
-@pytest.fixture(scope="session")
-def _digitalocean_server() -> Iterator[PrismEmulator]:
-    yield from prism_session("digitalocean", DigitalOceanFake, SPEC)
-
-
-@pytest.fixture
-def digitalocean_emulator(_digitalocean_server: PrismEmulator) -> Iterator[PrismEmulator]:
-    """DigitalOcean v2 through Prism. libcloud's driver ignores host/port: re-point
-    ``driver.connection`` (host, port, secure=False) and call ``connect()``.
-
-    The fake's state is ``emulator.fake``; a test that leaves spec violations behind fails at
-    teardown with the broken rules listed (``take_violations()`` collects provoked ones)."""
-    yield from described_test(_digitalocean_server, what="API spec")
+_digitalocean_server, digitalocean_emulator = prism_fixtures("digitalocean", DigitalOceanFake, SPEC)
 
 
 @pytest.fixture

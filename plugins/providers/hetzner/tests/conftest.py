@@ -1,33 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hetzner_fake import SPEC, HetznerFake
 from sloth_kubernetes.cloud import CloudProvider
-from sloth_kubernetes.testing.emulators.described import described_test
-from sloth_kubernetes.testing.emulators.fixtures import prism_session
-from sloth_kubernetes.testing.emulators.prism import PrismEmulator
+from sloth_kubernetes.testing.emulators.fixtures import prism_fixtures
 from sloth_kubernetes.testing.provider_contract import (
     capture_posts,
     cloud_harness,  # noqa: F401
 )
 from sloth_provider_hetzner.plugin import PROVIDER
 
-
-@pytest.fixture(scope="session")
-def _hetzner_server() -> Iterator[PrismEmulator]:
-    yield from prism_session("hetzner", HetznerFake, SPEC)
-
-
-@pytest.fixture
-def hetzner_emulator(_hetzner_server: PrismEmulator) -> Iterator[PrismEmulator]:
-    """Hetzner Cloud through Prism; the API base URL is ``endpoint`` (no ``/v1``).
-
-    The fake's state is ``emulator.fake``; a test that leaves spec violations behind fails at
-    teardown with the broken rules listed (``take_violations()`` collects provoked ones)."""
-    yield from described_test(_hetzner_server, what="API spec")
+_hetzner_server, hetzner_emulator = prism_fixtures("hetzner", HetznerFake, SPEC)
 
 
 @pytest.fixture

@@ -15,18 +15,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def test_violation_left_behind_fails_the_test_with_the_rule(tmp_path: Path) -> None:
-    # the plugin's own fixture, built the way its conftest builds it
+    # the plugin's own fixtures, as its conftest makes them
     (tmp_path / "conftest.py").write_text(
-        "import pytest\n"
         "from hetzner_fake import SPEC, HetznerFake\n"
-        "from sloth_kubernetes.testing.emulators.described import described_test\n"
-        "from sloth_kubernetes.testing.emulators.fixtures import prism_session\n"
-        "@pytest.fixture(scope='session')\n"
-        "def _hetzner_server():\n"
-        "    yield from prism_session('hetzner', HetznerFake, SPEC)\n"
-        "@pytest.fixture\n"
-        "def hetzner_emulator(_hetzner_server):\n"
-        "    yield from described_test(_hetzner_server, what='API spec')\n"
+        "from sloth_kubernetes.testing.emulators.fixtures import prism_fixtures\n"
+        "_hetzner_server, hetzner_emulator = prism_fixtures('hetzner', HetznerFake, SPEC)\n"
     )
     (tmp_path / "test_sloppy.py").write_text(
         "import http.client, json\n"

@@ -1,34 +1,20 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from linode_fake import SPEC, LinodeFake
 from sloth_kubernetes.cloud import CloudProvider
-from sloth_kubernetes.testing.emulators.described import described_test
-from sloth_kubernetes.testing.emulators.fixtures import prism_session
-from sloth_kubernetes.testing.emulators.prism import PrismEmulator
+from sloth_kubernetes.testing.emulators.fixtures import prism_fixtures
 from sloth_kubernetes.testing.provider_contract import (
     capture_posts,
     cloud_harness,  # noqa: F401
 )
 from sloth_provider_linode.plugin import PROVIDER
 
-
-@pytest.fixture(scope="session")
-def _linode_server() -> Iterator[PrismEmulator]:
-    yield from prism_session("linode", LinodeFake, SPEC)
-
-
-@pytest.fixture
-def linode_emulator(_linode_server: PrismEmulator) -> Iterator[PrismEmulator]:
-    """Linode v4 through Prism (paths ``/v4/...``).
-
-    The fake's state is ``emulator.fake``; a test that leaves spec violations behind fails at
-    teardown with the broken rules listed (``take_violations()`` collects provoked ones)."""
-    yield from described_test(_linode_server, what="API spec")
+_linode_server, linode_emulator = prism_fixtures("linode", LinodeFake, SPEC)
 
 
 @pytest.fixture

@@ -3,10 +3,11 @@
 Each provider plugin keeps its own fake and its fixtures beside its tests (``<cloud>_fake.py`` and
 ``conftest.py`` in ``plugins/providers/<cloud>/tests/``), built from these bodies:
 
-* :func:`prism_session` — serve a plugin's fake behind Prism (:class:`~.prism.PrismEmulator`)
-  for the session; with :func:`~.described.described_test` per test, a test that leaves spec
-  violations behind fails at teardown with the broken rules listed. It skips, with the reason,
-  when Prism or the API spec is missing, unless ``SLOTH_REQUIRE_EMULATORS=1``;
+* :func:`prism_fixtures` — a plugin's two fixtures for its fake behind Prism
+  (:class:`~.prism.PrismEmulator`): ``_<cloud>_server`` for the session (:func:`prism_session`)
+  and ``<cloud>_emulator`` per test, reset before it; a test that leaves spec violations behind
+  fails at teardown with the broken rules listed. They skip, with the reason, when Prism or the
+  API spec is missing, unless ``SLOTH_REQUIRE_EMULATORS=1``;
 * :func:`emulator_unavailable` — the same skip-or-fail for any other emulator;
 * :func:`sweep_once` — stop emulators a SIGKILLed earlier run left behind, before the first start.
 
@@ -28,6 +29,7 @@ from typing import Any, NoReturn
 import pytest
 
 from sloth_kubernetes.testing.emulators._http import JsonApp, sweep_stale_processes
+from sloth_kubernetes.testing.emulators.described import described_test
 from sloth_kubernetes.testing.emulators.faults import FaultPolicy, FaultyProxy
 from sloth_kubernetes.testing.emulators.prism import PrismEmulator, PrismSpec, PrismUnavailable
 from sloth_kubernetes.testing.emulators.replay import ReplayServer
@@ -35,6 +37,7 @@ from sloth_kubernetes.testing.emulators.replay import ReplayServer
 __all__ = [
     "emulator_unavailable",
     "faulty_proxy",
+    "prism_fixtures",
     "prism_session",
     "recorded_api",
     "sweep_once",
@@ -72,6 +75,25 @@ def prism_session(
         yield emulator
     finally:
         emulator.stop()
+
+
+def prism_fixtures(
+    name: str, fake: Callable[[], JsonApp], spec: PrismSpec
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``_<name>_server, <name>_emulator = prism_fixtures(name, Fake, SPEC)`` in a plugin's
+    ``conftest.py``: the session's server and the per-test fixture (the fake's state is
+    ``emulator.fake``; ``emulator.take_violations()`` collects violations a test provokes)."""
+    server_name = f"_{name}_server"
+
+    @pytest.fixture(scope="session", name=server_name)
+    def server() -> Iterator[PrismEmulator]:
+        yield from prism_session(name, fake, spec)
+
+    @pytest.fixture(name=f"{name}_emulator")
+    def emulator(request: pytest.FixtureRequest) -> Iterator[PrismEmulator]:
+        yield from described_test(request.getfixturevalue(server_name), what="API spec")
+
+    return server, emulator
 
 
 @pytest.fixture
