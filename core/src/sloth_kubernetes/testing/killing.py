@@ -1,7 +1,7 @@
 """Kill tests' harness: the real CLI ``up`` as a subprocess, SIGKILLed at chosen points.
 
 Used by the kill matrix (``tests/reliability/test_kill_matrix.py``) and by provider plugins'
-kill tests (e.g. the DigitalOcean plugin's).
+kill tests (a cloud plugin's, against its emulator).
 
 A kill point is a phase and a delay: the harness reads ``up``'s progress lines (stderr, one per
 event: ``  1.2s [node] mesh: started — …``) and, once the phase's first ``started`` line shows,
