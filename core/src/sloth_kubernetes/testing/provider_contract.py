@@ -13,7 +13,7 @@ into the plugin's ``conftest.py``, and provide three fixtures:
 Class attributes: ``pool`` (extra keys for the node pool, e.g. an image id the emulator knows),
 ``portable_size`` (a ``{cpu, memoryGiB}`` the catalog can satisfy, and ``expected_size``, the
 size id the cheapest match must be), ``network_cidr``, ``fault_body`` (the error body the fault
-proxy answers with, for APIs whose clients read no JSON errors, e.g. EC2's XML; see
+proxy answers with, for APIs whose clients read no JSON errors, e.g. an XML error; see
 :class:`~sloth_kubernetes.testing.emulators.faults.FaultPolicy`).
 Each test creates what it needs under a fresh cluster name and destroys it, proving with a listing
 by tag that nothing is left. Plain test functions (fault tests, …) get the same harness from the
