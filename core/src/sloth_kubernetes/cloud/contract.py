@@ -154,6 +154,12 @@ class CloudDriver:
     image_aliases: ClassVar[dict[str, str]] = {}
     default_region: ClassVar[str] = ""
     default_size: ClassVar[str] = ""
+    #: Why this driver cannot change an existing firewall's rules (None: it can, through
+    #: :meth:`update_firewall_rules`). The provider then warns, in events and the plan, that a
+    #: change of the config's CIDRs does not reach the cloud firewall — never silently.
+    firewall_update_blocker: ClassVar[str | None] = (
+        "its driver does not implement update_firewall_rules yet"
+    )
     #: Machines :meth:`destroy_machines` deletes per call (1: the provider calls
     #: :meth:`destroy_machine` once per machine, in parallel).
     destroy_batch: ClassVar[int] = 1
@@ -252,6 +258,14 @@ class CloudDriver:
     def firewall_rules(self, firewall: Resource) -> list[FirewallRule]:
         """The inbound rules the cloud reports for ``firewall`` (for tests and ``doctor``)."""
         raise _missing(self, "firewalls", "firewall")
+
+    def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
+        """Make ``firewall``'s inbound rules exactly ``rules`` (the cluster owns the firewall:
+        rules it no longer wants go). Drivers that implement it set
+        :attr:`firewall_update_blocker` to None."""
+        raise NotImplementedError(
+            f"{self.name} cannot update firewall rules: {self.firewall_update_blocker}"
+        )
 
     # -- private-network ------------------------------------------------------------------------
 

@@ -9,7 +9,10 @@ host firewall of the prepare phase is the second layer).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import attrs
 
 from ..model.cluster import KUBERNETES_API_PORT, ClusterConfig, PluginBlock
 from .contract import FirewallRule
@@ -41,3 +44,45 @@ def cluster_rules(config: ClusterConfig, private_cidr: str | None) -> list[Firew
             FirewallRule("icmp", "0", inside, "between nodes (ICMP)"),
         ]
     return rules
+
+
+#: One permission of a firewall: (protocol, ports, source). Rules are compared per source, so a
+#: changed CIDR list shows as the sources added and removed.
+Permission = tuple[str, str, str]
+
+
+def permissions(rules: Sequence[FirewallRule]) -> set[Permission]:
+    # ICMP has no ports; clouds report them as "0", an empty string or nothing.
+    return {
+        (rule.protocol, "0" if rule.protocol == "icmp" else rule.ports, source)
+        for rule in rules
+        for source in rule.sources
+    }
+
+
+@attrs.frozen
+class FirewallChanges:
+    """What converging a firewall on the desired rules adds and removes."""
+
+    added: tuple[Permission, ...]
+    removed: tuple[Permission, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+    def describe(self) -> str:
+        """``+tcp 6443 from 198.51.100.7/32, -tcp 6443 from 0.0.0.0/0``."""
+
+        def one(sign: str, permission: Permission) -> str:
+            protocol, ports, source = permission
+            where = "" if protocol == "icmp" else f" {ports}"
+            return f"{sign}{protocol}{where} from {source}"
+
+        return ", ".join([one("+", p) for p in self.added] + [one("-", p) for p in self.removed])
+
+
+def firewall_changes(
+    current: Sequence[FirewallRule], desired: Sequence[FirewallRule]
+) -> FirewallChanges:
+    have, want = permissions(current), permissions(desired)
+    return FirewallChanges(tuple(sorted(want - have)), tuple(sorted(have - want)))

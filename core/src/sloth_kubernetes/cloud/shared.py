@@ -18,8 +18,8 @@ from typing import Any
 import attrs
 
 from ..errors import ProviderError
-from .contract import Machine, Resource
-from .rules import cluster_rules
+from .contract import CloudDriver, FirewallRule, Machine, Resource
+from .rules import cluster_rules, firewall_changes
 from .session import Session
 
 
@@ -52,6 +52,30 @@ class Prepared:
                 raise
         finally:
             self.pool.shutdown(wait=True)
+
+
+def converge_firewall(
+    session: Session, driver: CloudDriver, firewall: Resource, rules: Sequence[FirewallRule]
+) -> None:
+    """Bring the cluster's existing ``firewall`` to ``rules`` — it is ours (found by the
+    cluster's tag), so rules the config no longer wants go — and report what changed. A
+    driver that cannot update rules makes it a warning naming the changes it cannot make."""
+    changes = firewall_changes(driver.firewall_rules(firewall), rules)
+    if not changes:
+        return
+    where = f"{session.spec.name} firewall {firewall.name}"
+    blocker = driver.firewall_update_blocker
+    if blocker is not None:
+        session.context.event(
+            "provision",
+            f"firewall rules changed in the config but {session.spec.name} cannot update them "
+            f"here: {blocker}; {where} still needs: {changes.describe()} "
+            "(edit them in the cloud's console; the host firewalls follow the config)",
+            status="warning",
+        )
+        return
+    driver.update_firewall_rules(firewall, rules)
+    session.context.event("provision", f"{where}: {changes.describe()}", status="done")
 
 
 def prepare_shared(session: Session, public_key: str) -> Prepared:
@@ -123,12 +147,13 @@ def prepare_shared(session: Session, public_key: str) -> Prepared:
             cidr = settings.network_cidr if shared["network"] is not None else None
             rules = cluster_rules(session.context.config, cidr)
             existing = found.result()
-            with session.errors("creating the firewall"):
-                shared["firewall"] = (
-                    existing[0]
-                    if existing
-                    else driver.create_firewall(cluster, rules, shared["network"])
-                )
+            if existing:
+                with session.errors("updating the firewall's rules"):
+                    converge_firewall(session, driver, existing[0], rules)
+                shared["firewall"] = existing[0]
+            else:
+                with session.errors("creating the firewall"):
+                    shared["firewall"] = driver.create_firewall(cluster, rules, shared["network"])
         if completing is not None:
             completing.result()
 

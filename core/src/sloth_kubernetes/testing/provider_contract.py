@@ -34,7 +34,7 @@ import pytest
 
 from ..cloud import FEATURES, CloudProvider, FirewallRule
 from ..cloud.contract import NODE_TAG
-from ..cloud.rules import DEFAULT_MESH_PORT
+from ..cloud.rules import DEFAULT_MESH_PORT, cluster_rules, permissions
 from ..cloud.userdata import public_host_key_in
 from ..context import ClusterContext, OperatorKey
 from ..errors import ProviderError
@@ -121,6 +121,7 @@ def cloud_harness(
         count: int | None = None,
         pool: dict[str, Any] | None = None,
         name: str | None = None,
+        security: dict[str, list[str]] | None = None,
         **block: Any,
     ) -> ClusterHarness:
         # A fixed name is for recorded responses, which carry the cluster's tags verbatim.
@@ -146,10 +147,8 @@ def cloud_harness(
                         ("agent", total - 1, ["agent"]),
                     )
                 ],
-                "security": {
-                    "sshAllowedCIDRs": ["198.51.100.0/24"],
-                    "apiAllowedCIDRs": ["192.0.2.0/24"],
-                },
+                "security": security
+                or {"sshAllowedCIDRs": ["198.51.100.0/24"], "apiAllowedCIDRs": ["192.0.2.0/24"]},
             },
         }
         path = tmp_path / f"{name}.yaml"
@@ -274,6 +273,51 @@ class ProviderContract:
         assert other.listed() == {}
         harness.destroy(records)
         assert harness.resources() == []
+
+    def test_contract_firewall_follows_changed_cidrs_or_warns(
+        self, cloud_harness: Callable[..., ClusterHarness]
+    ) -> None:
+        harness = cloud_harness(count=1)
+        if "firewall" not in harness.cloud.spec.features:
+            pytest.skip("this provider declares no firewall")
+        records = harness.provision()
+        changed = cloud_harness(
+            count=1,
+            name=harness.name,
+            security={
+                "sshAllowedCIDRs": ["203.0.113.0/24"],
+                "apiAllowedCIDRs": ["198.51.100.7/32"],
+            },
+        )
+        driver = changed.driver()
+        (firewall,) = driver.list_firewalls(changed.name)
+        before = permissions(driver.firewall_rules(firewall))
+        changed.provision()
+        messages = [e for e in changed.events if "firewall" in str(e.get("message"))]
+        rules = permissions(driver.firewall_rules(firewall))
+        if driver.firewall_update_blocker is not None:  # never silent: a warning names it
+            (warning,) = messages
+            assert warning["status"] == "warning", warning
+            assert "cannot update them here" in warning["message"]
+            assert "+tcp 6443 from 198.51.100.7/32" in warning["message"]
+            assert rules == before
+        else:
+            (event,) = messages
+            assert "+tcp 6443 from 198.51.100.7/32" in event["message"], event
+            assert "-tcp 6443 from 192.0.2.0/24" in event["message"], event
+            assert "-tcp 22 from 198.51.100.0/24" in event["message"], event
+            settings = changed.context.config.spec.providers[changed.cloud.name].settings
+            network = "private-network" in driver.features and settings.private_network
+            wanted = cluster_rules(
+                changed.context.config, settings.network_cidr if network else None
+            )
+            assert rules == permissions(wanted)
+            changed.events.clear()  # a third run changes nothing and says nothing about it
+            changed.provision()
+            assert not [e for e in changed.events if "firewall" in str(e.get("message"))]
+            assert permissions(driver.firewall_rules(firewall)) == rules
+        changed.destroy(records)
+        assert changed.resources() == []
 
     def test_contract_destroying_some_nodes_keeps_the_shared_resources(
         self, cloud_harness: Callable[..., ClusterHarness]

@@ -296,6 +296,30 @@ class DigitalOceanFake(JsonApp):
                 JsonReply(200, {"firewall": firewall}) if firewall else self.not_found("firewall")
             )
 
+        @route("POST", "/v2/firewalls/{firewall_id}/rules")
+        def add_firewall_rules(r: JsonRequest, firewall_id: str) -> JsonReply:
+            # resources/firewalls/firewalls_add_rules.yml: appends the rules, answers 204.
+            firewall = self.firewalls.get(firewall_id)
+            if firewall is None:
+                return self.not_found("firewall")
+            body = r.body or {}
+            for direction in ("inbound_rules", "outbound_rules"):
+                firewall[direction] = firewall[direction] + (body.get(direction) or [])
+            return JsonReply(204)
+
+        @route("DELETE", "/v2/firewalls/{firewall_id}/rules")
+        def delete_firewall_rules(r: JsonRequest, firewall_id: str) -> JsonReply:
+            # resources/firewalls/firewalls_delete_rules.yml: removes the rules equal to those
+            # given, answers 204.
+            firewall = self.firewalls.get(firewall_id)
+            if firewall is None:
+                return self.not_found("firewall")
+            body = r.body or {}
+            for direction in ("inbound_rules", "outbound_rules"):
+                gone = body.get(direction) or []
+                firewall[direction] = [rule for rule in firewall[direction] if rule not in gone]
+            return JsonReply(204)
+
         @route("DELETE", "/v2/firewalls/{firewall_id}")
         def delete_firewall(_r: JsonRequest, firewall_id: str) -> JsonReply:
             if self.firewalls.pop(firewall_id, None) is None:

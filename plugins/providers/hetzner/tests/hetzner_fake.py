@@ -275,6 +275,19 @@ class HetznerFake(JsonApp):
             self.firewalls[firewall["id"]] = firewall
             return JsonReply(201, {"firewall": firewall, "actions": []})
 
+        @route("POST", "/firewalls/{firewall_id}/actions/set_rules")
+        def set_firewall_rules(r: JsonRequest, firewall_id: str) -> JsonReply:
+            # hcloud.json: replaces every rule; answers the actions applying them to servers.
+            firewall = self.firewalls.get(_int(firewall_id))
+            if firewall is None:
+                return self.not_found()
+            firewall["rules"] = [
+                {"destination_ips": [], "source_ips": [], **rule}
+                for rule in (r.body or {}).get("rules", [])
+            ]
+            action = self.action("set_firewall_rules", firewall["id"], "firewall")
+            return JsonReply(201, {"actions": [action]})
+
         @route("DELETE", "/firewalls/{firewall_id}")
         def delete_firewall(_r: JsonRequest, firewall_id: str) -> JsonReply:
             return (

@@ -335,6 +335,16 @@ class LinodeFake(JsonApp):
             firewall = self.firewalls.get(_int(firewall_id))
             return JsonReply(200, _public(firewall)) if firewall else self.not_found()
 
+        @route("PUT", "/v4/networking/firewalls/{firewall_id}/rules")
+        def replace_firewall_rules(r: JsonRequest, firewall_id: str) -> JsonReply:
+            # openapi.yaml, update-firewall-rules: replaces the rule sets, answers them.
+            firewall = self.firewalls.get(_int(firewall_id))
+            if firewall is None:
+                return self.not_found()
+            firewall["rules"] = {**firewall["rules"], **(r.body or {})}
+            firewall["updated"] = utc_now(zulu=False)
+            return JsonReply(200, firewall["rules"])
+
         @route("DELETE", "/v4/networking/firewalls/{firewall_id}")
         def delete_firewall(_r: JsonRequest, firewall_id: str) -> JsonReply:
             return (

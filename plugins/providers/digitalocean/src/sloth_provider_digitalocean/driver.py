@@ -207,6 +207,28 @@ class DigitalOceanDriver(CloudDriver):
             "sources": {"addresses": list(rule.sources)},
         }
 
+    firewall_update_blocker = None
+
+    def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
+        # DigitalOcean adds and removes inbound rules by value (POST / DELETE
+        # /v2/firewalls/{id}/rules); a rule is removed only if the cluster no longer wants it.
+        def key(rule: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+            addresses = (rule.get("sources") or {}).get("addresses") or ()
+            return rule["protocol"], str(rule.get("ports") or "0"), tuple(sorted(addresses))
+
+        found = self._request("GET", f"/firewalls/{firewall.id}")["firewall"]
+        current = found.get("inbound_rules") or []
+        desired = [self._rule(r) for r in rules]
+        wanted = {key(r) for r in desired}
+        have = {key(r) for r in current}
+        stale = [r for r in current if key(r) not in wanted]
+        missing = [r for r in desired if key(r) not in have]
+        path = f"/firewalls/{firewall.id}/rules"
+        if missing:
+            self._request("POST", path, {"inbound_rules": missing})
+        if stale:
+            self._request("DELETE", path, {"inbound_rules": stale})
+
     def list_firewalls(self, cluster: str) -> list[Resource]:
         return [
             Resource("firewall", f["id"], f["name"])

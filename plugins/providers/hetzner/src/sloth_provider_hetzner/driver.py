@@ -217,6 +217,17 @@ class HetznerDriver(CloudDriver):
             "description": rule.description,
         }
 
+    firewall_update_blocker = None
+
+    def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
+        # set_rules replaces the whole rule set (docs.hetzner.cloud, "Set Rules"); the servers
+        # the firewall applies to get the new rules from the actions it starts.
+        self._request(
+            "POST",
+            f"/firewalls/{firewall.id}/actions/set_rules",
+            {"rules": [self._rule(r) for r in rules]},
+        )
+
     def list_firewalls(self, cluster: str) -> list[Resource]:
         found = self._all("/firewalls", "firewalls", label_selector=self._selector(cluster))
         return [Resource("firewall", str(f["id"]), f["name"]) for f in found]

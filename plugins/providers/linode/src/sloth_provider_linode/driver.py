@@ -222,6 +222,18 @@ class LinodeDriver(CloudDriver):
             converted["ports"] = rule.ports
         return converted
 
+    firewall_update_blocker = None
+
+    def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
+        # PUT .../rules replaces both rule sets (Linode API v4, "Update Firewall rules").
+        body = {
+            "inbound_policy": "DROP",
+            "outbound_policy": "ACCEPT",
+            "inbound": [self._rule(r, index) for index, r in enumerate(rules)],
+            "outbound": [],
+        }
+        self._request("PUT", f"/networking/firewalls/{firewall.id}/rules", body)
+
     def list_firewalls(self, cluster: str) -> list[Resource]:
         found = self._all("/networking/firewalls", {"tags": self._cluster_tag(cluster)})
         return [Resource("firewall", str(f["id"]), f["label"]) for f in found]
