@@ -281,6 +281,9 @@ class ProviderContract:
         if "firewall" not in harness.cloud.spec.features:
             pytest.skip("this provider declares no firewall")
         records = harness.provision()
+        harness.events.clear()  # the same config again: the firewall is as wanted, nothing said
+        harness.provision()
+        assert not [e for e in harness.events if "firewall" in str(e.get("message"))]
         changed = cloud_harness(
             count=1,
             name=harness.name,
