@@ -368,6 +368,16 @@ def _kill_creator_while_booting(local_hosts, host: str) -> dict:
     pytest.fail("could not kill the creator between starting a host and seeing it ready")
 
 
+def _lineage(pid: int) -> set[tuple[int, int | None]]:
+    """``pid`` and its ancestors, as (pid, start time)."""
+    found = set()
+    while pid > 1:
+        found.add((pid, process_start_time(pid)))
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        pid = int(stat[stat.rindex(")") + 2 :].split()[1])
+    return found
+
+
 def _netns_processes(netns: str) -> set[tuple[int, int | None]]:
     out = subprocess.run(
         ["ip", "netns", "pids", netns], capture_output=True, text=True, check=False
@@ -385,7 +395,10 @@ def test_host_started_by_a_killed_creator_is_adopted(local_hosts, launcher_recor
     if not launcher_recorded:  # killed even earlier: right after starting it, before the save
         record["launcher_pid"] = record["launcher_start"] = 0
         (record_path / "record.json").write_text(json.dumps(record))
-    running = _netns_processes(record["netns"])
+    # the host boots on by itself (its launcher may not have entered the netns yet)
+    deadline = time.monotonic() + 10
+    while not (running := _netns_processes(record["netns"])) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert running, "the killed creator's host should still be running"
 
     listed = {h.name: h for h in list_hosts(local_hosts.network, state_dir=local_hosts.state_dir)}
@@ -401,8 +414,9 @@ def test_host_started_by_a_killed_creator_is_adopted(local_hosts, launcher_recor
         state_dir=local_hosts.state_dir,
     )
     assert adopted.alive
-    # the same host, not a new one: its PID 1 is the process the killed creator started
-    assert (adopted.init_pid, process_start_time(adopted.init_pid)) in running
+    # the same host, not a new one: its PID 1 is a process the killed creator started (or the
+    # child its launcher forked, when the launcher was all there was at the snapshot)
+    assert _lineage(adopted.init_pid) & running
     local_hosts.refresh_known_hosts()
     handle = local_hosts.handle(adopted)
     assert handle.run("hostname").stdout.strip() == "adoptee"
