@@ -347,7 +347,8 @@ class VultrFake(DescribedApp):
             if protocol in ("tcp", "udp") and not re.fullmatch(r"\d+(:\d+)?", body.get("port", "")):
                 return self.error(400, "bad_request", "A TCP or UDP rule needs a port.")
             rule = {
-                "id": len(self.rules[group_id]) + 1,
+                # ids are never reused within a group, also after a rule was deleted
+                "id": max((r["id"] for r in self.rules[group_id]), default=0) + 1,
                 "type": body["ip_type"],
                 "ip_type": body["ip_type"],
                 "action": "accept",
@@ -361,6 +362,18 @@ class VultrFake(DescribedApp):
             self.rules[group_id].append(rule)
             group["rule_count"] += 1
             return JsonReply(201, {"firewall_rule": rule})
+
+        @route("DELETE", "/v2/firewalls/{group_id}/rules/{rule_id}")
+        def delete_rule(_r: JsonRequest, group_id: str, rule_id: str) -> JsonReply:
+            group = self.firewalls.get(group_id)
+            if group is None:
+                return self.not_found("Firewall group")
+            kept = [r for r in self.rules[group_id] if str(r["id"]) != rule_id]
+            if len(kept) == len(self.rules[group_id]):
+                return self.not_found("Firewall rule")
+            self.rules[group_id] = kept
+            group["rule_count"] -= 1
+            return JsonReply(204)
 
         # ---------------------------------------------------------------- VPCs
 

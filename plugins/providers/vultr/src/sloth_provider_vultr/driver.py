@@ -270,6 +270,26 @@ class VultrDriver(CloudDriver):
             raise
         return firewall
 
+    firewall_update_blocker = None
+
+    def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
+        # One Vultr rule per protocol, ports and source: add the missing ones, delete by id
+        # those the cluster no longer wants (DELETE /v2/firewalls/{id}/rules/{rule-id}).
+        wanted = {
+            _permission(body): body
+            for rule in rules
+            for source in rule.sources
+            for body in [_rule(rule, source)]
+        }
+        found = self._all(f"/firewalls/{firewall.id}/rules", "firewall_rules")
+        have = {_permission(r) for r in found}
+        for key, body in wanted.items():
+            if key not in have:
+                self._request("POST", f"/firewalls/{firewall.id}/rules", body)
+        for rule in found:
+            if _permission(rule) not in wanted:
+                self._request("DELETE", f"/firewalls/{firewall.id}/rules/{rule['id']}")
+
     def list_firewalls(self, cluster: str) -> list[Resource]:
         name = self._cluster_tag(cluster)
         return [
@@ -375,6 +395,13 @@ def _rule(rule: FirewallRule, source: str) -> dict[str, Any]:
         low, high = rule.port_range
         body["port"] = str(low) if low == high else f"{low}:{high}"
     return body
+
+
+def _permission(rule: dict[str, Any]) -> tuple[str, str, str]:
+    """What a rule allows (protocol, port, source), from a rule body or one the API lists."""
+    protocol = str(rule.get("protocol", "")).lower()
+    port = "" if protocol == "icmp" else str(rule.get("port") or "")
+    return protocol, port, f"{rule.get('subnet')}/{rule.get('subnet_size')}"
 
 
 __all__ = ["HOURS_PER_MONTH", "VultrDriver"]
