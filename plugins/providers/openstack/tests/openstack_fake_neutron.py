@@ -492,6 +492,16 @@ class NeutronFake:
             group["security_group_rules"].append(rule)
             return JsonReply(201, {"security_group_rule": rule})
 
+        @route("DELETE", "/networking/v2.0/security-group-rules/{rule_id}")
+        def delete_rule(_r: JsonRequest, rule_id: str) -> JsonReply:
+            # described/neutron-v2.0.json: 204, or 404 for a rule that does not exist
+            for group in self.security_groups.values():
+                kept = [r for r in group["security_group_rules"] if r["id"] != rule_id]
+                if len(kept) != len(group["security_group_rules"]):
+                    group["security_group_rules"] = kept
+                    return JsonReply(204)
+            return self.not_found("SecurityGroupRule", rule_id)
+
     def _rule(self, group_id: str, body: dict[str, Any]) -> dict[str, Any]:
         prefix = body.get("remote_ip_prefix")
         return {

@@ -512,20 +512,30 @@ class OpenStackDriver(CloudDriver):
             {"name": name, "description": f"sloth-kubernetes cluster {cluster}"},
             cluster,
         )
-        for rule in rules:
-            for source in rule.sources:
-                body: dict[str, Any] = {
-                    "security_group_id": group["id"],
-                    "direction": "ingress",
-                    "ethertype": "IPv4",
-                    "protocol": rule.protocol,
-                    "remote_ip_prefix": source,
-                    "description": rule.description,
-                }
-                if rule.protocol != "icmp":
-                    body["port_range_min"], body["port_range_max"] = rule.port_range
-                self._add_rule(body)
+        for body in _rule_bodies(str(group["id"]), rules):
+            self._add_rule(body)
         return Resource("firewall", str(group["id"]), name)
+
+    firewall_update_blocker = None
+
+    def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
+        # Neutron rules are one source each and immutable: create the missing ones, delete
+        # (by id) the IPv4 ingress rules the cluster no longer wants; egress stays.
+        group = self._call("network", "GET", f"/v2.0/security-groups/{firewall.id}")
+        found = [
+            r
+            for r in group["security_group"].get("security_group_rules") or []
+            if r.get("direction") == "ingress" and r.get("ethertype", "IPv4") == "IPv4"
+        ]
+        wanted = {_rule_key(body): body for body in _rule_bodies(firewall.id, rules)}
+        have = {_rule_key(r) for r in found}
+        for key, body in wanted.items():
+            if key not in have:
+                self._add_rule(body)
+        for rule in found:
+            if _rule_key(rule) not in wanted:
+                path = f"/v2.0/security-group-rules/{rule['id']}"
+                self._call("network", "DELETE", path, missing_ok=True)
 
     def _add_rule(self, body: dict[str, Any]) -> None:
         """One security group rule. Neutron answers a rule that exists with 409 — after a
@@ -597,6 +607,36 @@ class OpenStackDriver(CloudDriver):
             for fip in self._tagged("floatingips", "floatingips", cluster)
         ]
         return found
+
+
+def _rule_bodies(group_id: str, rules: Sequence[FirewallRule]) -> list[dict[str, Any]]:
+    """Neutron security group rule bodies for ``rules``: one per rule and source."""
+    bodies = []
+    for rule in rules:
+        for source in rule.sources:
+            body: dict[str, Any] = {
+                "security_group_id": group_id,
+                "direction": "ingress",
+                "ethertype": "IPv4",
+                "protocol": rule.protocol,
+                "remote_ip_prefix": source,
+                "description": rule.description,
+            }
+            if rule.protocol != "icmp":
+                body["port_range_min"], body["port_range_max"] = rule.port_range
+            bodies.append(body)
+    return bodies
+
+
+def _rule_key(rule: dict[str, Any]) -> tuple[str, Any, Any, str]:
+    """What a Neutron rule allows: protocol, port range, source (a body or a listed rule)."""
+    protocol = str(rule.get("protocol") or "")
+    low, high = (
+        (None, None)
+        if protocol == "icmp"
+        else (rule.get("port_range_min"), rule.get("port_range_max"))
+    )
+    return protocol, low, high, str(rule.get("remote_ip_prefix"))
 
 
 def neutron_rules(rules: Sequence[dict[str, Any]]) -> list[FirewallRule]:
