@@ -308,25 +308,41 @@ class GcpDriver(CloudDriver):
     ) -> Resource:
         tag = f"sloth-{cluster}"
         self._check_name(f"{tag}-{len(rules)}", "firewall rule name")
-        operations = []
-        for index, rule in enumerate(rules):  # all inserts first, then one wait each
-            allowed: dict[str, Any] = {"IPProtocol": rule.protocol}
-            if rule.protocol != "icmp":
-                allowed["ports"] = [rule.ports]
-            body = {
-                "name": f"{tag}-{index}",
-                "description": f"sloth-kubernetes cluster {cluster}: {rule.description}",
-                "network": f"global/networks/{network.name if network else 'default'}",
-                "direction": "INGRESS",
-                "priority": 1000,
-                "sourceRanges": list(rule.sources),
-                "targetTags": [tag],
-                "allowed": [allowed],
-            }
-            operations.append(self._request("POST", "/global/firewalls", body))
+        where = f"global/networks/{network.name if network else 'default'}"
+        operations = [  # all inserts first, then one wait each
+            self._request("POST", "/global/firewalls", _firewall_body(cluster, index, rule, where))
+            for index, rule in enumerate(rules)
+        ]
         for index, operation in enumerate(operations):
             self._wait(operation, f"creating firewall rule {tag}-{index}")
         return Resource("firewall", tag, tag)
+
+    firewall_update_blocker = None
+
+    def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
+        # Rule n of the cluster is the GCE firewall sloth-<cluster>-<n>: a changed one is
+        # patched (compute.firewalls.patch), a missing one inserted, one past the end deleted.
+        tag = firewall.id
+        cluster = tag.removeprefix("sloth-")
+        self._check_name(f"{tag}-{len(rules)}", "firewall rule name")
+        found = {f["name"]: f for f in self._rules_of(cluster)}
+        where = next(iter(found.values()))["network"] if found else "global/networks/default"
+        operations: list[dict[str, Any] | None] = []
+        for index, rule in enumerate(rules):
+            body = _firewall_body(cluster, index, rule, where)
+            existing = found.pop(body["name"], None)
+            if existing is None:
+                operations.append(self._request("POST", "/global/firewalls", body))
+            elif sorted(existing.get("sourceRanges") or []) != sorted(body["sourceRanges"]) or (
+                existing.get("allowed") != body["allowed"]
+            ):
+                changed = {k: body[k] for k in ("name", "description", "sourceRanges", "allowed")}
+                path = f"/global/firewalls/{body['name']}"
+                operations.append(self._request("PATCH", path, changed))
+        for name in found:
+            operations.append(self._missing_ok("DELETE", f"/global/firewalls/{name}"))
+        for operation in operations:
+            self._wait(operation, f"updating the firewall rules of {cluster}")
 
     def list_firewalls(self, cluster: str) -> list[Resource]:
         tag = f"sloth-{cluster}"
@@ -422,3 +438,21 @@ class GcpDriver(CloudDriver):
             for r in self._all("/regions")
             if r.get("status", "UP") == "UP"
         ]
+
+
+def _firewall_body(cluster: str, index: int, rule: FirewallRule, network: str) -> dict[str, Any]:
+    """The GCE firewall ``sloth-<cluster>-<index>`` for one cluster rule."""
+    tag = f"sloth-{cluster}"
+    allowed: dict[str, Any] = {"IPProtocol": rule.protocol}
+    if rule.protocol != "icmp":
+        allowed["ports"] = [rule.ports]
+    return {
+        "name": f"{tag}-{index}",
+        "description": f"sloth-kubernetes cluster {cluster}: {rule.description}",
+        "network": network,
+        "direction": "INGRESS",
+        "priority": 1000,
+        "sourceRanges": list(rule.sources),
+        "targetTags": [tag],
+        "allowed": [allowed],
+    }

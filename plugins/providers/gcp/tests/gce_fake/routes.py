@@ -362,6 +362,17 @@ def install(fake: FakeComputeEngine) -> None:
         fake.firewalls[name] = firewall
         return fake.started("compute.firewalls.insert", firewall, ("global", ""))
 
+    @fake.routed("compute.firewalls.patch", "/global/firewalls/{name}", "PATCH")
+    def patch_firewall(r: JsonRequest, name: str) -> JsonReply:
+        # compute.v1.json, firewalls.patch: "Updates the specified firewall rule with the data
+        # included in the request" (merge semantics: the fields sent replace theirs).
+        firewall = fake.firewalls.get(name)
+        if firewall is None:
+            return missing("firewall", f"global/firewalls/{name}")
+        changeable = ("description", "sourceRanges", "allowed", "priority", "targetTags")
+        firewall.update({k: v for k, v in (r.body or {}).items() if k in changeable})
+        return fake.started("compute.firewalls.patch", firewall, ("global", ""))
+
     @fake.routed("compute.firewalls.delete", "/global/firewalls/{name}", "DELETE")
     def delete_firewall(_r: JsonRequest, name: str) -> JsonReply:
         firewall = fake.firewalls.pop(name, None)
