@@ -47,6 +47,7 @@ from .cloud import (
     guard_connection,
     point_connection_at,
 )
+from .cloud.rules import firewall_changes
 from .components import Addon, Cni, Distro, Mesh, Provider, Storage
 from .config.convert import make_converter, problems_from
 from .config.located import locate, parse_yaml, render_path
@@ -155,6 +156,7 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "CloudSettings",
     "Endpoint",
     "FirewallRule",
+    "firewall_changes",
     "Image",
     "Machine",
     "MachineSpec",

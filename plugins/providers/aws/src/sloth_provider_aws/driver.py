@@ -30,6 +30,7 @@ from sloth_kubernetes.plugin import (
     Resource,
     Size,
     cluster_tags,
+    firewall_changes,
     guard_connection,
 )
 
@@ -385,7 +386,29 @@ class AwsDriver(CloudDriver):
         self._deferred.append(lambda: self._authorize(group_id, rules))
         return Resource("firewall", group_id, name)
 
-    def _authorize(self, group_id: str, rules: Sequence[FirewallRule]) -> None:
+    firewall_update_blocker = None
+
+    def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
+        # Security group permissions are added and removed one (protocol, ports, CIDR) at a
+        # time: authorize what is missing, revoke what the cluster no longer wants.
+        changes = firewall_changes(self.firewall_rules(firewall), rules)
+
+        def one(permission: tuple[str, str, str]) -> FirewallRule:
+            protocol, ports, source = permission
+            return FirewallRule(protocol, ports, (source,))  # type: ignore[arg-type]
+
+        if changes.added:
+            self._authorize(firewall.id, [one(p) for p in changes.added])
+        if changes.removed:
+            revoke = "RevokeSecurityGroupIngress"
+            self._authorize(firewall.id, [one(p) for p in changes.removed], action=revoke)
+
+    def _authorize(
+        self,
+        group_id: str,
+        rules: Sequence[FirewallRule],
+        action: str = "AuthorizeSecurityGroupIngress",
+    ) -> None:
         permissions = {"GroupId": group_id}
         for index, rule in enumerate(rules, start=1):  # all rules in one request
             low, high = rule.port_range
@@ -397,7 +420,7 @@ class AwsDriver(CloudDriver):
             permissions[prefix + "ToPort"] = str(high)
             for number, source in enumerate(rule.sources, start=1):
                 permissions[f"{prefix}IpRanges.{number}.CidrIp"] = source
-        self._call("AuthorizeSecurityGroupIngress", **permissions)
+        self._call(action, **permissions)
 
     def list_firewalls(self, cluster: str) -> list[Resource]:
         return [
