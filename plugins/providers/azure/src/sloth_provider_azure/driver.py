@@ -265,6 +265,19 @@ class AzureDriver(CloudDriver):
         found = self.arm.put(path, NETWORK_API, body)
         return Resource("firewall", str(found.get("id") or path), name)
 
+    firewall_update_blocker = None
+
+    def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
+        # An NSG PUT replaces its securityRules as a whole (Microsoft.Network
+        # networkSecurityGroups CreateOrUpdate); location and tags are sent back as found.
+        group = self.arm.get(firewall.id, NETWORK_API)
+        body = {
+            "location": group.get("location") or self.region,
+            "tags": group.get("tags") or {},
+            "properties": {"securityRules": bodies.security_rules(rules)},
+        }
+        self.arm.put(firewall.id, NETWORK_API, body)
+
     def list_firewalls(self, cluster: str) -> list[Resource]:
         found = self._mine(self.arm.list(self._path(cluster, _NSG), NETWORK_API), cluster)
         return [Resource("firewall", g["id"], g["name"]) for g in found]
