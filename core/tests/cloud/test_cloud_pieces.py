@@ -135,3 +135,40 @@ def test_the_api_rule_defaults_to_anywhere_and_goes_with_an_empty_list(  # type:
         catalog,
     )
     assert ("tcp", "6443") not in {(r.protocol, r.ports) for r in cluster_rules(mesh_only, None)}
+
+
+def test_a_driver_that_cannot_update_firewall_rules_warns_naming_them() -> None:
+    """A driver without update_firewall_rules (a third-party plugin) never drops a CIDR change
+    silently: converging warns with each rule the cloud firewall still needs or should lose."""
+    from types import SimpleNamespace
+
+    from sloth_kubernetes.cloud import CloudDriver, FirewallRule, Resource
+    from sloth_kubernetes.cloud.shared import converge_firewall
+
+    class FixedRules(CloudDriver):  # keeps the base class's firewall_update_blocker
+        name = "fixed"
+        features = frozenset({"ssh", "tags", "firewall"})
+
+        def firewall_rules(self, firewall: Resource) -> list[FirewallRule]:
+            return [
+                FirewallRule("tcp", "6443", ("0.0.0.0/0",)),
+                FirewallRule("icmp", "", ("10.0.0.0/8",)),
+            ]
+
+    events: list[dict[str, object]] = []
+    context = SimpleNamespace(
+        event=lambda phase, message, **f: events.append({"message": message, **f})
+    )
+    session = SimpleNamespace(spec=SimpleNamespace(name="fixed"), context=context)
+    firewall = Resource("firewall", "fw-1", "sloth-demo")
+    driver = FixedRules(None, {}, "r")
+    same = [FirewallRule("tcp", "6443", ("0.0.0.0/0",)), FirewallRule("icmp", "0", ("10.0.0.0/8",))]
+    converge_firewall(session, driver, firewall, same)  # type: ignore[arg-type]
+    assert events == []  # nothing to change: nothing said (ICMP ports compare as none)
+    wanted = [FirewallRule("tcp", "6443", ("198.51.100.7/32",)), same[1]]
+    converge_firewall(session, driver, firewall, wanted)  # type: ignore[arg-type]
+    (warning,) = events
+    assert warning["status"] == "warning"
+    message = str(warning["message"])
+    assert "firewall rules changed in the config but fixed cannot update them here" in message
+    assert "+tcp 6443 from 198.51.100.7/32, -tcp 6443 from 0.0.0.0/0" in message
