@@ -47,6 +47,7 @@ from .cloud import (
     guard_connection,
     point_connection_at,
 )
+from .cloud.retry import RetryableCreateError
 from .cloud.rules import firewall_changes
 from .components import Addon, Cni, Distro, Mesh, Provider, Storage
 from .config.convert import make_converter, problems_from
@@ -162,6 +163,7 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "MachineSpec",
     "ProviderSpec",
     "RateLimit",
+    "RetryableCreateError",
     "Region",
     "Resource",
     "Size",

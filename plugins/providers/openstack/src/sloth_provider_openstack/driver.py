@@ -34,6 +34,7 @@ from sloth_kubernetes.plugin import (
     ProviderError,
     Region,
     Resource,
+    RetryableCreateError,
     Size,
     flat_tags,
     guard_connection,
@@ -198,8 +199,6 @@ class OpenStackDriver(CloudDriver):
         """Create a named Neutron resource (``resources``: ``networks``, ``subnets``, …) and tag
         it with the cluster. When the create's reply was lost, the one Neutron made is found by
         its name (untagged, or already ours) and adopted instead of making a second."""
-        from sloth_kubernetes.cloud.retry import RetryableCreateError
-
         singular = {"networks": "network", "subnets": "subnet", "routers": "router",
                     "security-groups": "security_group"}[resources]  # fmt: skip
         collection = resources.replace("-", "_")
