@@ -365,9 +365,15 @@ class ProviderContract:
         )
         proxy = faulty_proxy(f"{parts.scheme}://{parts.netloc}")
         self.flaky_setup(request, proxy.endpoint)
-        # The default retry budget (8 attempts, 120 s), whatever the plugin's tests shorten.
+        # The default retry budget (8 attempts, 120 s), whatever the plugin's tests shorten; and
+        # time for a machine to come up while 30 % of its status polls fail and back off (the
+        # plugins' tests shorten createTimeout to seconds, which a faulty run can exceed).
         harness = cloud_harness(
-            count=4, endpoint=f"{proxy.endpoint}{parts.path}", retryAttempts=8, retryDeadline=120
+            count=4,
+            endpoint=f"{proxy.endpoint}{parts.path}",
+            retryAttempts=8,
+            retryDeadline=120,
+            createTimeout=120,
         )
         proxy.configure(faults)
 
