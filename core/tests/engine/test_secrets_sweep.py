@@ -14,7 +14,6 @@ import base64
 import os
 import secrets
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from sloth_kubernetes.config import Reference
 from sloth_kubernetes.hookspecs import hookimpl
 from sloth_kubernetes.registry import Component, ConfigBlock
 from sloth_kubernetes.state import open_store
+from sloth_kubernetes.testing import sweep
 from sloth_kubernetes.testing.plugin import DUMMY_CLUSTER
 
 #: Files allowed to hold secrets, because holding them encrypted is their job.
@@ -103,35 +103,10 @@ def _needles(planted: dict[str, str], operator_key: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def argv_sampler() -> Iterator[list[str]]:
+def argv_sampler() -> Iterator[sweep.ArgvSampler]:
     """Every process's argv on this machine, sampled every 20 ms while the test runs."""
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    argv = Path(f"/proc/{pid}/cmdline").read_bytes()
-                except OSError:
-                    continue
-                if argv:
-                    seen.append(argv.replace(b"\0", b" ").decode(errors="replace"))
-            stop.wait(0.02)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield seen
-    finally:
-        stop.set()
-        thread.join(5)
-
-
-def _files_under(*roots: Path) -> Iterator[Path]:
-    for root in roots:
-        if root.is_dir():
-            yield from (p for p in root.rglob("*") if p.is_file())
+    with sweep.ArgvSampler() as sampler:
+        yield sampler
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
@@ -142,7 +117,7 @@ def test_no_secret_in_any_artefact(
     dummy_cluster: Any,
     register_plugin: Any,
     planted: dict[str, str],
-    argv_sampler: list[str],
+    argv_sampler: sweep.ArgvSampler,
     tmp_path: Path,
 ) -> None:
     cloud = TokenCloud()
@@ -190,25 +165,20 @@ def test_no_secret_in_any_artefact(
     needles = _needles(planted, operator.reveal())
     crash_logs = list((data / "logs").glob("crash-*.log"))
     assert crash_logs, "the forced crash wrote no crash log"
-    artefacts = {
-        **{f"output {i}": text for i, text in enumerate(shown)},
-        **{
-            str(path): path.read_text(errors="replace")
-            for path in _files_under(data, tmp_path)
-            if path.name not in ALLOWED
-        },
-        **{f"argv: {argv[:80]}": argv for argv in argv_sampler},
-    }
+    artefacts = [
+        *(sweep.text(f"output {i}", text) for i, text in enumerate(shown)),
+        *sweep.files_under(data, tmp_path, skip=ALLOWED),
+        *argv_sampler.artefacts(),
+    ]
     found = sorted(
-        f"{kind} in {where}"
-        for where, text in artefacts.items()
-        for kind, needle in needles.items()
-        if needle in text
+        f"{kind} in {holder.where}"
+        for kind, holders in sweep.exposures(needles, artefacts).items()
+        for holder in holders
     )
     assert found == [], found
     # and the sweep looked where it claims to
-    assert any("crash-" in where for where in artefacts)
+    assert any("crash-" in artefact.where for artefact in artefacts)
     assert (tmp_path / "saved.plan").is_file()
     assert (tmp_path / "export.json").is_file()
-    assert len(argv_sampler) > 0
+    assert argv_sampler.samples > 0
     assert tempfile.gettempdir() == str(tmp_path / "tmp")
