@@ -30,6 +30,7 @@ import attrs
 from ..context import ClusterContext
 from ..errors import RemoteError, SlothError
 from ..model import NodeRecord
+from ..remote.private_files import put_private
 from ..secrets import redact
 from . import artifacts, credentials, kubeconfig
 from .installer import SECRET_MARKER, DistroPlan, Installer, Release, Role, role_of
@@ -329,7 +330,8 @@ def _staged(release: Release, airgap: bool) -> dict[str, str]:
 
 
 def _write_files(run: _Run, releases: Mapping[str, Release]) -> dict[str, bool]:
-    """Stage release files and write each node's files (SFTP: no content in any argv)."""
+    """Stage release files and write each node's files (SFTP, or stdin for secret files: no
+    content in any argv)."""
     import io
 
     from pyinfra.operations import files
@@ -357,16 +359,19 @@ def _write_files(run: _Run, releases: Mapping[str, Release]) -> dict[str, bool]:
         for item in run.installer.node_files(run.plan, node):
             directory = item.path.rsplit("/", 1)[0] or "/"
             files.directory(name=f"distro: directory {directory}", path=directory, present=True)
-            metas[node.name].append(
-                files.put(
+            if item.secret:  # never readable by others, not even until a chmod
+                written = put_private(f"distro: {item.path}", item.content, item.path)
+            else:
+                written = files.put(
                     name=f"distro: {item.path}",
                     src=io.StringIO(item.content),
                     dest=item.path,
-                    mode=f"{0o600 if item.secret else item.mode:o}",
+                    mode=f"{item.mode:o}",
                     user="root",
                     group="root",
                 )
-            )
+            if written is not None:
+                metas[node.name].append(written)
 
     run.event(f"writing {run.installer.name} files on {len(nodes)} nodes")
     result = run.session.apply("distro files", deploy, nodes=list(nodes))
