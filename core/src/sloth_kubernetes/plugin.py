@@ -86,6 +86,7 @@ from .model.nodes import NodePackage, NodeRecord, NodeRequest
 from .model.validators import InvalidValue, in_range, ipv4_network
 from .registry import Component, ConfigBlock, Register
 from .remote.prepare.plan import installable_packages
+from .remote.private_files import put_private
 from .secrets import Secret
 from .secrets import register as register_secret
 
@@ -124,6 +125,7 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "VpnJoin",
     "VpnPeer",
     "register_secret",
+    "put_private",
     # errors (one hierarchy: every error carries a hint)
     "ConfigError",
     "ConfigIssue",

@@ -1,7 +1,7 @@
 """The ``tailscale`` mesh component: ``configure_mesh`` over SSH.
 
-Install (package repository or pinned static tarball), join with the auth key (uploaded over
-SFTP to a 0600 file, never on a command line), then read each node's address with
+Install (package repository or pinned static tarball), join with the auth key (streamed to a file
+that is 0600 from its creation, never on a command line), then read each node's address with
 ``tailscale ip -4``. Membership, ACLs and key expiry belong to the control server (Tailscale or
 Headscale). ``mesh status``/``mesh check`` are not implemented yet (``tailscale status`` and
 ``tailscale ping`` are the tools); ``vpn join`` answers with a clear error: devices join the
@@ -21,6 +21,7 @@ from sloth_kubernetes.plugin import (
     PluginBlock,
     SlothError,
     VpnJoin,
+    put_private,
 )
 
 from . import commands
@@ -48,17 +49,11 @@ def configure(
     auth_key = spec.auth_key.resolve()  # a Secret, registered for redaction
 
     def deploy(node: NodeRecord) -> None:
-        import io
-
-        from pyinfra.operations import files, server
+        from pyinfra.operations import server
 
         server.shell(name="install tailscale", commands=[commands.install(spec)])
-        files.put(
-            name="tailscale auth key",
-            src=io.StringIO(auth_key.reveal() + "\n"),
-            dest=commands.KEY_FILE,
-            mode="600",
-        )
+        # never readable by others, not even until a chmod (SFTP creates files 0644)
+        put_private("tailscale auth key", auth_key.reveal() + "\n", commands.KEY_FILE)
         server.shell(name="tailscale up", commands=[commands.join(spec, node.name)])
 
     names = sorted(n.name for n in nodes)
