@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import secrets
 
-import attrs
 import pytest
 from sloth_distro_kubeadm import join_secrets
 from sloth_kubernetes.distro import credentials
 from sloth_kubernetes.distro.installer import SECRET_MARKER
-from sloth_kubernetes.plugin import AddonManifests, Cni
 from sloth_kubernetes.secrets import Secret
 from sloth_kubernetes.state import open_store
 from sloth_kubernetes.testing import sweep
+from sloth_kubernetes.testing.dummy import stand_in_cni
 
 POOLS = [
     {"name": "servers", "provider": "dummy", "count": 3, "roles": ["server"]},
@@ -32,22 +31,6 @@ SECRET_FILES = {
     "rke2": {"/etc/rancher/rke2/config.yaml"},
     "kubeadm": {"/etc/kubernetes/sloth/kubeadm.yaml", "/etc/kubernetes/pki/ca.key"},
 }
-
-
-@attrs.frozen
-class _NoSettings:
-    pass
-
-
-#: No bundled CNI plugin supports kubeadm yet: a stand-in that does (renders nothing), as in
-#: the kubeadm plugin's own config tests, so kubeadm configs load.
-STAND_IN_CNI = Cni(
-    "stand-in-cni",
-    "a CNI plugin supporting kubeadm (test stand-in, renders nothing)",
-    settings=_NoSettings,
-    render=lambda config, settings: AddonManifests(objects=[]),
-    supports=("kubeadm",),
-)
 
 
 @pytest.mark.parametrize("distro", ["k3s", "rke2", "kubeadm"])
@@ -75,8 +58,8 @@ def test_rendered_files_hold_markers_never_secrets(
         store.put_secret("test", credentials.TOKEN_SECRET, Secret(token))
         store.put_secret("test", credentials.KUBECONFIG_SECRET, Secret(planted["kubeconfig token"]))
     kubernetes = {"distribution": distro, "apiEndpoint": "api.example.com"}
-    if distro == "kubeadm":  # kubeadm's etcd snapshots are not the distribution's job
-        register_plugin(STAND_IN_CNI, "stand-in-cni")
+    if distro == "kubeadm":  # no bundled CNI supports kubeadm yet; kubeadm has no S3 snapshots
+        register_plugin(stand_in_cni("kubeadm"), "stand-in-cni")
         kubernetes["cni"] = {"type": "stand-in-cni"}
     else:
         kubernetes[distro] = {"snapshots": {"s3": S3}}

@@ -27,6 +27,19 @@ def record_for(handle: Any, **changes: Any) -> NodeRecord:
     return NodeRecord(**fields)
 
 
+def add_sudo_user(handle: Any, public_key: str, user: str = "deploy") -> None:
+    """A non-root login ``user`` on the host with the operator key and password-less sudo."""
+    # -p "*": no password, but not a locked account (sshd without PAM refuses locked ones)
+    handle.run(
+        f"useradd -m -p '*' -s /bin/sh {user}"
+        f" && install -d -m 700 -o {user} -g {user} /home/{user}/.ssh"
+        f" && echo '{public_key.strip()}' > /home/{user}/.ssh/authorized_keys"
+        f" && chown {user}:{user} /home/{user}/.ssh/authorized_keys"
+        f" && echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{user}"
+        f" && chmod 440 /etc/sudoers.d/{user}"
+    )
+
+
 @pytest.fixture
 def open_session(tmp_path: Path) -> Iterator[Callable[..., RemoteSession]]:
     """``open_session(records, private_key, **options)`` → a session closed after the test."""

@@ -7,7 +7,7 @@ import secrets
 import shutil
 
 import pytest
-from conftest import record_for
+from conftest import add_sudo_user, record_for
 from pyinfra.operations import files
 from sloth_kubernetes.remote.private_files import put_private
 from sloth_kubernetes.testing import sweep
@@ -17,21 +17,10 @@ pytestmark = pytest.mark.hosts
 TARGET = "/etc/sloth-private/config.yaml"
 
 
-def _add_sudo_user(host, public_key: str) -> None:
-    host.run(
-        "useradd -m -p '*' -s /bin/sh deploy"
-        " && install -d -m 700 -o deploy -g deploy /home/deploy/.ssh"
-        f" && echo '{public_key}' > /home/deploy/.ssh/authorized_keys"
-        " && chown deploy:deploy /home/deploy/.ssh/authorized_keys"
-        " && echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy"
-        " && chmod 440 /etc/sudoers.d/deploy"
-    )
-
-
 @pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is not installed (make debs)")
 def test_a_secret_file_is_never_readable_by_others_and_never_in_argv(local_hosts, open_session):
     (host,) = local_hosts(1)
-    _add_sudo_user(host, local_hosts.public_key.strip())
+    add_sudo_user(host, local_hosts.public_key)
     for user in ("root", "deploy"):
         token = f"token-{user}-" + secrets.token_hex(24)
         content = f"token: {token}\nno-newline-at-the-end: true"  # written byte for byte

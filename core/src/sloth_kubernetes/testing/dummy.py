@@ -191,3 +191,23 @@ class DummyCluster:
         if self.distro_error is not None:
             raise SlothError(self.distro_error, hint="import the release (test)")
         return list(nodes)
+
+
+@attrs.frozen
+class _NoSettings:
+    """A stand-in CNI's (empty) settings block."""
+
+
+def stand_in_cni(*distros: str) -> Any:
+    """A fake CNI plugin named ``stand-in-cni`` that supports ``distros`` and renders nothing:
+    no bundled CNI supports kubeadm yet, so tests load kubeadm configs with this one."""
+    from ..addons.manifests import AddonManifests
+    from ..components import Cni
+
+    return Cni(
+        "stand-in-cni",
+        "a CNI plugin (test stand-in, renders nothing)",
+        settings=_NoSettings,
+        render=lambda _config, _settings: AddonManifests(objects=[]),
+        supports=distros,
+    )

@@ -28,9 +28,8 @@ from sloth_kubernetes.distro import artifacts
 from sloth_kubernetes.distro.installer import SECRET_MARKER, DistroPlan
 from sloth_kubernetes.errors import ConfigError
 from sloth_kubernetes.model import NodeRecord
-from sloth_kubernetes.plugin import AddonManifests, Cni
 from sloth_kubernetes.plugins import PluginManager, create_plugin_manager
-from sloth_kubernetes.testing.dummy import DummyProvider
+from sloth_kubernetes.testing.dummy import DummyProvider, stand_in_cni
 from sloth_kubernetes.testing.plugin import BASE_CONFIG, _deep_merge
 
 CLUSTER_SECRET = "5e" * 32
@@ -38,21 +37,10 @@ TOKEN = "abcdef.0123456789abcdef"  # kubeadm's documentation example
 INSTALLER = KubeadmInstaller()
 
 
-@attrs.frozen
-class _NoSettings:
-    pass
-
-
 #: No CNI plugin of this repository supports kubeadm yet (they are HelmCharts, and kubeadm has no
 #: helm-controller until the standalone one is an add-on): a stand-in CNI that does, to load
 #: configs kubeadm accepts.
-STAND_IN_CNI = Cni(
-    "stand-in-cni",
-    "a CNI plugin supporting kubeadm (test stand-in, renders nothing)",
-    settings=_NoSettings,
-    render=lambda config, settings: AddonManifests(objects=[]),
-    supports=("kubeadm",),
-)
+STAND_IN_CNI = stand_in_cni("kubeadm")
 
 
 @pytest.fixture(scope="module")
