@@ -66,6 +66,18 @@ def test_faults_are_seeded_counted_and_carry_retry_after(
     assert reply.getheader("Retry-After") == "3"
 
 
+def test_max_burst_bounds_the_faults_one_request_meets_in_a_row(
+    upstream: BackgroundServer, faulty_proxy: Any
+) -> None:
+    """Even when every draw is a fault, a request passes after ``max_burst`` faults in a row —
+    counted per method and path, so one request's burst does not spend another's."""
+    proxy = faulty_proxy(upstream.endpoint, fault_rate=1.0, statuses=(503,), max_burst=2)
+    assert statuses(proxy, 6) == [503, 503, 200, 503, 503, 200]
+    assert [get(proxy, "/other").status for _ in range(3)] == [503, 503, 404]
+    unbounded = faulty_proxy(upstream.endpoint, fault_rate=1.0, statuses=(503,))
+    assert statuses(unbounded, 4) == [503] * 4
+
+
 def test_latency_is_added_to_every_request(upstream: BackgroundServer, faulty_proxy: Any) -> None:
     slow = faulty_proxy(upstream.endpoint, latency=0.1)
     started = time.monotonic()

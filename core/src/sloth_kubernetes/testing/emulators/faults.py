@@ -8,6 +8,12 @@ by the proxy and never reaches the upstream, as with a real rate limiter. Two fa
 client's connection without a reply: :data:`DROP` before the request reaches the upstream (a
 load balancer resetting it), :data:`LOST_REPLY` after the upstream acted on it (the machine was
 created, its reply never arrived) — the case a client must not answer by creating it again.
+
+Concurrent clients share the one sequence, so which request a fault lands on depends on how their
+threads interleave; a seeded run of 30 % faults can then hand one request a burst of six faults in
+a row (the last straggler of a destroy draws the sequence's tail alone). ``max_burst`` bounds how
+many faults one request (method and path) meets in a row, so a retry budget larger than it always
+gets through, whatever the interleaving.
 """
 
 from __future__ import annotations
@@ -80,6 +86,8 @@ class FaultPolicy:
     seed: int = 0
     #: the injected error body; None: the JSON body above
     fault_body: FaultBody | None = None
+    #: at most this many faults in a row for one method and path (None: no bound)
+    max_burst: int | None = None
 
 
 @attrs.define
@@ -114,6 +122,7 @@ class FaultyProxy:
         self._random = random.Random(self.policy.seed)  # noqa: S311 (not for security)
         self._faults = 0
         self._by_fault: dict[int | str, int] = {}
+        self._in_a_row: dict[tuple[str, str], int] = {}  # faults per request since its last pass
         self._server = BackgroundServer(self, name=name)
         self.host = "127.0.0.1"
         self.port = self._server.port
@@ -141,6 +150,7 @@ class FaultyProxy:
         with self._lock:
             self.policy = policy
             self._random = random.Random(policy.seed)  # noqa: S311
+            self._in_a_row = {}
 
     def reset(self) -> None:
         """Zero the counters and restart the seeded fault sequence."""
@@ -148,6 +158,7 @@ class FaultyProxy:
             self._random = random.Random(self.policy.seed)  # noqa: S311
             self._faults = 0
             self._by_fault = {}
+            self._in_a_row = {}
         self.requests.clear()
 
     def stop(self) -> None:
@@ -156,21 +167,14 @@ class FaultyProxy:
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        with self._lock:
-            policy = self.policy
-            fault = (
-                self._random.choice(list(policy.statuses))
-                if policy.fault_rate > 0 and self._random.random() < policy.fault_rate
-                else None
-            )
-            if fault is not None:
-                self._faults += 1
-                self._by_fault[fault] = self._by_fault.get(fault, 0) + 1
-        if policy.latency:
-            time.sleep(policy.latency)
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "/")
         query = environ.get("QUERY_STRING", "")
+        with self._lock:
+            policy = self.policy
+            fault = self._draw(policy, (method, path))
+        if policy.latency:
+            time.sleep(policy.latency)
         if fault == DROP:
             self.requests.add(RecordedRequest(method=method, path=path, status=0))
             _cut(environ, unread_body=True)
@@ -185,6 +189,22 @@ class FaultyProxy:
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {reason(status)}", headers)
         return [body]
+
+    def _draw(self, policy: FaultPolicy, request: tuple[str, str]) -> int | str | None:
+        """The fault for the next request (under the lock): the seeded sequence, unless this
+        request already met ``max_burst`` faults in a row."""
+        if policy.fault_rate <= 0:
+            return None
+        drawn = self._random.random() < policy.fault_rate
+        kind = self._random.choice(list(policy.statuses)) if drawn else None
+        in_a_row = self._in_a_row.get(request, 0)
+        if kind is None or (policy.max_burst is not None and in_a_row >= policy.max_burst):
+            self._in_a_row.pop(request, None)
+            return None
+        self._in_a_row[request] = in_a_row + 1
+        self._faults += 1
+        self._by_fault[kind] = self._by_fault.get(kind, 0) + 1
+        return kind
 
     def _forward(
         self, environ: WSGIEnvironment, method: str, path: str, query: str
