@@ -45,3 +45,28 @@ def test_more_than_one_page_of_instances_is_listed_and_adopted(
     assert ec2_emulator.requests.count(action="RunInstances", status=200) == 105
     harness.destroy(records)
     assert harness.listed() == {}
+
+
+def test_vpc_steps_repeated_after_a_lost_reply_still_delete_the_vpc(
+    cloud_harness: Callable[..., Any], monkeypatch: Any
+) -> None:
+    """A step of deleting the VPC whose reply was lost is repeated by the retry layer and
+    answered "already done" (the gateway not attached, the subnet not found): that answer must
+    not pass for the VPC's own "not found", or the VPC is left behind (seen in the flaky-API
+    contract test)."""
+    from libcloud.compute.drivers.ec2 import EC2NodeDriver
+
+    def acted_then_repeated(step: Callable[..., Any]) -> Callable[..., Any]:
+        def twice(*args: Any, **kwargs: Any) -> Any:
+            step(*args, **kwargs)  # the cloud acted; its reply was lost
+            return step(*args, **kwargs)  # what the retry layer sends next
+
+        return twice
+
+    harness = cloud_harness(count=1, pool={"image": "ami-785db401"})
+    records = harness.provision()
+    assert {r.kind for r in harness.resources()} >= {"network"}
+    for step in ("ex_detach_internet_gateway", "ex_delete_internet_gateway", "ex_delete_subnet"):
+        monkeypatch.setattr(EC2NodeDriver, step, acted_then_repeated(getattr(EC2NodeDriver, step)))
+    assert harness.destroy(records) == [records[0].name]
+    assert harness.resources() == []

@@ -70,8 +70,16 @@ def _action(_path: str, params: Any, _method: str, _data: Any) -> str | None:
     return params.get("Action") if isinstance(params, dict) else None
 
 
-def _not_found(error: Exception) -> bool:
-    return str(getattr(error, "message", "") or error).startswith("InvalidInstanceID.NotFound")
+def _not_found(error: Exception, *codes: str) -> bool:
+    """Whether EC2 answered with one of ``codes`` (by default: no such instance)."""
+    text = str(getattr(error, "message", "") or error)
+    return text.startswith(codes or ("InvalidInstanceID.NotFound",))
+
+
+#: What EC2 answers when a step of deleting a VPC was already done (its reply lost, the retry
+#: repeated it): the gateway is detached or gone, the subnet gone.
+_ALREADY_DONE = ("Gateway.NotAttached", "InvalidInternetGatewayID.NotFound",
+                 "InvalidSubnetID.NotFound")  # fmt: skip
 
 
 class AwsDriver(CloudDriver):
@@ -360,17 +368,27 @@ class AwsDriver(CloudDriver):
         from libcloud.compute.drivers.ec2 import EC2Network
 
         vpc = EC2Network(network.id, network.name, "")
+        # Each step tolerates "already done" itself: the VPC's own "not found" is the caller's
+        # to judge, and a step's must not pass for it (the VPC would be left behind).
         for gateway in self.ec2.ex_list_internet_gateways(
             filters={"attachment.vpc-id": network.id}
         ):
-            self.ec2.ex_detach_internet_gateway(gateway, vpc)
-            self.ec2.ex_delete_internet_gateway(gateway)
+            self._unless_done(self.ec2.ex_detach_internet_gateway, gateway, vpc)
+            self._unless_done(self.ec2.ex_delete_internet_gateway, gateway)
         for subnet in self.ec2.ex_list_subnets(filters={"vpc-id": network.id}):
-            self.ec2.ex_delete_subnet(subnet)
+            self._unless_done(self.ec2.ex_delete_subnet, subnet)
         with _subnets_lock:
             _subnets.pop(network.id, None)
             _new_networks.pop(network.id, None)
         self.ec2.ex_delete_network(vpc)
+
+    @staticmethod
+    def _unless_done(step: Callable[..., object], *args: object) -> None:
+        try:
+            step(*args)
+        except Exception as error:
+            if not _not_found(error, *_ALREADY_DONE):
+                raise
 
     # -- firewall -------------------------------------------------------------------------------
 
