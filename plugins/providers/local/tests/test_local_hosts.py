@@ -274,6 +274,19 @@ def test_overlapping_cidr_is_refused(local_hosts):
     sweep(other.name, state_dir=local_hosts.state_dir)
 
 
+def test_test_hosts_leave_the_default_network_to_a_demo(local_hosts):
+    """`make demo` (and any cluster without a cidr) uses the default 10.251.0.0/24: tests running
+    at the same time must not take it, or the demo's plan refuses the overlap."""
+    import ipaddress
+
+    from sloth_provider_local.plugin import DEFAULT_CIDR, LocalSettings
+
+    (host,) = local_hosts(1)
+    assert LocalSettings().cidr == DEFAULT_CIDR
+    assert ipaddress.ip_address(host.address) not in ipaddress.ip_network(DEFAULT_CIDR)
+    assert local_hosts.network.cidr != DEFAULT_CIDR
+
+
 def test_not_root_is_a_clear_error(tmp_path):
     code = (
         "from pathlib import Path\n"

@@ -39,6 +39,10 @@ def _check_image(_instance: Any, attribute: attrs.Attribute[Any], value: str | N
         )
 
 
+#: The nodes' network when the spec names none (also examples/local.yaml's, so `make demo`'s).
+DEFAULT_CIDR = "10.251.0.0/24"
+
+
 @attrs.frozen
 class LocalSettings:
     """Settings of ``spec.providers.local``."""
@@ -48,7 +52,7 @@ class LocalSettings:
         metadata=doc("fast: private mounts + tiny init; systemd: systemd as PID 1 per node."),
     )
     cidr: str = attrs.field(
-        default="10.251.0.0/24",
+        default=DEFAULT_CIDR,
         validator=ipv4_network(private=True),
         metadata=doc("Bridge network of the nodes; must not overlap a route of this machine."),
     )

@@ -7,7 +7,8 @@ Usage::
         a, b = local_hosts(2)                      # mode="fast" by default
         assert a.run("hostname").stdout.strip() == a.name
 
-Each test gets its own network (bridge + free /24 from 10.251.0.0/16), its own operator ed25519
+Each test gets its own network (bridge + free /24 from 10.251.0.0/16 — never the default
+10.251.0.0/24, which `make demo` and a cluster without a cidr use), its own operator ed25519
 key pair and a known_hosts file pinning every host key; everything is destroyed after the test,
 even when it fails. Runs that crashed earlier are swept at first use (their owner process is gone).
 The fixture skips, saying why, when not running as root on Linux.
@@ -34,6 +35,7 @@ from ._runtime import network_lock, write_json
 from ._system import is_alive, process_start_time, run
 from .hosts import LocalHost, create_hosts, destroy_hosts, known_hosts_lines, list_hosts, sweep
 from .network import ALIAS_PREFIX, NETNS_PREFIX, LocalNetwork, check_no_overlap, ensure_bridge
+from .plugin import DEFAULT_CIDR
 from .rootfs import PRELOADED
 
 TEST_PREFIX = "slt"
@@ -152,6 +154,8 @@ class LocalHostsFactory:
         # Concurrent pytest sessions pick CIDRs under one lock; the bridge claims it at once.
         with network_lock(STATE_DIR, ".cidr"):
             for subnet in TEST_RANGE.subnets(new_prefix=24):
+                if subnet == ipaddress.ip_network(DEFAULT_CIDR):
+                    continue  # a demo cluster may be up while the tests run
                 network = LocalNetwork(name, str(subnet))
                 try:
                     check_no_overlap(network)
