@@ -129,3 +129,17 @@ def test_systemd_mode_local_host_capture() -> None:
     assert node.sshd_pid == 34
     assert "iptables" not in node.packages
     assert "nftables" in node.packages
+
+
+def test_sysctls_read_in_one_grep_and_normalized() -> None:
+    command = facts.Sysctls().command(keys=["net.ipv4.ip_forward", "net.ipv4.ip_local_port_range"])
+    assert command.count("grep") == 1
+    assert "/proc/sys/net/ipv4/ip_forward" in command
+    output = [
+        "/proc/sys/net/ipv4/ip_forward:1",
+        "/proc/sys/net/ipv4/ip_local_port_range:32768\t60999",
+    ]
+    assert facts.Sysctls().process(output) == {
+        "net.ipv4.ip_forward": "1",
+        "net.ipv4.ip_local_port_range": "32768 60999",
+    }

@@ -97,6 +97,9 @@ class Run:
         return [n for name, n in sorted(self.nodes.items()) if name not in failed]
 
     def save(self, node: NodeRecord) -> NodeRecord:
+        current = self.nodes.get(node.name)
+        if current is not None and attrs.evolve(node, updated_at=current.updated_at) == current:
+            return current  # nothing changed: no write (a converged node costs no transaction)
         stored: NodeRecord = self.store.put_node(node)
         self.nodes[node.name] = stored
         return stored
@@ -312,11 +315,15 @@ def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
     if not nodes or run.context.remote is None:
         return {}
     from ..remote.prepare import prepare_nodes
+    from ..remote.prepare.fingerprint import EXTRA_KEY, read_fingerprints
 
-    for node in nodes:
-        run.journal("prepare", node.name, "prepare", "started")
     # Packages the selected add-ons need on each node (longhorn: open-iscsi, nfs-common).
     packages = {node.name: run.manager.hooks.node_packages(run.context, node) for node in nodes}
+    keys = _settings_keys(run, nodes, packages, require_cgroups=require_cgroups)
+    verified = _unchanged_since_prepared(run, nodes, packages, keys)
+    nodes = [node for node in nodes if node.name not in verified]
+    for node in nodes:
+        run.journal("prepare", node.name, "prepare", "started")
     result = prepare_nodes(
         run.context.remote,
         run.context.config,
@@ -324,7 +331,7 @@ def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
         require_cgroups=require_cgroups,
         packages=packages,
     )
-    done = []
+    done = [run.nodes.get(name, by) for name, by in verified.items()]
     changed_steps: dict[str, tuple[str, ...]] = {}
     for node in nodes:
         outcome = result.nodes.get(node.name)
@@ -348,8 +355,65 @@ def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
         if outcome.changed:
             run.changed["prepared"].append(node.name)
             changed_steps[node.name] = outcome.changed
+    fresh = {n.name: packages[n.name] for n in done if n.name not in verified}
+    digests = read_fingerprints(run.context.remote, fresh) if fresh else {}
+    for name, digest in digests.items():
+        current = run.nodes[name]
+        data = {"settings": keys[name], "fingerprint": digest}
+        run.save(attrs.evolve(current, extra={**current.extra, EXTRA_KEY: data}))
     run.mark("prepare", done)
     return changed_steps
+
+
+def _settings_keys(
+    run: Run,
+    nodes: Sequence[NodeRecord],
+    packages: dict[str, list[NodePackage]],
+    *,
+    require_cgroups: bool,
+) -> dict[str, str]:
+    from ..remote.prepare import settings_for
+    from ..remote.prepare.fingerprint import settings_key
+
+    return {
+        node.name: settings_key(
+            settings_for(run.context.config, node),
+            packages[node.name],
+            require_cgroups=require_cgroups,
+        )
+        for node in nodes
+    }
+
+
+def _unchanged_since_prepared(
+    run: Run,
+    nodes: Sequence[NodeRecord],
+    packages: dict[str, list[NodePackage]],
+    keys: dict[str, str],
+) -> dict[str, NodeRecord]:
+    """Nodes prepare converged before, under the same settings, whose fingerprint — read live,
+    one round over them all — is still the one recorded then (remote/prepare/fingerprint.py):
+    prepare would change nothing there. Each is journaled as verified."""
+    from ..remote.prepare.fingerprint import read_fingerprints, recorded
+
+    assert run.context.remote is not None
+    candidates = {
+        node.name: node
+        for node in nodes
+        if node.phases.get("prepare") == "done"
+        and recorded(node).get("settings") == keys[node.name]
+    }
+    if not candidates:
+        return {}
+    digests = read_fingerprints(run.context.remote, {n: packages[n] for n in candidates})
+    verified = {
+        name: node
+        for name, node in candidates.items()
+        if digests.get(name) and digests[name] == recorded(node).get("fingerprint")
+    }
+    for name in verified:
+        run.journal("prepare", name, "verify", "done", "unchanged since prepared (fingerprint)")
+    return verified
 
 
 def mesh(run: Run) -> None:

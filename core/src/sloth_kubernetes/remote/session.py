@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -300,6 +300,18 @@ class RemoteSession:
         255 and the reason in ``stderr``, as ``ssh`` does.
         """
         requested = list(self.records) if nodes is None else self._known(nodes)
+        return self.shell_each(dict.fromkeys(requested, command), sudo=sudo, timeout=timeout)
+
+    def shell_each(
+        self,
+        commands: Mapping[str, str],
+        *,
+        sudo: bool | None = None,
+        timeout: int | None = None,
+    ) -> dict[str, CommandResult]:
+        """Like :meth:`shell`, with each node's own command (``{node: command}``), all in
+        parallel: one round trip where per-node scripts differ (e.g. each node's peer list)."""
+        requested = self._known(list(commands))
         results = {
             n: CommandResult(CONNECTION_FAILED, "", str(self.failures[n]))
             for n in requested
@@ -316,7 +328,7 @@ class RemoteSession:
             try:
                 with ctx_host.use(host):
                     _ok, output = host.run_shell_command(
-                        raw_command(command), _sudo=use_sudo, _timeout=timeout
+                        raw_command(commands[name]), _sudo=use_sudo, _timeout=timeout
                     )
             except (OSError, TimeoutError) as error:
                 return CommandResult(CONNECTION_FAILED, "", redact(str(error)))

@@ -155,13 +155,17 @@ def remove_interface(interface: str) -> str:
 DUMP_MARKER = "--- dump ---"
 
 
-def probe(interface: str, *, userspace_binary: str = "wireguard-go") -> str:
+def probe(
+    interface: str, *, userspace_binary: str = "wireguard-go", files: Sequence[str] = ()
+) -> str:
     """One read-mostly script for every node: ensure the key (the only write), then print
     ``key=value`` facts — ``public_key``, ``init`` (PID 1's name), ``implementation`` (``kernel``,
     ``userspace`` or ``none``), ``running`` (0/1; with ``link_up`` 0/1 and ``address``, the
-    interface's IPv4 address with its prefix) — and, when the interface exists, its dump
-    (private key blanked) after :data:`DUMP_MARKER`."""
+    interface's IPv4 address with its prefix), ``forwarding`` (IPv4 forwarding, 0/1), one
+    ``file=PATH MODE SHA256`` line per existing file of ``files`` — and, when the interface
+    exists, its dump (private key blanked) after :data:`DUMP_MARKER`."""
     iface = shlex.quote(_checked(interface))
+    paths = " ".join(shlex.quote(path) for path in files)
     socket = shlex.quote(f"{SOCKET_DIR}/{interface}.sock")
     binary = shlex.quote(userspace_binary)
     return f"""set -u
@@ -169,6 +173,10 @@ command -v wg >/dev/null 2>&1 || {{ echo "missing=wg"; exit 0; }}
 public=$({ensure_key(interface)}) || exit $?
 echo "public_key=$public"
 echo "init=$(cat /proc/1/comm 2>/dev/null || echo unknown)"
+echo "forwarding=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null || echo 0)"
+for f in {paths}; do
+  [ -f "$f" ] && echo "file=$f $(stat -c %a "$f") $(sha256sum < "$f" | cut -c1-64)"
+done
 if ip link show dev {iface} >/dev/null 2>&1; then
   if [ -S {socket} ]; then echo implementation=userspace; else echo implementation=kernel; fi
   echo running=1

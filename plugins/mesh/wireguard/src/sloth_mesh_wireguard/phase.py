@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -59,6 +60,9 @@ class Probe:
     missing: str | None = None
     link_up: bool = False
     address: str = ""  # the interface's IPv4 address with its prefix ("" when none or stopped)
+    forwarding: str = ""  # /proc/sys/net/ipv4/ip_forward
+    #: ``{path: "MODE SHA256"}`` of the mesh's files that exist on the node.
+    files: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def supervisor(self) -> str:
@@ -68,9 +72,13 @@ class Probe:
 def parse_probe(stdout: str) -> Probe:
     head, _, dump_text = stdout.partition(commands.DUMP_MARKER)
     facts: dict[str, str] = {}
+    files: dict[str, str] = {}
     for line in head.splitlines():
         key, sep, value = line.partition("=")
-        if sep:
+        if sep and key.strip() == "file":
+            path, _, digest = value.strip().partition(" ")
+            files[path] = digest
+        elif sep:
             facts[key.strip()] = value.strip()
     dump = parse_dump(dump_text) if dump_text.strip() else None
     return Probe(
@@ -82,7 +90,22 @@ def parse_probe(stdout: str) -> Probe:
         missing=facts.get("missing"),
         link_up=facts.get("link_up") == "1",
         address=facts.get("address", ""),
+        forwarding=facts.get("forwarding", ""),
+        files=files,
     )
+
+
+def managed_paths(interface: str) -> list[str]:
+    """Every file :func:`node_files` may write (both supervisors), for the probe to report."""
+    return [
+        node_script.script_path(interface),
+        node_script.env_path(interface),
+        commands.config_path(interface),
+        node_script.operators_path(interface),
+        node_script.failover_path(interface),
+        f"{node_script.UNIT_DIR}/{node_script.unit_name(interface)}",
+        f"{node_script.UNIT_DIR}/{node_script.watch_unit_name(interface)}",
+    ]
 
 
 def require_session(context: ClusterContext, nodes: Sequence[NodeRecord]) -> Any:
@@ -99,7 +122,8 @@ def require_session(context: ClusterContext, nodes: Sequence[NodeRecord]) -> Any
 
 def probe_nodes(session: Any, spec: WireGuardMeshSpec, names: Sequence[str]) -> dict[str, Probe]:
     """Probe every node in parallel; raise naming every node that could not be probed."""
-    results = session.shell(commands.probe(spec.interface), nodes=list(names), timeout=60)
+    command = commands.probe(spec.interface, files=managed_paths(spec.interface))
+    results = session.shell(command, nodes=list(names), timeout=60)
     probes: dict[str, Probe] = {}
     problems = []
     for name in names:
@@ -126,6 +150,85 @@ def probe_nodes(session: Any, spec: WireGuardMeshSpec, names: Sequence[str]) -> 
     return probes
 
 
+def node_files(
+    spec: WireGuardMeshSpec,
+    base: NodeMeshConfig,
+    operators: Sequence[OperatorPeer],
+    probe: Probe,
+    failover: FailoverTable | None = None,
+) -> list[tuple[str, str, str]]:
+    """``(path, content, mode)`` of every file the mesh keeps on one node: the control script,
+    its settings, the peers, the operator devices, the failover table and (systemd) the units."""
+    iface = spec.interface
+    config = with_operators(base, operators)
+    table = failover or FailoverTable(base.name)
+    env = node_script.render_env(
+        address=config.address,
+        mtu=spec.mtu,
+        forward=config.gateway,
+        implementation=probe.implementation,
+        client_cidr=spec.client_cidr,
+        supervisor=probe.supervisor,
+        failover_interval=0 if table.empty else spec.failover_interval,
+    )
+    files = [
+        (node_script.script_path(iface), node_script.render_script(iface), "755"),
+        (node_script.env_path(iface), env, "600"),
+        (commands.config_path(iface), render_setconf(base), "600"),
+        (
+            node_script.operators_path(iface),
+            node_script.render_operators(config.peers[len(base.peers) :]),
+            "600",
+        ),
+        (node_script.failover_path(iface), render_failover(table, iface), "600"),
+    ]
+    if probe.supervisor == "systemd":
+        files += [
+            (
+                f"{node_script.UNIT_DIR}/{node_script.unit_name(iface)}",
+                node_script.render_unit(iface, probe.implementation),
+                "644",
+            ),
+            (
+                f"{node_script.UNIT_DIR}/{node_script.watch_unit_name(iface)}",
+                node_script.render_watch_unit(iface),
+                "644",
+            ),
+        ]
+    return files
+
+
+def file_digest(content: str, mode: str) -> str:
+    """What :func:`commands.probe` prints for a file written by :func:`commands.write_file`."""
+    body = content if content.endswith("\n") else content + "\n"
+    return f"{int(mode, 8):o} {hashlib.sha256(body.encode()).hexdigest()}"
+
+
+def up_to_date(
+    spec: WireGuardMeshSpec,
+    base: NodeMeshConfig,
+    operators: Sequence[OperatorPeer],
+    probe: Probe,
+    failover: FailoverTable | None = None,
+) -> bool:
+    """Whether the node already is what its script would make it, as its probe shows: the
+    interface running and up with its address, every file as rendered (mode and content), the
+    peers as planned, forwarding on where it relays. Nothing needs to be pushed there then. A
+    node running a gateway watcher is never called up to date (the probe cannot see the
+    watcher's process), so its script runs and restarts the watcher if needed."""
+    config = with_operators(base, operators)
+    if not probe.running or probe.dump is None or not probe.link_up:
+        return False
+    if probe.address != config.address or diff_peers(probe.dump, config):
+        return False
+    if config.gateway and probe.forwarding != "1":
+        return False
+    if failover is not None and not failover.empty:
+        return False
+    files = node_files(spec, base, operators, probe, failover)
+    return all(probe.files.get(path) == file_digest(text, mode) for path, text, mode in files)
+
+
 def node_script_for(
     spec: WireGuardMeshSpec,
     base: NodeMeshConfig,
@@ -138,46 +241,18 @@ def node_script_for(
     gateway watcher started or stopped as the failover table and ``failoverInterval`` say."""
     iface = spec.interface
     config = with_operators(base, operators)
-    operator_peers_ = config.peers[len(base.peers) :]
-    table = failover or FailoverTable(base.name)
-    env = node_script.render_env(
-        address=config.address,
-        mtu=spec.mtu,
-        forward=config.gateway,
-        implementation=probe.implementation,
-        client_cidr=spec.client_cidr,
-        supervisor=probe.supervisor,
-        failover_interval=0 if table.empty else spec.failover_interval,
-    )
     script = node_script.script_path(iface)
     parts = [
         "set -eu",
         # A running watcher keeps the script text it started with: restart it on a change.
         f"script_before=$(cksum < {script} 2>/dev/null || true)",
-        commands.write_file(script, node_script.render_script(iface), "755"),
-        commands.write_file(node_script.env_path(iface), env, "600"),
-        commands.write_file(commands.config_path(iface), render_setconf(base), "600"),
-        commands.write_file(
-            node_script.operators_path(iface),
-            node_script.render_operators(operator_peers_),
-            "600",
-        ),
-        commands.write_file(node_script.failover_path(iface), render_failover(table, iface), "600"),
+    ]
+    parts += [
+        commands.write_file(path, text, mode)
+        for path, text, mode in node_files(spec, base, operators, probe, failover)
     ]
     unit = node_script.unit_name(iface)
     if probe.supervisor == "systemd":
-        unit_file = f"{node_script.UNIT_DIR}/{unit}"
-        watch_unit = node_script.watch_unit_name(iface)
-        parts.append(
-            commands.write_file(
-                unit_file, node_script.render_unit(iface, probe.implementation), "644"
-            )
-        )
-        parts.append(
-            commands.write_file(
-                f"{node_script.UNIT_DIR}/{watch_unit}", node_script.render_watch_unit(iface), "644"
-            )
-        )
         parts.append(f"systemctl daemon-reload && systemctl enable --quiet {unit}")
     if probe.running and probe.dump is not None:
         changes = diff_peers(probe.dump, config)
@@ -203,17 +278,22 @@ def node_script_for(
 
 
 def push(session: Any, scripts: Mapping[str, str]) -> dict[str, RemoteError]:
-    """Run each node's own script, all nodes in parallel; return the nodes that failed."""
+    """Run each node's own script, all nodes in one parallel round; return the nodes that
+    failed (exit status, and the script's own error output, redacted by the session)."""
     if not scripts:
         return {}
-
-    def deploy(node: NodeRecord) -> None:
-        from pyinfra.operations import server
-
-        server.shell(name="WireGuard mesh", commands=[scripts[node.name]])
-
-    result = session.apply("wireguard mesh", deploy, nodes=sorted(scripts))
-    return {name: outcome.error for name, outcome in result.per_node.items() if outcome.error}
+    results = session.shell_each(dict(scripts), timeout=120)
+    return {
+        name: RemoteError(
+            f"the WireGuard mesh script failed on node {name}",
+            host=name,
+            exit_status=result.exit_status,
+            output=result.stderr.strip() or result.stdout.strip(),
+            hint="see the node's /var/log/sloth-wg-<interface>.log; re-run `up` to retry",
+        )
+        for name, result in sorted(results.items())
+        if result.exit_status != 0
+    }
 
 
 def read_dumps(
@@ -237,11 +317,21 @@ def settle(
     timeout: float = SETTLE_SECONDS,
     event: Callable[[str], None] = lambda _message: None,
     focus: Sequence[str] = (),
+    ring: bool = False,
 ) -> tuple[verify.Matrix, list[tuple[str, str]]]:
     """Ping matrix until every pair answers, nudging stuck pairs; returns the last matrix and
-    the pairs still failing."""
+    the pairs still failing. ``focus``: the nodes whose pairs must all be checked (the others
+    only gained peers); with no focus, ``ring`` checks each node with its neighbour only."""
     targets = {name: addresses[name] for name in names}
-    if focus and set(focus) != set(names):
+    if not focus and len(names) > 1 and ring:
+        # No tunnel started and no existing peer changed (peers only left): the pairs between
+        # the nodes were not touched; each node pinging one hub (the hub its neighbour) shows
+        # its tunnel is up — two rounds over all nodes at once, not N(N-1) pings.
+        hub, *rest = sorted(names)
+        matrix = verify.run_matrix(
+            session, names, targets, only={hub: [rest[0]], **{n: [hub] for n in rest}}
+        )
+    elif focus and set(focus) != set(names):
         # Only pairs with a node whose tunnel was started or whose existing peers changed:
         # the others were verified before and only gained peer entries (adding a node then
         # costs 2(N-1) pings, not N(N-1)).
@@ -280,6 +370,8 @@ def _needs_full_check(probe: Probe, desired: NodeMeshConfig) -> bool:
         return True
     existing = {peer.public_key for peer in probe.dump.peers}
     for argv in diff_peers(probe.dump, desired):
+        if argv[-1] == "remove":
+            continue  # a peer leaving changes nothing between the others
         if len(argv) > 4 and argv[3] == "peer" and argv[4] in existing:
             return True
         if len(argv) > 3 and argv[3] == "listen-port":
@@ -377,6 +469,7 @@ def drift(
     found = survey(context, spec, nodes)
     operators = operator_peers(context.state, context.name)
     by_name = {n.name: n for n in nodes}
+    tables = failover_tables(found.plan, [*found.members, *found.down_members])
     findings = []
     for name in found.names:
         probe = found.probes[name]
@@ -392,10 +485,25 @@ def drift(
             )
         elif changes := diff_peers(probe.dump, desired):
             findings.append(f"{name}: {len(changes)} peer change(s) pending")
+        elif differing := _differing_files(spec, found, name, operators, tables.get(name)):
+            findings.append(f"{name}: {', '.join(differing)} differ from what the mesh wrote")
         recorded = mesh_data(by_name[name]).get("publicKey")
         if recorded and recorded != probe.public_key:
             findings.append(f"{name}: its WireGuard key differs from the recorded one")
     return findings
+
+
+def _differing_files(
+    spec: WireGuardMeshSpec,
+    found: Survey,
+    name: str,
+    operators: Sequence[OperatorPeer],
+    table: FailoverTable | None,
+) -> list[str]:
+    """The mesh's files on ``name`` whose mode or content is not what its script writes."""
+    probe = found.probes[name]
+    files = node_files(spec, found.plan.nodes[name], operators, probe, table)
+    return [path for path, text, mode in files if probe.files.get(path) != file_digest(text, mode)]
 
 
 def configure(
@@ -419,12 +527,19 @@ def configure(
         )
     operators = operator_peers(store, cluster)
     tables = failover_tables(plan, [*members, *down_members])
+    # Only nodes whose probe shows a difference get their script: adding a node touches it and
+    # the peers that must learn about it, nothing else.
     scripts = {
         name: node_script_for(spec, plan.nodes[name], operators, probes[name], tables[name])
         for name in names
+        if not up_to_date(spec, plan.nodes[name], operators, probes[name], tables[name])
     }
     changed = [name for name in names if not probes[name].running]
-    context.event(PHASE, f"applying peers ({len(changed)} interfaces to start)")
+    context.event(
+        PHASE,
+        f"pushing to {len(scripts)} nodes ({len(changed)} interfaces to start, "
+        f"{len(names) - len(scripts)} up to date)",
+    )
     failures = push(session, scripts)
     if failures:
         raise MeshError(
@@ -440,6 +555,7 @@ def configure(
         names,
         event=lambda message: context.event(PHASE, message),
         focus=[name for name in names if _needs_full_check(probes[name], plan.nodes[name])],
+        ring=bool(scripts),
     )
     if failing:
         diagnosis = verify.diagnose(matrix, names)
@@ -454,7 +570,8 @@ def configure(
             f"{spec.port} is open between those nodes (cloud firewalls, security groups); "
             "`sloth mesh check` shows the full matrix",
         )
-    context.event(PHASE, f"verified: {len(names) * (len(names) - 1)} directed pairs answer")
+    checked = sum(len(row) for row in matrix.values())
+    context.event(PHASE, f"verified: {checked} directed pairs answer")
     for node in absent:  # nodes down now: record the roles the plan gave them (no gateway)
         data = mesh_data(node)
         config = plan.nodes.get(node.name)
