@@ -65,6 +65,11 @@ def _confirm(question: str) -> bool:
     is_flag=True,
     help="Record unknown SSH host keys on first use (audited).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Remove servers even if etcd would drop below its quorum or to an even count.",
+)
 @yes_option
 @output_option
 def up(
@@ -78,6 +83,7 @@ def up(
     parallel: int,
     max_parallel: int,
     trust_new_host_keys: bool,
+    force: bool,
     output: str | None,
 ) -> None:
     """Create the cluster, or bring it back to its spec; resumes an interrupted run."""
@@ -98,6 +104,7 @@ def up(
         trust_new_host_keys=trust_new_host_keys,
         parallel=parallel,
         max_parallel=max_parallel,
+        force=force,
     )
     with progress(live=not no_progress, debug=state.debug) as emit, state_store() as store:
         result = api.up(

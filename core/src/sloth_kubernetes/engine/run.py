@@ -22,6 +22,7 @@ from . import phases
 from .operator import operator_key
 from .phases import Failure, PhaseOutcome
 from .plan import PHASES, Action, Plan, build_plan, node_requests
+from .quorum import check_server_removal
 from .steps import run_steps
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class UpOptions:
     trust_new_host_keys: bool = False
     parallel: int = 16  # per provider
     max_parallel: int = 64  # all providers together, and SSH sessions
+    #: Remove servers even below etcd's quorum or to an even count (engine/quorum.py).
+    force: bool = False
 
 
 @attrs.frozen
@@ -194,6 +197,12 @@ def up(
                 "the state changed since this plan was made",
                 hint="run `plan --out FILE` again and review the new plan",
             )
+        forced = check_server_removal(
+            config, store.list_nodes(config.name), plan, force=options.force
+        )
+        if forced is not None:
+            emit({"phase": "provision", "node": None, "status": "warning",
+                  "message": f"--force: {forced}"})  # fmt: skip
         run_id = uuid.uuid4().hex[:12]
         live = options.refresh and _checkable_live(manager, store, config.name)
         if options.dry_run or not (plan.has_changes or live):
