@@ -98,3 +98,49 @@ def test_add_and_remove_touch_only_what_changes_and_hand_changes_are_repaired(me
         peers = mesh_cluster.run(name, "wg show wg-sloth peers").stdout.split()
         assert len(peers) == 3, (name, peers)
     assert mesh_cluster.check()[0] == 0
+
+
+@pytest.mark.parametrize("phase", ["prepare", "mesh"])
+def test_add_killed_mid_phase_is_finished_by_the_rerun_nothing_done_twice(mesh_cluster, phase):
+    """`kill -9` of the `up` adding a node, in the middle of prepare or the mesh push: the
+    re-run creates nothing again (the audit log lists the new node created once), prepares
+    only what was not finished, and ends with every node knowing every peer."""
+    import json
+    import os
+    from pathlib import Path
+
+    from sloth_kubernetes.state import open_store
+    from sloth_kubernetes.testing.killing import CliRunner, KillPoint, created_and_adopted
+    from sloth_provider_local.hosts import list_hosts
+
+    mesh_cluster.up(layout(2))
+    names = sorted(mesh_cluster.nodes())
+    document = json.loads(mesh_cluster.config.read_text())
+    document["spec"]["nodePools"] = layout(3)
+    mesh_cluster.config.write_text(json.dumps(document))
+    state = f"sqlite:///{mesh_cluster.workdir / 'state.db'}"
+    cli = CliRunner(Path(os.environ["SLOTH_DATA_DIR"]), state)
+    killed = cli.up(mesh_cluster.config, "--until", "mesh", kill=KillPoint(phase, 0.3))
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert killed.killed_in == phase
+
+    again = cli.up(mesh_cluster.config, "--until", "mesh")
+    assert again.returncode == 0, again.stderr[-3000:]
+    grown = sorted(mesh_cluster.nodes())
+    (new,) = set(grown) - set(names)
+    prepared_again = {
+        m.group(1)
+        for m in map(re.compile(r"\[([^\]]+)\] prepare: started").search, again.stderr.splitlines())
+        if m
+    }
+    assert prepared_again <= {new}  # the old nodes are verified by fingerprint, not redone
+    with open_store(state) as store:
+        created, _adopted = created_and_adopted(store.audit_entries(mesh_cluster.name))
+    assert created.count(new) <= 1, created  # the killed run wrote no audit entry
+    state_dir = Path(os.environ["SLOTH_DATA_DIR"]) / "clusters" / mesh_cluster.name / "local"
+    hosts = list_hosts(mesh_cluster.network, state_dir=state_dir)
+    assert sorted(h.name for h in hosts) == grown  # no machine made twice
+    for name in grown:
+        peers = mesh_cluster.run(name, "wg show wg-sloth peers").stdout.split()
+        assert len(peers) == len(grown) - 1, (name, peers)
+    assert mesh_cluster.check()[0] == 0
