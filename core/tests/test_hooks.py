@@ -180,6 +180,23 @@ def test_hook_describe_nodes(sloth_manager, register_plugin, context, dummy_prov
     }
 
 
+def test_hook_plan_shared_changes(sloth_manager, register_plugin, context, dummy_provider):
+    from sloth_kubernetes.model import ResourceChange
+
+    # Optional: a provider that does not answer has nothing to change, and nothing fails.
+    assert sloth_manager.hooks.plan_shared_changes(context, "dummy") == []
+    assert sloth_manager.hooks.plan_shared_changes(context, "not-installed") == []
+    change = ResourceChange("walled", "add-rule", "firewall sloth-test", "tcp 6443 from 0.0.0.0/0")
+
+    class Walled:
+        @hookimpl
+        def plan_shared_changes(self, context, provider):
+            return [change] if provider == "dummy" else None
+
+    register_plugin(Walled(), "walled")
+    assert sloth_manager.hooks.plan_shared_changes(context, "dummy") == [change]
+
+
 def test_hook_destroy_nodes(sloth_manager, context, dummy_provider):
     from sloth_kubernetes.engine.plan import node_requests
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .distro.installer import Installer
     from .model.cluster import ClusterConfig
     from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
-    from .model.nodes import NodeRecord, NodeRequest
+    from .model.nodes import NodeRecord, NodeRequest, ResourceChange
 
 
 class ComponentPlugin:
@@ -117,6 +117,11 @@ class Provider(ComponentPlugin, abc.ABC):
         """Node name → how it is built (shown by ``plan``); ``None``: nothing to say."""
         return None
 
+    def shared_changes(self, context: ClusterContext) -> Sequence[ResourceChange] | None:
+        """What ``up`` would change on the resources the machines share (shown by ``plan``);
+        ``None``: nothing to say. Read-only."""
+        return None
+
     @hookimpl
     def register_providers(self, register: Register) -> None:
         register(self.component)
@@ -142,6 +147,12 @@ class Provider(ComponentPlugin, abc.ABC):
         self, context: ClusterContext, provider: str, requests: Sequence[NodeRequest]
     ) -> Mapping[str, str] | None:
         return self.describe(context, requests) if provider == self.name else None
+
+    @hookimpl
+    def plan_shared_changes(
+        self, context: ClusterContext, provider: str
+    ) -> Sequence[ResourceChange] | None:
+        return self.shared_changes(context) if provider == self.name else None
 
 
 # --- distributions --------------------------------------------------------------------------

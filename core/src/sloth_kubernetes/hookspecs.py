@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .addons.manifests import AddonManifests, ManifestDelivery
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
-    from .model.nodes import NodePackage, NodeRecord, NodeRequest
+    from .model.nodes import NodePackage, NodeRecord, NodeRequest, ResourceChange
     from .registry import Register
 
 PROJECT = "sloth_kubernetes"
@@ -143,6 +143,14 @@ def describe_nodes(
 ) -> Mapping[str, str] | None:
     """Dispatch. Optional (no answer: no description). Node name → how ``provider`` builds it:
     the size chosen for a portable ``{cpu, memoryGiB}`` and why; ``plan`` shows it. Read-only."""
+
+
+@hookspec(firstresult=True)
+def plan_shared_changes(context: ClusterContext, provider: str) -> Sequence[ResourceChange] | None:
+    """Dispatch. Optional (no answer: nothing to change). What ``up``'s provision phase would
+    change on the resources the cluster's machines share on ``provider`` (a cloud firewall's
+    rules to add and remove); ``plan`` shows it, and ``up`` runs the provision phase for it.
+    Read-only; nothing for resources that do not exist yet (``up`` creates them as wanted)."""
 
 
 @hookspec(firstresult=True)

@@ -82,7 +82,7 @@ from .errors import (
 from .hookspecs import PROJECT, hookimpl
 from .model.cluster import ClusterConfig, PluginBlock, StorageBlock, StorageClassSpec, doc
 from .model.mesh import MeshCheckResult, MeshNodeStatus, MeshPeerStatus, VpnJoin, VpnPeer
-from .model.nodes import NodePackage, NodeRecord, NodeRequest
+from .model.nodes import NodePackage, NodeRecord, NodeRequest, ResourceChange
 from .model.validators import InvalidValue, in_range, ipv4_network
 from .registry import Component, ConfigBlock, Register
 from .remote.prepare.plan import installable_packages
@@ -119,6 +119,7 @@ __all__ = [  # noqa: RUF022 (grouped by purpose, as in tox.plugin)
     "NodeRecord",
     "NodeRequest",
     "PluginBlock",
+    "ResourceChange",
     "Secret",
     "StorageBlock",
     "StorageClassSpec",

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .addons.manifests import AddonManifests, ManifestDelivery
     from .context import ClusterContext, DoctorCheck, DoctorContext
     from .model.mesh import MeshCheckResult, MeshNodeStatus, VpnJoin, VpnPeer
-    from .model.nodes import NodeRecord, NodeRequest
+    from .model.nodes import NodeRecord, NodeRequest, ResourceChange
 
 #: Modules of the core that are plugins themselves (always loaded, never disabled).
 BUILTIN_PLUGINS = ("sloth_kubernetes.builtin.doctor",)
@@ -324,6 +324,14 @@ class Hooks:
             return {}
         found = self._hook.describe_nodes(context=context, provider=provider, requests=requests)
         return dict(found or {})
+
+    def plan_shared_changes(self, context: ClusterContext, provider: str) -> list[ResourceChange]:
+        """What ``up`` would change on ``provider``'s shared resources (empty when it does not
+        say)."""
+        if self.catalog().component("provider", provider) is None:
+            return []
+        found = self._hook.plan_shared_changes(context=context, provider=provider)
+        return list(found or [])
 
     def destroy_nodes(
         self, context: ClusterContext, provider: str, nodes: Sequence[NodeRecord]

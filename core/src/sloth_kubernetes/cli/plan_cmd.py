@@ -16,6 +16,8 @@ SYMBOLS = {
     "adopt": "=",
     "change": "~",
     "delete": "-",
+    "add-rule": "+",
+    "remove-rule": "-",
     "configure": "*",
     "install": "*",
 }

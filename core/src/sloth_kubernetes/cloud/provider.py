@@ -30,14 +30,14 @@ import attrs
 from ..components import Provider
 from ..errors import PartialProvisionError, ProviderError, SlothError
 from ..model.cluster import SizeRequest
-from ..model.nodes import NodeRecord, NodeRequest
+from ..model.nodes import NodeRecord, NodeRequest, ResourceChange
 from .catalog import Catalog, CatalogCache
 from .contract import NODE_TAG, CloudDriver, Machine, MachineSpec, Resource, cluster_tags
 from .ratelimit import RateLimit
 from .retry import RetryableCreateError, classify, current_node
 from .session import Session
 from .settings import CloudSettings
-from .shared import delete_shared, prepare_shared
+from .shared import delete_shared, planned_firewall_changes, prepare_shared
 from .sizing import choose_size, resolve_image, why_chosen
 from .teardown import destroy_machines, wait_gone
 from .userdata import HostKey, cloud_config, new_host_key
@@ -128,6 +128,11 @@ class CloudProvider(Provider):
         """Node name → the size that will be used and why (for the plan)."""
         with self.session(context) as session:
             return {r.name: self._size_text(session, r) for r in requests}
+
+    def shared_changes(self, context: ClusterContext) -> list[ResourceChange]:
+        """The rules ``up`` would add to and remove from the cluster's existing firewall."""
+        with self.session(context) as session:
+            return planned_firewall_changes(session)
 
     def _size_text(self, session: Session, request: NodeRequest) -> str:
         size, why = self.resolve_size(session, request.size)

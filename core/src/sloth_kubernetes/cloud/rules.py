@@ -72,13 +72,17 @@ class FirewallChanges:
 
     def describe(self) -> str:
         """``+tcp 6443 from 198.51.100.7/32, -tcp 6443 from 0.0.0.0/0``."""
+        return ", ".join(
+            [f"+{describe_permission(p)}" for p in self.added]
+            + [f"-{describe_permission(p)}" for p in self.removed]
+        )
 
-        def one(sign: str, permission: Permission) -> str:
-            protocol, ports, source = permission
-            where = "" if protocol == "icmp" else f" {ports}"
-            return f"{sign}{protocol}{where} from {source}"
 
-        return ", ".join([one("+", p) for p in self.added] + [one("-", p) for p in self.removed])
+def describe_permission(permission: Permission) -> str:
+    """``tcp 6443 from 198.51.100.7/32`` (ICMP: ``icmp from 10.0.0.0/8``)."""
+    protocol, ports, source = permission
+    where = "" if protocol == "icmp" else f" {ports}"
+    return f"{protocol}{where} from {source}"
 
 
 def firewall_changes(

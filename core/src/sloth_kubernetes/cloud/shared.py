@@ -18,8 +18,9 @@ from typing import Any
 import attrs
 
 from ..errors import ProviderError
+from ..model.nodes import ResourceChange
 from .contract import CloudDriver, FirewallRule, Machine, Resource
-from .rules import cluster_rules, firewall_changes
+from .rules import cluster_rules, describe_permission, firewall_changes
 from .session import Session
 
 
@@ -52,6 +53,38 @@ class Prepared:
                 raise
         finally:
             self.pool.shutdown(wait=True)
+
+
+def wanted_firewall_rules(session: Session) -> list[FirewallRule]:
+    """The rules the cluster's firewall on this cloud must have (the private network's range
+    when the cluster has one here)."""
+    settings = session.settings
+    network = "private-network" in session.spec.features and settings.private_network
+    return cluster_rules(session.context.config, settings.network_cidr if network else None)
+
+
+def planned_firewall_changes(session: Session) -> list[ResourceChange]:
+    """What :func:`converge_firewall` would change on the cluster's existing firewall, one
+    entry per rule (nothing when the cloud has no firewall here or it does not exist yet)."""
+    if not ("firewall" in session.spec.features and session.settings.firewall):
+        return []
+    driver = session.driver()
+    with session.errors("listing the firewalls"):
+        found = driver.list_firewalls(session.context.name)
+    if not found:
+        return []
+    with session.errors("reading the firewall's rules"):
+        changes = firewall_changes(driver.firewall_rules(found[0]), wanted_firewall_rules(session))
+    blocked = driver.firewall_update_blocker or ""
+    resource = f"firewall {found[0].name}"
+    provider = session.spec.name
+    return [
+        ResourceChange(provider, "add-rule", resource, describe_permission(p), blocked)
+        for p in changes.added
+    ] + [
+        ResourceChange(provider, "remove-rule", resource, describe_permission(p), blocked)
+        for p in changes.removed
+    ]
 
 
 def converge_firewall(
@@ -144,8 +177,7 @@ def prepare_shared(session: Session, public_key: str) -> Prepared:
             else:
                 complete(network)
         if want_firewall:
-            cidr = settings.network_cidr if shared["network"] is not None else None
-            rules = cluster_rules(session.context.config, cidr)
+            rules = wanted_firewall_rules(session)  # with the network: made above when wanted
             existing = found.result()
             if existing:
                 with session.errors("updating the firewall's rules"):

@@ -15,7 +15,7 @@ from ..distro.topology import EXTRA_KEY as DISTRO_KEY
 from ..errors import PartialProvisionError, SlothError
 from ..model.cluster import PluginBlock
 from ..model.nodes import NodePackage, NodeRecord, NodeRequest
-from .plan import PHASE_SPEC, Plan, _placement, addon_components
+from .plan import PHASE_SPEC, SHARED_KINDS, Plan, _placement, addon_components
 
 if TYPE_CHECKING:
     from ..context import ClusterContext
@@ -156,7 +156,9 @@ def provision(run: Run) -> None:
     Each provider gets its whole batch in one ``provision_nodes`` call (it bounds its own
     parallelism by ``context.concurrency``); providers work concurrently. A machine created just
     before an interruption is adopted by the next run, never created twice: providers find their
-    machines by the cluster and node names they tagged them with.
+    machines by the cluster and node names they tagged them with. A provider whose only actions
+    are firewall rules (``add-rule``/``remove-rule``) gets an empty batch: providing it converges
+    the resources its machines share.
     """
     requests = {r.name: r for r in run.plan.requests}
     hooks = run.manager.hooks
@@ -171,6 +173,8 @@ def provision(run: Run) -> None:
             if action.kind == "replace" and action.target in run.nodes:
                 old = run.nodes[action.target]
                 replaced[old.provider].append(old)
+        elif action.kind in SHARED_KINDS:  # no machine to make: provisioning converges it
+            creates.setdefault(action.provider, [])
         elif action.kind == "delete":
             node = run.nodes.get(action.target) or NodeRecord(
                 run.context.name, action.target, provider=action.provider

@@ -3,8 +3,10 @@
 Node actions: ``create`` (new, or recorded but gone from the provider: replaced), ``adopt``
 (exists at the provider with our tags but not in state — e.g. a run killed after creating it),
 ``replace`` (recorded, but its pool now asks for a different provider/size/image/region/roles),
-``delete`` (recorded or live but no longer desired). Phase actions: ``configure`` for every later
-phase that is not done on every node for the current spec. A converged cluster has no actions.
+``delete`` (recorded or live but no longer desired). Shared resources: ``add-rule`` /
+``remove-rule`` for each inbound rule a provider's existing cloud firewall gains or loses
+(the ``plan_shared_changes`` hook). Phase actions: ``configure`` for every later phase that is not
+done on every node for the current spec. A converged cluster has no actions.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import attrs
 
 from ..config.dump import effective_config
 from ..model.cluster import ClusterConfig, PluginBlock, SizeRequest, StorageBlock
-from ..model.nodes import NodeRecord, NodeRequest
+from ..model.nodes import NodeRecord, NodeRequest, ResourceChange
 from ..registry import ComponentKind
 
 #: The phases of ``up`` after ``load`` and ``plan``, in order.
@@ -27,13 +29,16 @@ PHASES = ("provision", "connect", "prepare", "mesh", "distro", "addons", "verify
 #: Phases whose completion is recorded per node (``NodeRecord.phases``).
 NODE_PHASES = ("prepare", "mesh", "distro")
 DESTRUCTIVE = frozenset({"delete", "replace"})
+#: Provision actions on a provider's shared resources (its cloud firewall), not on a node.
+SHARED_KINDS = frozenset({"add-rule", "remove-rule"})
 #: ``NodeRecord.extra`` key: phase → hash of the spec the phase was last completed for.
 PHASE_SPEC = "phaseSpec"
 
 
 @attrs.frozen
 class Action:
-    """One planned change. ``kind``: create, adopt, replace, delete, configure or install."""
+    """One planned change. ``kind``: create, adopt, replace, delete, add-rule, remove-rule,
+    configure or install."""
 
     phase: str
     kind: str
@@ -62,6 +67,10 @@ class Plan:
     @property
     def destructive(self) -> list[Action]:
         return [a for a in self.actions if a.kind in DESTRUCTIVE]
+
+    def shared_actions(self) -> list[Action]:
+        """The changes to providers' shared resources (firewall rules)."""
+        return [a for a in self.actions if a.kind in SHARED_KINDS]
 
     def node_actions(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.phase == "provision" and a.kind == kind]
@@ -158,12 +167,16 @@ def build_plan(
     recorded_hash: str = "",
     recorded_addons: Sequence[str] = (),
     sizes: Mapping[str, str] | None = None,
+    shared_changes: Sequence[ResourceChange] = (),
 ) -> Plan:
     """Compare desired, recorded and (when given) live nodes; ``live`` maps provider → nodes.
 
     ``sizes`` (node name → text) is what the providers said about the sizes they will use
     (``describe_nodes``: the cheapest match for a portable size); it replaces the request's own
     wording in the plan.
+
+    ``shared_changes`` are what the providers said ``up`` would change on the resources the
+    machines share (``plan_shared_changes``): one ``add-rule``/``remove-rule`` action each.
 
     ``recorded_addons`` are the component ids (``storage/longhorn``) with manifests in the
     registry: those no longer in the spec are planned as ``delete`` (destructive).
@@ -211,8 +224,17 @@ def build_plan(
     for name, node in sorted(extra_nodes.items()):
         actions.append(Action("provision", "delete", name, f"{node.provider}", node.provider))
 
+    for change in shared_changes:
+        blocked = f" — cannot be applied here: {change.blocked}" if change.blocked else ""
+        actions.append(
+            Action(
+                "provision", change.kind, change.resource, change.detail + blocked, change.provider
+            )
+        )
+
     current = spec_hash(config)
-    touched = {a.target for a in actions if a.phase == "provision"}  # new or replaced machines
+    # new or replaced machines (a firewall rule changes no node)
+    touched = {a.target for a in actions if a.phase == "provision" and a.kind not in SHARED_KINDS}
     changed_nodes = bool(touched)
     stale_spec = recorded_hash != current
     for phase in NODE_PHASES:

@@ -17,6 +17,7 @@ from ..config.dump import effective_config
 from ..context import ClusterContext
 from ..errors import SlothError, UsageError
 from ..model.cluster import ClusterConfig
+from ..model.nodes import ResourceChange
 from ..paths import data_dir
 from . import phases
 from .operator import operator_key
@@ -112,11 +113,14 @@ def make_plan(
     recorded_hash, recorded = recorded_state(store, config.name)
     live = None
     sizes: dict[str, str] = {}
+    shared: list[ResourceChange] = []
     if refresh:
         context = ClusterContext(config=config, state=store, data_dir=data_dir())
         providers = [p.provider for p in config.spec.node_pools] + [n.provider for n in recorded]
         live = live_inventory(manager, context, providers)
         sizes = _describe_nodes(manager, context)
+        for provider in sorted({p.provider for p in config.spec.node_pools}):
+            shared += manager.hooks.plan_shared_changes(context, provider)
     recorded_addons = sorted({m.plugin for m in store.list_manifests(config.name)})
     return build_plan(
         config,
@@ -125,6 +129,7 @@ def make_plan(
         recorded_hash=recorded_hash,
         recorded_addons=recorded_addons,
         sizes=sizes,
+        shared_changes=shared,
     )
 
 

@@ -14,7 +14,7 @@ from .cluster import (
     StorageBlock,
     StorageClassSpec,
 )
-from .nodes import NodePackage, NodeRecord, NodeRequest
+from .nodes import NodePackage, NodeRecord, NodeRequest, ResourceChange
 
 __all__ = [
     "ClusterConfig",
@@ -26,6 +26,7 @@ __all__ = [
     "NodeRecord",
     "NodeRequest",
     "PluginBlock",
+    "ResourceChange",
     "SecuritySpec",
     "SizeRequest",
     "StorageBlock",

@@ -78,3 +78,21 @@ class NodeRecord:
     def address(self) -> str | None:
         """Where the operator connects: the public address, else the private one."""
         return self.public_address or self.private_address
+
+
+@attrs.frozen
+class ResourceChange:
+    """One change ``up``'s provision phase would make to a resource the cluster's machines share
+    on a provider (the ``plan_shared_changes`` hook; ``plan`` shows it).
+
+    ``kind``: ``add-rule`` or ``remove-rule`` (a cloud firewall's inbound rule); ``resource``:
+    what is changed (``firewall sloth-demo``); ``detail``: the rule (``tcp 6443 from
+    198.51.100.7/32``); ``blocked``: why ``up`` cannot make the change itself (it then warns,
+    naming it), empty when it can.
+    """
+
+    provider: str
+    kind: str
+    resource: str
+    detail: str
+    blocked: str = ""

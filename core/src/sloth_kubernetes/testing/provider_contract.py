@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -67,9 +68,12 @@ def capture_posts(fake: Any, monkeypatch: pytest.MonkeyPatch, path: str) -> list
 class ClusterHarness:
     """A cluster config, a context and shortcuts to the provider's hooks, for one test."""
 
-    def __init__(self, cloud: CloudProvider, context: ClusterContext) -> None:
+    def __init__(
+        self, cloud: CloudProvider, context: ClusterContext, config_path: Path | None = None
+    ) -> None:
         self.cloud = cloud
         self.context = context
+        self.config_path = config_path  # the config file, for tests through the CLI
         self.events: list[dict[str, Any]] = []
         context.emit = self.events.append
 
@@ -163,7 +167,7 @@ def cloud_harness(
             operator=OperatorKey(OPERATOR_KEY, tmp_path / "unused"),
             concurrency=8,
         )
-        harness = ClusterHarness(cloud, context)
+        harness = ClusterHarness(cloud, context, path)
         made.append(harness)
         return harness
 
@@ -320,6 +324,70 @@ class ProviderContract:
             assert not [e for e in changed.events if "firewall" in str(e.get("message"))]
             assert permissions(driver.firewall_rules(firewall)) == rules
         changed.destroy(records)
+        assert changed.resources() == []
+
+    def test_contract_plan_lists_firewall_rules_and_up_makes_them(
+        self, cloud_harness: Callable[..., ClusterHarness], sloth_cli: Any, tmp_path: Path
+    ) -> None:
+        """Through the CLI: changed CIDRs show in ``plan`` as rules to add and remove (text,
+        ``-o json``, ``--detailed-exitcode``), and ``up`` makes them with no machine changing."""
+        harness = cloud_harness(count=1)
+        if "firewall" not in harness.cloud.spec.features:
+            pytest.skip("this provider declares no firewall")
+        state = ("--state", f"sqlite:///{tmp_path / 'plan-firewall.db'}")
+        until = ("--yes", "up", "--until", "provision", "--no-progress")
+        first = sloth_cli(*state, *until, "-f", str(harness.config_path))
+        assert first.exit_code == 0, first.stdout + first.stderr
+        changed = cloud_harness(
+            count=1,
+            name=harness.name,
+            security={
+                "sshAllowedCIDRs": ["203.0.113.0/24"],
+                "apiAllowedCIDRs": ["198.51.100.7/32"],
+            },
+        )
+        config = str(changed.config_path)
+        shown = sloth_cli(*state, "-o", "json", "plan", "-f", config)
+        assert shown.exit_code == 0, shown.stderr
+        rules = [a for a in json.loads(shown.stdout)["actions"] if a["kind"].endswith("-rule")]
+        (firewall,) = changed.driver().list_firewalls(changed.name)
+        blocker = changed.driver().firewall_update_blocker
+        note = f" — cannot be applied here: {blocker}" if blocker else ""
+        expected = [
+            ("add-rule", "tcp 22 from 203.0.113.0/24"),
+            ("add-rule", "tcp 6443 from 198.51.100.7/32"),
+            ("remove-rule", "tcp 22 from 198.51.100.0/24"),
+            ("remove-rule", "tcp 6443 from 192.0.2.0/24"),
+        ]
+        assert sorted((a["kind"], a["detail"]) for a in rules) == [
+            (kind, detail + note) for kind, detail in expected
+        ]
+        for action in rules:
+            assert action["provider"] == changed.cloud.name, action
+            assert action["target"] == f"firewall {firewall.name}", action
+            assert action["phase"] == "provision", action
+        text = sloth_cli(*state, "plan", "-f", config).stdout
+        assert f"+ add-rule firewall {firewall.name}  (tcp 6443 from 198.51.100.7/32" in text
+        assert f"- remove-rule firewall {firewall.name}  (tcp 6443 from 192.0.2.0/24" in text
+        assert sloth_cli(*state, "plan", "-f", config, "--detailed-exitcode").exit_code == 3
+        machines = {m.id for m in changed.driver().list_machines(changed.name)}
+        applied = sloth_cli(*state, *until, "-f", config)
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        assert {m.id for m in changed.driver().list_machines(changed.name)} == machines
+        after = json.loads(sloth_cli(*state, "-o", "json", "plan", "-f", config).stdout)
+        left = sorted((a["kind"], a["detail"]) for a in after["actions"] if "-rule" in a["kind"])
+        if blocker is None:
+            assert left == []
+            settings = changed.context.config.spec.providers[changed.cloud.name].settings
+            network = "private-network" in changed.cloud.spec.features and settings.private_network
+            wanted = cluster_rules(
+                changed.context.config, settings.network_cidr if network else None
+            )
+            assert permissions(changed.driver().firewall_rules(firewall)) == permissions(wanted)
+        else:  # unchanged, still shown, and `up` warned
+            assert left == [(kind, detail + note) for kind, detail in expected]
+            assert "cannot update them here" in applied.stderr
+        changed.destroy(list(changed.listed().values()))
         assert changed.resources() == []
 
     def test_contract_destroying_some_nodes_keeps_the_shared_resources(
