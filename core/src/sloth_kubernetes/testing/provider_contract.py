@@ -110,7 +110,13 @@ def cloud_harness(
     provider_block: dict[str, Any],
     sloth_manager: Any,
     tmp_path: Path,
+    faulty_proxy: Any,
+    recorded_api: Any,
 ) -> Iterator[Callable[..., ClusterHarness]]:
+    # ``faulty_proxy`` and ``recorded_api`` are requested (not used) so that the servers a test
+    # puts in front of the API are stopped after this fixture's clean-up, not before: otherwise
+    # the clean-up talks to a stopped server, retries until its budget runs out (20-50 s a
+    # test) and leaves the machines behind.
     from ruamel.yaml import YAML
 
     from ..config.loader import load_config_text
