@@ -10,7 +10,7 @@ PLUGINS := $(wildcard plugins/*/*/pyproject.toml)
 PLUGIN_PACKAGES := $(filter-out %.egg-info,$(wildcard plugins/*/*/src/sloth_*))
 DEBIAN_PACKAGES := openssh-server openssh-client iproute2 iputils-ping tini wireguard-tools \
 	wireguard-go nftables postgresql debootstrap systemd-container conntrack iptables socat curl \
-	netcat-openbsd sudo open-iscsi nfs-common etcd-server dpkg-dev
+	netcat-openbsd sudo open-iscsi nfs-common etcd-server dpkg-dev haproxy
 PIP_DEV := pytest pytest-timeout hypothesis ruff mypy wheel 'moto[server]' 'kmock==0.8' \
 	'google-api-python-client==2.202.0' 'azure-mgmt-compute==39.0.0' \
 	'azure-mgmt-network==33.1.0' 'azure-mgmt-resource==26.0.0' \

@@ -186,6 +186,16 @@ class Distro(ComponentPlugin):
         register(self.component)
 
     @hookimpl
+    def node_packages(self, context: ClusterContext, node: NodeRecord) -> list[str]:
+        """haproxy on every node when ``apiEndpoint`` mode nodeLocal is in force (docs/ha.md)."""
+        from .distro.endpoint import BALANCER_PACKAGE, effective_mode
+
+        config = context.config
+        if config.spec.kubernetes.distribution != self.name:
+            return []
+        return [BALANCER_PACKAGE] if effective_mode(config, self.installer()) == "nodeLocal" else []
+
+    @hookimpl
     def install_distro(
         self, context: ClusterContext, distro: str, nodes: Sequence[NodeRecord]
     ) -> list[NodeRecord] | None:

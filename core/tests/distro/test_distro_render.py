@@ -75,11 +75,69 @@ def test_first_server_initialises_and_others_join_it(
     port = 6443 if distro == "k3s" else 9345
     assert "server" not in first
     assert first.get("cluster-init") is (True if distro == "k3s" else None)
-    join = f"https://<mesh address of test-servers-1>:{port}"
-    assert second["server"] == agent["server"] == join
+    # apiEndpoint mode nodeLocal (the default): every node registers through its own balancer
+    # on 127.0.0.1 — agents on the distribution's port, servers 10000 above it (they serve
+    # the distribution's ports themselves)
+    assert second["server"] == f"https://127.0.0.1:{port + 10000}"
+    assert agent["server"] == f"https://127.0.0.1:{port}"
     assert "api.example.com" in second["tls-san"]
     assert second["node-ip"] == ["<mesh address of test-servers-2>"]
     assert first["write-kubeconfig-mode"] == "0600"
+
+
+@pytest.mark.parametrize("distro", ["k3s", "rke2"])
+def test_the_node_local_balancer_is_valid_haproxy_over_every_server(
+    sloth_cli, config_factory, tmp_path, dummy_provider, distro
+):
+    """The rendered balancer, checked by the real haproxy (Makefile's DEBIAN_PACKAGES)."""
+    import shutil
+    import subprocess
+
+    out, _ = _render(sloth_cli, config_factory, tmp_path, distro)
+    port = 6443 if distro == "k3s" else 9345
+    ports = [port] if distro == "k3s" else [9345, 6443]
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    for node, offset in (("test-servers-2", 10000), ("test-agents-1", 0)):
+        text = (out / "nodes" / node / "etc/sloth-kubernetes/api-balancer.cfg").read_text()
+        for server_port in ports:
+            assert f"bind 127.0.0.1:{server_port + offset}" in text
+            for index in (1, 2, 3):
+                assert (
+                    f"server test-servers-{index} <mesh address of test-servers-{index}>:"
+                    f"{server_port} check" in text
+                )
+        # the real haproxy accepts it once the placeholders are addresses
+        checked = tmp_path / f"{node}.cfg"
+        checked.write_text(
+            text.replace("<mesh address of test-servers-1>", "10.0.0.1")
+            .replace("<mesh address of test-servers-2>", "10.0.0.2")
+            .replace("<mesh address of test-servers-3>", "10.0.0.3")
+        )
+        done = subprocess.run(
+            [haproxy, "-c", "-f", str(checked)], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    unit = out / "nodes" / "test-agents-1" / "etc/systemd/system/sloth-api-balancer.service"
+    assert "ExecStart=/usr/sbin/haproxy -Ws -f $CONFIG" in unit.read_text()
+    if distro == "rke2":  # the agent's own balancer leaves 6443 and 9345 to ours
+        assert _config(out, "test-agents-1", distro)["lb-server-port"] == 6446
+
+
+@pytest.mark.parametrize("distro", ["k3s", "rke2"])
+def test_dns_mode_registers_through_the_users_address(
+    sloth_cli, config_factory, tmp_path, dummy_provider, distro
+):
+    out, _ = _render(
+        sloth_cli, config_factory, tmp_path, distro,
+        apiEndpoint={"mode": "dns", "address": "api.example.com", "sans": ["10.9.9.9"]},
+    )  # fmt: skip
+    port = 6443 if distro == "k3s" else 9345
+    second = _config(out, "test-servers-2", distro)
+    agent = _config(out, "test-agents-1", distro)
+    assert second["server"] == agent["server"] == f"https://api.example.com:{port}"
+    assert {"api.example.com", "10.9.9.9"} <= set(second["tls-san"])
+    assert not (out / "nodes" / "test-agents-1" / "etc/sloth-kubernetes").exists()
+    assert "lb-server-port" not in agent
 
 
 def test_k3s_cis_controls_are_rendered(sloth_cli, config_factory, tmp_path, dummy_provider):

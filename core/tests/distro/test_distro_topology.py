@@ -6,7 +6,8 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 from sloth_kubernetes import api
-from sloth_kubernetes.distro.topology import EXTRA_KEY, plan_topology, tls_sans
+from sloth_kubernetes.distro.endpoint import tls_sans
+from sloth_kubernetes.distro.topology import EXTRA_KEY, plan_topology
 from sloth_kubernetes.model import NodeRecord
 
 
@@ -67,6 +68,24 @@ def test_the_recorded_first_server_stays_first(config_factory, sloth_manager, du
         for n in _nodes()
     ]
     assert plan_topology(config, nodes).first.name == "test-cp2-1"
+    assert plan_topology(config, nodes).initialises
+
+
+def test_a_lost_initialiser_is_never_replaced_by_a_second_init(
+    config_factory, sloth_manager, dummy_provider
+):
+    """The server that initialised the cluster is gone (its machine lost) while the others
+    were installed: no server initialises again (that would start a second, empty cluster)."""
+    config = _config(config_factory, sloth_manager)
+    installed = [
+        attrs.evolve(n, extra={EXTRA_KEY: {"role": n.roles[0], "init": n.name == "test-cp-2"}})
+        for n in _nodes()
+    ]
+    remaining = [n for n in installed if n.name != "test-cp-2"]
+    topology = plan_topology(config, remaining)
+    assert not topology.initialises
+    assert topology.first.name == "test-cp-3"  # asked first, but joins like the others
+    assert plan_topology(config, _nodes()).initialises  # a new cluster: the first initialises
 
 
 def test_sans_hold_the_endpoint_and_every_server_address(
@@ -75,7 +94,7 @@ def test_sans_hold_the_endpoint_and_every_server_address(
     config = _config(config_factory, sloth_manager, apiEndpoint="k8s.example.com")
     topology = plan_topology(config, _nodes())
     sans = tls_sans(config, topology.servers)
-    assert sans[0] == "k8s.example.com"
+    assert sans[:2] == ("k8s.example.com", "127.0.0.1")  # 127.0.0.1: the node-local balancer
     for server in topology.servers:
         assert server.mesh_address in sans
         assert server.public_address in sans

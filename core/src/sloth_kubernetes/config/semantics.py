@@ -45,6 +45,7 @@ def check_semantics(raw: Any, catalog: Catalog) -> list[Problem]:
             )
         )
     problems += _distro_settings(catalog, distribution, kubernetes, k8s)
+    problems += _api_endpoint(catalog, distribution, kubernetes.get("apiEndpoint"), k8s)
     cni = _mapping(kubernetes.get("cni"))
     if isinstance(cni.get("type"), str):
         problems += _supports(catalog, "cni", cni["type"], distribution, (*k8s, "cni", "type"))
@@ -84,6 +85,45 @@ def _distro_settings(
     return [
         Problem((*base, *p.path), p.message, p.hint, at_key=p.at_key) for p in check(kubernetes)
     ]
+
+
+#: Our providers libcloud (3.9) has a load-balancer driver for: AWS (classic ELB, TCP listeners;
+#: its ALB is HTTP-only and cannot pass client certificates through) and GCE (target pools).
+LOAD_BALANCER_PROVIDERS = ("aws", "gcp")
+
+
+def _api_endpoint(
+    catalog: Catalog, distribution: str, endpoint: Any, base: tuple[Any, ...]
+) -> list[Problem]:
+    """Modes the distribution or this version cannot serve are refused, never ignored."""
+    mode = _mapping(endpoint).get("mode")
+    path = (*base, "apiEndpoint", "mode")
+    if mode == "loadBalancer":
+        return [
+            Problem(
+                path,
+                "mode loadBalancer is not available yet: of our providers, libcloud has a "
+                f"load-balancer API for {' and '.join(LOAD_BALANCER_PROVIDERS)} only "
+                "(digitalocean, linode, hetzner, vultr, azure and openstack have none), and "
+                "sloth-kubernetes does not create one yet",
+                "use mode nodeLocal (a balancer on every node), or create the load balancer "
+                "yourself and use `mode: dns` with its `address:`",
+            )
+        ]
+    if mode == "nodeLocal":
+        block = catalog.block("kubernetes", distribution)
+        installer = getattr(block.model, "installer", None) if block is not None else None
+        found = installer() if callable(installer) else None
+        if found is not None and not found.node_local_balancer:
+            return [
+                Problem(
+                    path,
+                    f"distribution {distribution} does not support mode nodeLocal yet",
+                    "remove `mode: nodeLocal` (nodes then register with the first server) or "
+                    "use `mode: dns` with an address leading to every server",
+                )
+            ]
+    return []
 
 
 def _pools(spec: dict[str, Any]) -> list[Problem]:

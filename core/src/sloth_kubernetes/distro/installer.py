@@ -87,8 +87,13 @@ class DistroPlan:
     """Everything an installer renders from, decided by the core for the whole cluster.
 
     ``token`` is the cluster token (revealed) or :data:`SECRET_MARKER` when rendering for review.
-    ``join_address`` is the registration address joining nodes use (the first server's mesh
-    address). ``addresses`` maps node name to its mesh address (its node IP).
+    ``first_server`` is the server that initialises the cluster — empty when the cluster exists
+    and the server that initialised it is gone (then every server joins). ``join_address`` is the
+    first server's mesh address, or the user's registration address (``registrationAddress``,
+    ``apiEndpoint`` mode dns). ``addresses`` maps node name to its mesh address (its node IP).
+    ``registration`` maps each role to the ``host:port`` its nodes register with
+    (``apiEndpoint``: the node-local balancer on 127.0.0.1 in mode nodeLocal; see
+    :mod:`.endpoint`); empty: ``join_address`` on the installer's ``join_port``.
     """
 
     config: ClusterConfig
@@ -100,6 +105,13 @@ class DistroPlan:
     tls_sans: tuple[str, ...]
     addresses: Mapping[str, str]
     reveal: bool = True  # False for `render`: every secret becomes SECRET_MARKER
+    registration: Mapping[str, str] = attrs.field(factory=dict)
+
+    def server_url(self, role: Role, port: int) -> str:
+        """The ``server:`` URL nodes of ``role`` register with (``port``: the installer's
+        ``join_port``, used when no registration was decided for the role)."""
+        found = self.registration.get(role)
+        return f"https://{found}" if found else f"https://{self.join_address}:{port}"
 
     def secret(self, value: Any) -> str:
         """A secret (Reference or Secret) for a config file, or the marker when rendering."""
@@ -130,6 +142,21 @@ class Installer(abc.ABC):
     api_port: ClassVar[int] = KUBERNETES_API_PORT
     #: the default data directory (a distro block's ``dataDir`` overrides it)
     data_dir: ClassVar[str]
+    #: whether ``apiEndpoint`` mode nodeLocal works with this distribution (its config takes
+    #: :meth:`DistroPlan.server_url` and its nodes free the :meth:`balancer_ports`)
+    node_local_balancer: ClassVar[bool] = False
+
+    def balancer_ports(self, role: Role) -> tuple[tuple[int, int], ...]:
+        """Where the node-local balancer listens on 127.0.0.1 of a ``role`` node, and the server
+        port each forwards to; the first pair is the registration address. By default agents
+        use the distribution's own ports (``join_port``, then ``api_port``: a node derives the
+        API address from the registration host) and servers — which serve those ports on every
+        address themselves — the same ports plus :data:`~.endpoint.SERVER_PORT_OFFSET`."""
+        from .endpoint import SERVER_PORT_OFFSET
+
+        ports = tuple(dict.fromkeys((self.join_port, self.api_port)))
+        offset = SERVER_PORT_OFFSET if role == "server" else 0
+        return tuple((port + offset, port) for port in ports)
 
     def data_dir_for(self, plan: DistroPlan) -> str:
         """The data directory: the distro block's ``dataDir`` when it has one, else the default."""

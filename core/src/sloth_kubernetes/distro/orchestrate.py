@@ -29,13 +29,14 @@ import attrs
 
 from ..context import ClusterContext
 from ..errors import RemoteError, SlothError
-from ..model import NodeRecord
+from ..model import NodeRecord, api_endpoint_of
 from ..remote.private_files import put_private
 from ..secrets import redact
 from . import artifacts, credentials, kubeconfig
+from . import endpoint as api_endpoint
 from .installer import SECRET_MARKER, DistroPlan, Installer, Release, Role, role_of
 from .readiness import NO_CONDITION, NodeReady, Until, check_reachable, poll, wait_ready
-from .topology import EXTRA_KEY, Topology, plan_topology, tls_sans
+from .topology import EXTRA_KEY, Topology, plan_topology
 
 if TYPE_CHECKING:
     from ..remote.session import RemoteSession
@@ -58,15 +59,31 @@ def make_plan(
     config = context.config
     first = topology.first
     addresses = {n.name: n.mesh_address or "" for n in (*topology.servers, *topology.agents)}
+    endpoint = api_endpoint.resolve(
+        config, installer, topology.servers, addresses[first.name], settings.registration_address
+    )
+    user_address = endpoint.address if endpoint.mode == "dns" else None
     return DistroPlan(
         config=config,
         settings=settings,
         version=config.spec.kubernetes.version or installer.default_version(),
         token=token,
-        first_server=first.name,
-        join_address=settings.registration_address or addresses[first.name],
-        tls_sans=tls_sans(config, topology.servers),
+        first_server=first.name if topology.initialises else "",
+        join_address=settings.registration_address or user_address or addresses[first.name],
+        tls_sans=api_endpoint.tls_sans(config, topology.servers),
         addresses=addresses,
+        registration=endpoint.registration,
+    )
+
+
+def endpoint_of(run: _Run) -> api_endpoint.Endpoint:
+    first = run.topology.first
+    return api_endpoint.resolve(
+        run.context.config,
+        run.installer,
+        run.topology.servers,
+        first.mesh_address or "",
+        run.plan.settings.registration_address,
     )
 
 
@@ -78,7 +95,7 @@ def api_url(context: ClusterContext, installer: Installer, topology: Topology) -
     security = context.config.spec.security
     mesh_only = security.firewall and not security.api_allowed_cidrs
     host = (
-        context.config.spec.kubernetes.api_endpoint
+        api_endpoint_of(context.config.spec.kubernetes).address
         or (first.mesh_address if mesh_only else None)
         or first.public_address
         or first.mesh_address
@@ -91,7 +108,7 @@ def api_access(context: ClusterContext, installer: Installer) -> tuple[str, str]
     """Why the API may not answer from this machine, and what to do: (cause, hint)."""
     security = context.config.spec.security
     port = installer.api_port
-    if context.config.spec.kubernetes.api_endpoint:
+    if api_endpoint_of(context.config.spec.kubernetes).address:
         cause = f"spec.kubernetes.apiEndpoint must lead to port {port} of a server"
     elif not security.firewall:
         cause = (
@@ -198,6 +215,7 @@ def install_cluster(
         return list(nodes)
     releases = _releases(run, nodes, settings)
     changed = _write_files(run, releases)
+    _start_balancer(run)
     installed = _install(run, releases)
     active = _active(run)
     restart = {n for n in changed if changed[n]} | installed | {n for n in active if not active[n]}
@@ -222,7 +240,7 @@ def install_cluster(
                     "distribution": installer.name,
                     "version": plan.version,
                     "role": role_of(node),
-                    "init": node.name == topology.first.name,
+                    "init": topology.initialises and node.name == topology.first.name,
                     "podNetwork": "distribution" if builtin else "addon",
                     # False: registered, NotReady until the add-ons phase delivers the CNI
                     "ready": ready,
@@ -381,6 +399,53 @@ def _write_files(run: _Run, releases: Mapping[str, Release]) -> dict[str, bool]:
     return {name: any(m.is_complete() and m.did_change() for m in metas[name]) for name in nodes}
 
 
+def _start_balancer(run: _Run) -> None:
+    """Mode nodeLocal: write the node-local balancer's files and (re)load it on every node
+    before any distribution unit starts, so nodes register through it. Its own files: a server
+    added or lost rewrites them and reloads haproxy without restarting the distribution."""
+    import io
+
+    from pyinfra.operations import files
+
+    endpoint = endpoint_of(run)
+    if endpoint.mode != "nodeLocal":
+        return
+    nodes = {n.name: n for n in (*run.topology.servers, *run.topology.agents)}
+    metas: dict[str, list[Any]] = {name: [] for name in nodes}
+
+    def deploy(node: NodeRecord) -> None:
+        for item in api_endpoint.balancer_files(endpoint, role_of(node)):
+            directory = item.path.rsplit("/", 1)[0] or "/"
+            files.directory(name=f"balancer: directory {directory}", path=directory, present=True)
+            metas[node.name].append(
+                files.put(
+                    name=f"balancer: {item.path}",
+                    src=io.StringIO(item.content),
+                    dest=item.path,
+                    mode=f"{item.mode:o}",
+                    user="root",
+                    group="root",
+                )
+            )
+
+    result = run.session.apply("api balancer files", deploy, nodes=list(nodes))
+    errors = {n: r.error for n, r in result.per_node.items() if r.error is not None}
+    if errors:
+        raise next(iter(errors.values()))
+    changed = [n for n in nodes if any(m.is_complete() and m.did_change() for m in metas[n])]
+    unchanged = [n for n in nodes if n not in changed]
+    if changed:
+        run.event(
+            f"node-local API balancer over {len(endpoint.servers)} server(s) on "
+            f"{len(changed)} node(s)"
+        )
+    for group, did_change in ((changed, True), (unchanged, False)):
+        if group:
+            run.shell(
+                api_endpoint.start_command(did_change), group, what="starting the API balancer"
+            )
+
+
 def _install(run: _Run, releases: Mapping[str, Release]) -> set[str]:
     """Install where the installed version differs; return the nodes that were (re)installed."""
     names = list(releases)
@@ -450,7 +515,7 @@ def _record_first(
     context: ClusterContext, server: NodeRecord, topology: Topology, plan: DistroPlan
 ) -> None:
     """Record the initialising server at once, so a crashed run never initialises a second one."""
-    if server.name != topology.first.name or context.state is None:
+    if server.name != plan.first_server or context.state is None:
         return
     extra = {**server.extra, EXTRA_KEY: {"version": plan.version, "role": "server", "init": True}}
     context.state.put_node(attrs.evolve(server, cluster=context.name, extra=extra))

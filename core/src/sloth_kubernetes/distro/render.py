@@ -13,7 +13,8 @@ import attrs
 
 from ..context import ClusterContext
 from ..model import NodeRecord
-from .installer import SECRET_MARKER, Installer
+from . import endpoint as api_endpoint
+from .installer import SECRET_MARKER, Installer, role_of
 from .orchestrate import make_plan, settings_of
 from .topology import plan_topology
 
@@ -40,7 +41,20 @@ def render_node_files(
     plan = attrs.evolve(
         make_plan(context, installer, settings, topology, SECRET_MARKER), reveal=False
     )
+    endpoint = api_endpoint.resolve(
+        context.config,
+        installer,
+        topology.servers,
+        topology.first.mesh_address or "",
+        settings.registration_address,
+    )
     return {
-        node.name: {f.path: f.content for f in installer.node_files(plan, node)}
+        node.name: {
+            f.path: f.content
+            for f in (
+                *installer.node_files(plan, node),
+                *api_endpoint.balancer_files(endpoint, role_of(node)),
+            )
+        }
         for node in (*topology.servers, *topology.agents)
     }

@@ -27,6 +27,9 @@ class Topology:
 
     servers: tuple[NodeRecord, ...]
     agents: tuple[NodeRecord, ...]
+    #: whether ``servers[0]`` initialises the cluster: False when the cluster exists and the
+    #: server that initialised it is not among the nodes (lost): every server then joins
+    initialises: bool = True
 
     @property
     def first(self) -> NodeRecord:
@@ -57,8 +60,10 @@ def plan_topology(config: ClusterConfig, nodes: Sequence[NodeRecord]) -> Topolog
     """Servers and agents in a deterministic order.
 
     The first server is the one recorded in state (``extra.distro.init``) when there is one;
-    otherwise the server of the first server pool with the lowest index. A node with both roles
-    is a server (it also runs workloads).
+    otherwise the server of the first server pool with the lowest index. It initialises the
+    cluster unless servers are recorded as installed and the recorded initialiser is not among
+    ``nodes`` (its machine is lost): initialising again would start a second, empty cluster, so
+    every server joins then. A node with both roles is a server (it also runs workloads).
     """
     ordered = sorted(nodes, key=lambda n: _order_key(config, n))
     servers = [n for n in ordered if n.is_server]
@@ -73,16 +78,5 @@ def plan_topology(config: ClusterConfig, nodes: Sequence[NodeRecord]) -> Topolog
     if first is not None:
         servers.remove(first)
         servers.insert(0, first)
-    return Topology(tuple(servers), agents)
-
-
-def tls_sans(config: ClusterConfig, servers: Sequence[NodeRecord]) -> tuple[str, ...]:
-    """The API endpoint name plus every server's mesh and public address, once each."""
-    names: list[str] = []
-    if config.spec.kubernetes.api_endpoint:
-        names.append(config.spec.kubernetes.api_endpoint)
-    for server in servers:
-        for address in (server.mesh_address, server.public_address):
-            if address and address not in names:
-                names.append(address)
-    return tuple(names)
+    existing = any(n.extra.get(EXTRA_KEY, {}).get("role") == "server" for n in servers)
+    return Topology(tuple(servers), agents, initialises=first is not None or not existing)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .cluster import (
+    ApiEndpoint,
     ClusterConfig,
     ClusterSpec,
     KubernetesSpec,
@@ -13,10 +14,12 @@ from .cluster import (
     SizeRequest,
     StorageBlock,
     StorageClassSpec,
+    api_endpoint_of,
 )
 from .nodes import NodePackage, NodeRecord, NodeRequest, ResourceChange
 
 __all__ = [
+    "ApiEndpoint",
     "ClusterConfig",
     "ClusterSpec",
     "KubernetesSpec",
@@ -31,4 +34,5 @@ __all__ = [
     "SizeRequest",
     "StorageBlock",
     "StorageClassSpec",
+    "api_endpoint_of",
 ]

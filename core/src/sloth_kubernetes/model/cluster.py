@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .validators import cidr_list, dns_label, in_range, ipv4_network, unique_non_empty
+from .validators import InvalidValue, cidr_list, dns_label, in_range, ipv4_network, unique_non_empty
 
 API_VERSION = "sloth-kubernetes.io/v1beta1"
 #: The Kubernetes API's port on servers (K3s, RKE2 and kubeadm all serve it on 6443): opened on
@@ -118,6 +118,75 @@ class StorageBlock:
     settings: Any = None
 
 
+EndpointMode = Literal["nodeLocal", "loadBalancer", "dns"]
+#: ``apiEndpoint.mode`` values and when to use each (docs/ha.md says more).
+ENDPOINT_MODES: dict[str, str] = {
+    "nodeLocal": "a health-checked load balancer (haproxy) on every node over all servers' mesh "
+    "addresses: joins and kubectl on any node survive the loss of any server; the default",
+    "loadBalancer": "the cloud's load balancer in front of the servers (not available yet)",
+    "dns": "an address you bring (a DNS name or VIP leading to every server); nodes register "
+    "through it too",
+}
+
+
+def _check_endpoint_address(
+    instance: ApiEndpoint, attribute: attrs.Attribute[Any], value: Any
+) -> None:
+    if instance.mode == "dns" and not value and not instance.records:
+        raise InvalidValue(
+            "mode dns needs the address nodes and clients use",
+            hint="add `address: k8s.example.com` (a name or VIP that leads to port 6443 and the "
+            "registration port of every server)",
+            field=attribute.name,
+        )
+
+
+def _check_endpoint_records(
+    instance: ApiEndpoint, attribute: attrs.Attribute[Any], value: Any
+) -> None:
+    if value and instance.mode != "dns":
+        raise InvalidValue(
+            "records are only made in mode dns", hint="set `mode: dns`", field=attribute.name
+        )
+    if value:
+        raise InvalidValue(
+            "DNS records for every server are not made yet: they wait for sloth-kubernetes' "
+            "DNS support (docs/ha.md)",
+            hint="remove `records: true` and bring your own `address:` (a name whose records "
+            "lead to every server), or use mode nodeLocal",
+            field=attribute.name,
+        )
+
+
+@attrs.frozen
+class ApiEndpoint:
+    """How joining nodes and clients reach the API of every server (docs/ha.md)."""
+
+    mode: EndpointMode = attrs.field(
+        default="nodeLocal",
+        metadata=doc(
+            "nodeLocal (where the distribution supports it; else nodes register with the first "
+            "server), loadBalancer or dns."
+        ),
+    )
+    address: str | None = attrs.field(
+        default=None,
+        metadata=doc(
+            "Name or address clients use (kubeconfig, TLS SAN); in mode dns nodes also "
+            "register through it."
+        ),
+        validator=_check_endpoint_address,
+    )
+    sans: list[str] = attrs.field(
+        factory=list, metadata=doc("Further names or addresses for the API certificate.")
+    )
+    records: bool = attrs.field(
+        default=False,
+        validator=_check_endpoint_records,
+        metadata=doc("Mode dns: make a record per server (waits for the DNS work: refused)."),
+    )
+
+
 @attrs.frozen
 class KubernetesSpec:
     distribution: str = attrs.field(
@@ -126,8 +195,12 @@ class KubernetesSpec:
     version: str | None = attrs.field(
         default=None, metadata=doc("Distribution version; default: the plugin's pinned version.")
     )
-    api_endpoint: str | None = attrs.field(
-        default=None, metadata=doc("DNS name or address clients use for the API (TLS SAN).")
+    api_endpoint: str | ApiEndpoint | None = attrs.field(
+        default=None,
+        metadata=doc(
+            "How nodes and clients reach the API: {mode, address, sans}; a string is the "
+            "address clients use (TLS SAN) with the default mode."
+        ),
     )
     hardening: Literal["none", "cis"] = attrs.field(
         default="none", metadata=doc("Apply the distribution's CIS hardening guide.")
@@ -216,3 +289,11 @@ class ClusterConfig:
     @property
     def name(self) -> str:
         return self.metadata.name
+
+
+def api_endpoint_of(kubernetes: KubernetesSpec) -> ApiEndpoint:
+    """``spec.kubernetes.apiEndpoint`` as a block (a string is its ``address``)."""
+    value = kubernetes.api_endpoint
+    if isinstance(value, ApiEndpoint):
+        return value
+    return ApiEndpoint(address=value)

@@ -54,11 +54,16 @@ def test_rke2_joins_on_the_supervisor_port_one_server_at_a_time_token_never_expo
         assert run.store.get_node("demo", "demo-servers-1").extra["distro"]["init"] is True
 
         # the first server initialised without `server:`; every other node registered with it
-        # on the supervisor port 9345: servers one at a time (each saw the previous one
-        # registered), then agents one per batch (agentBatchSize: 1)
+        # on the supervisor port 9345 — through its node-local balancer (apiEndpoint mode
+        # nodeLocal, the default: haproxy on 127.0.0.1, the first healthy server in join
+        # order): servers one at a time (each saw the previous one registered), then agents
+        # one per batch (agentBatchSize: 1)
         starts = [distro_twin.starts(h) for h in handles]
         assert starts[0][0]["server"] == ""
-        assert all(s[0]["server"] == f"https://{first.address}:9345" for s in starts[1:])
+        assert [s[0]["server"] for s in starts[1:]] == [
+            "https://127.0.0.1:19345", "https://127.0.0.1:19345",
+            "https://127.0.0.1:9345", "https://127.0.0.1:9345",
+        ]  # fmt: skip
         assert distro_twin.joins(first) == [
             Join("demo-servers-2", "server", 1, 9345), Join("demo-servers-3", "server", 2, 9345),
             Join("demo-agents-1", "agent", 3, 9345), Join("demo-agents-2", "agent", 4, 9345),

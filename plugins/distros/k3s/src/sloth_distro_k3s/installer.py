@@ -93,6 +93,8 @@ class K3sInstaller(Installer):
     units: ClassVar[Mapping[Role, str]] = {"server": "k3s", "agent": "k3s-agent"}
     join_port: ClassVar[int] = 6443
     data_dir: ClassVar[str] = "/var/lib/rancher/k3s"
+    # agents' own client balancer is on 127.0.0.1:6444 (lb-server-port); 6443 is free there
+    node_local_balancer: ClassVar[bool] = True
 
     @cached_property
     def flags(self) -> FlagCatalog:
@@ -147,7 +149,7 @@ class K3sInstaller(Installer):
         if node.name == plan.first_server:
             keys["cluster-init"] = True
         else:
-            keys["server"] = f"https://{plan.join_address}:{self.join_port}"
+            keys["server"] = plan.server_url("server", self.join_port)
         keys["advertise-address"] = plan.addresses[node.name]
         keys["tls-san"] = list(plan.tls_sans)
         keys["write-kubeconfig-mode"] = "0600"
@@ -205,7 +207,7 @@ class K3sInstaller(Installer):
 
     def render_agent_config(self, plan: DistroPlan, node: NodeRecord) -> dict[str, Any]:
         keys = self._common(plan, node)
-        keys["server"] = f"https://{plan.join_address}:{self.join_port}"
+        keys["server"] = plan.server_url("agent", self.join_port)
         return with_extras(keys, plan.kubernetes.agent_config)
 
     def _audit_policy_path(self, plan: DistroPlan) -> str:

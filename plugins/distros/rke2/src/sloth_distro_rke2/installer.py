@@ -82,6 +82,11 @@ ConditionPathExists={config}
 #: plugin of one of these names configures the bundled chart with a HelmChartConfig, so RKE2 must
 #: deploy that chart (``cni: [<name>]``); any other CNI plugin brings its own (``cni: [none]``).
 BUNDLED_CNIS = ("calico", "canal", "cilium", "flannel")
+#: An RKE2 agent's own client balancer listens on 127.0.0.1:``lb-server-port`` (default 6444,
+#: supervisor) and one port below it (the API: 6443) — k3s-io/k3s ``pkg/agent/proxy/apiproxy.go``
+#: ``SetAPIServerPort``. With the node-local balancer on 127.0.0.1:9345 and :6443 (the agent
+#: derives the API address from the registration host on port 6443), the agent's own moves up.
+AGENT_LB_PORT = 6446
 #: flannel's VXLAN encapsulation (canal, and calico's default pool): 50 bytes.
 VXLAN_OVERHEAD = 50
 
@@ -129,6 +134,7 @@ class Rke2Installer(Installer):
     units: ClassVar[Mapping[Role, str]] = {"server": "rke2-server", "agent": "rke2-agent"}
     join_port: ClassVar[int] = 9345
     data_dir: ClassVar[str] = "/var/lib/rancher/rke2"
+    node_local_balancer: ClassVar[bool] = True
 
     @cached_property
     def flags(self) -> FlagCatalog:
@@ -172,7 +178,7 @@ class Rke2Installer(Installer):
         settings = plan.settings
         keys = self._common(plan, node)
         if node.name != plan.first_server:
-            keys["server"] = f"https://{plan.join_address}:{self.join_port}"
+            keys["server"] = plan.server_url("server", self.join_port)
         keys["advertise-address"] = plan.addresses[node.name]
         keys["tls-san"] = list(plan.tls_sans)
         keys["write-kubeconfig-mode"] = "0600"
@@ -209,7 +215,9 @@ class Rke2Installer(Installer):
 
     def render_agent_config(self, plan: DistroPlan, node: NodeRecord) -> dict[str, Any]:
         keys = self._common(plan, node)
-        keys["server"] = f"https://{plan.join_address}:{self.join_port}"
+        keys["server"] = plan.server_url("agent", self.join_port)
+        if keys["server"].startswith("https://127.0.0.1:"):  # the node-local balancer's
+            keys["lb-server-port"] = AGENT_LB_PORT
         return with_extras(keys, plan.kubernetes.agent_config)
 
     def unit_file(self, role: Role) -> NodeFile:

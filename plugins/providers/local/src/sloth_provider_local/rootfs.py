@@ -45,6 +45,8 @@ PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "nftables",
     "wireguard-tools", "iputils-ping", "procps", "ca-certificates",
     "conntrack", "curl", "iptables", "kmod", "socat", "systemd-timesyncd",
+    # the node-local API balancer (apiEndpoint mode nodeLocal, the default with K3s and RKE2)
+    "haproxy",
     # python3 (in every stock Debian cloud image, with cloud-init) runs the distribution twin
     "python3",
 )  # fmt: skip

@@ -1,0 +1,132 @@
+"""The HA drill on real local hosts (systemd) run by the **distribution twin** of K3s — a sloth
+twin, not a real Kubernetes; its etcd is a real etcd — with ``apiEndpoint`` mode nodeLocal
+(the default): a real haproxy on every node.
+
+Three servers and an agent come up through the real CLI; then the first server's machine is
+stopped (its PID 1 killed: sshd, wireguard-go, etcd, the twin and haproxy die with it). What a
+user relies on is then checked and timed (docs/ha.md has the figures):
+
+* the API still answers — on the other servers, and through the balancer on the agent;
+* etcd keeps quorum (2 of 3 voting members; ``/readyz`` needs a linearizable read);
+* the next ``up`` adds an agent: it joins through its own node-local balancer, the plan goes
+  around the lost server (named, not waited for), no other node's distribution restarts and
+  nobody initialises a second cluster; the balancers drop the lost server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+from sloth_distro_k3s.plugin import installer
+from sloth_kubernetes.testing import distro_twin
+
+pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(900)]
+
+ETCD_TLS = "/var/lib/rancher/k3s/server/tls/etcd"
+MEMBER_LIST = (
+    f"curl -sf --cacert {ETCD_TLS}/server-ca.crt --cert {ETCD_TLS}/client.crt "
+    f"--key {ETCD_TLS}/client.key -X POST -d '{{}}' https://127.0.0.1:2379/v3/cluster/member/list"
+)
+BALANCER = "/etc/sloth-kubernetes/api-balancer.cfg"
+#: kubectl on a node with the admin kubeconfig: the twin's kubectl (``k3s kubectl``) pointed at
+#: https://127.0.0.1:6443 — on an agent that is the node-local balancer
+NODE_KUBECTL = "timeout 10 k3s kubectl --kubeconfig /root/admin.yaml"
+
+
+def _config(hosts, agents: int) -> str:
+    return distro_twin.ssh_cluster_config(
+        "ha",
+        hosts,
+        [("servers", 3, "server"), ("agents", agents, "agent")],
+        kubernetes={"distribution": "k3s", "k3s": {"readyTimeout": 120}},
+    )
+
+
+def _until(check, seconds: float) -> float:
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"not within {seconds}s")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def _ok(host, command: str) -> bool:
+    return host.run(command, check=False, timeout=30).returncode == 0
+
+
+def test_losing_the_first_server_keeps_the_api_joins_and_quorum(
+    local_hosts, with_ssh_provider, sloth_cli, tmp_path
+):
+    bundle = distro_twin.twin_bundle(installer(), tmp_path / "bundle")
+    assert sloth_cli("artifacts", "import", str(bundle)).exit_code == 0
+    hosts = local_hosts(5, mode="systemd")
+    first, second, third, agent, spare = hosts
+    config = tmp_path / "ha.yaml"
+    config.write_text(_config(hosts[:4], agents=1))
+    state = ("--state", f"sqlite:///{tmp_path / 'state.db'}", "--yes")
+
+    up = sloth_cli(*state, "up", "-f", str(config), "--no-progress")
+    assert up.exit_code == 0, up.stdout + up.stderr
+
+    # every node runs the balancer; the agent registered through it (127.0.0.1:6443)
+    for host in hosts[:4]:
+        assert host.run("systemctl is-active sloth-api-balancer").stdout.strip() == "active"
+    assert distro_twin.starts(agent)[0]["server"] == "https://127.0.0.1:6443"
+    assert distro_twin.starts(second)[0]["server"] == "https://127.0.0.1:16443"
+    kubeconfig = second.run("cat /etc/rancher/k3s/k3s.yaml").stdout
+    agent.run(f"umask 077 && cat > /root/admin.yaml <<'EOF'\n{kubeconfig}EOF")
+    assert _ok(agent, f"{NODE_KUBECTL} get nodes -o name")  # kubectl on an agent, through its balancer
+    starts_before = {h.name: len(distro_twin.starts(h)) for h in (second, third, agent)}
+
+    # the first server's machine stops
+    os.kill(first.host.init_pid, signal.SIGKILL)
+    stopped = time.monotonic()
+    assert first.run("true", check=False).returncode == 255  # nothing answers there
+
+    # the API answers through the agent's balancer, and on the other servers; etcd has quorum
+    via_balancer = _until(lambda: _ok(agent, f"{NODE_KUBECTL} get --raw=/readyz"), 60)
+    readyz = installer().readyz_command()
+    assert second.run(readyz).stdout.strip() == "ok"
+    assert third.run(readyz).stdout.strip() == "ok"
+    members = json.loads(second.run(MEMBER_LIST).stdout)["members"]
+    assert len(members) == 3  # still 3 voting members, 2 of them up: quorum
+    assert not any(m.get("isLearner") for m in members)
+    # the balancer has taken the lost server out (2 failed checks, 2 s apart)
+    marked_down = _until(
+        lambda: "DOWN" in agent.run("journalctl -u sloth-api-balancer --no-pager").stdout, 30
+    )
+    api_back = time.monotonic() - stopped
+
+    # the next `up` adds an agent while the first server is still gone
+    config.write_text(_config(hosts, agents=2))
+    started = time.monotonic()
+    again = sloth_cli(*state, "up", "-f", str(config), "--no-progress")
+    up_seconds = time.monotonic() - started
+    output = again.stdout + again.stderr
+    assert "ha-servers-1" in output  # the lost server is named
+    new = spare
+    (joined,) = distro_twin.starts(new)
+    assert joined["server"] == "https://127.0.0.1:6443"  # through its own balancer
+    assert "node/ha-agents-2" in second.run(installer().nodes_command()).stdout
+    # nobody initialised again, nobody else restarted
+    assert {h.name: len(distro_twin.starts(h)) for h in (second, third, agent)} == starts_before
+    assert all(s["cluster_init"] != "true" for h in (second, third, agent, new)
+               for s in distro_twin.starts(h))  # fmt: skip
+    # the balancers now spread over the two servers that are left
+    for host in (second, third, agent, new):
+        text = host.run(f"cat {BALANCER}").stdout
+        assert "ha-servers-1" not in text
+        assert "ha-servers-2" in text and "ha-servers-3" in text
+    assert len(json.loads(second.run(MEMBER_LIST).stdout)["members"]) == 3
+
+    print(
+        f"\nHA drill (k3s twin, 3 servers): API through an agent's balancer answered "
+        f"{via_balancer:.1f}s after the first server stopped; balancer marked it DOWN after "
+        f"{marked_down + via_balancer:.1f}s (total {api_back:.1f}s); `up` adding an agent with "
+        f"the first server gone: exit {again.exit_code} in {up_seconds:.1f}s"
+    )
