@@ -360,8 +360,10 @@ def test_hook_node_packages(sloth_manager, context, addon_hooks):
     from sloth_kubernetes.model import NodePackage, NodeRecord
 
     hooks = sloth_manager.hooks
-    mesh = {  # the installed WireGuard mesh plugin's (the default mesh)
+    mesh = {  # the installed WireGuard mesh plugin's (the default mesh), and the distro's
+        # node-local API balancer (k3s with apiEndpoint mode nodeLocal, the default)
         "iproute2": "", "iputils-ping": "", "wireguard-go": "wireguard", "wireguard-tools": "",
+        "haproxy": "",
     }  # fmt: skip
     first = hooks.node_packages(context, NodeRecord("test", "node-1"))
     assert first == sorted(first, key=lambda p: p.name)

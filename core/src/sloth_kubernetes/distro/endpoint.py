@@ -155,11 +155,14 @@ def resolve(
 def tls_sans(config: ClusterConfig, servers: Sequence[NodeRecord]) -> tuple[str, ...]:
     """The endpoint's address and extra names, 127.0.0.1 (kubectl through the node-local
     balancer, and on the server itself), then every server's mesh and public address, once
-    each."""
+    each — in the spec's order, so which server was reached (or initialised) first never
+    changes the servers' config files."""
+    from .topology import spec_order
+
     endpoint = api_endpoint_of(config.spec.kubernetes)
     names: list[str] = [*([endpoint.address] if endpoint.address else []), *endpoint.sans]
     names.append(LOOPBACK)
-    for server in servers:
+    for server in spec_order(config, servers):
         names += [a for a in (server.mesh_address, server.public_address) if a]
     return tuple(dict.fromkeys(names))
 

@@ -59,8 +59,9 @@ def make_plan(
     config = context.config
     first = topology.first
     addresses = {n.name: n.mesh_address or "" for n in (*topology.servers, *topology.agents)}
+    servers = cluster_servers(context, topology)
     endpoint = api_endpoint.resolve(
-        config, installer, topology.servers, addresses[first.name], settings.registration_address
+        config, installer, servers, addresses[first.name], settings.registration_address
     )
     user_address = endpoint.address if endpoint.mode == "dns" else None
     return DistroPlan(
@@ -70,20 +71,35 @@ def make_plan(
         token=token,
         first_server=first.name if topology.initialises else "",
         join_address=settings.registration_address or user_address or addresses[first.name],
-        tls_sans=api_endpoint.tls_sans(config, topology.servers),
+        tls_sans=api_endpoint.tls_sans(config, servers),
         addresses=addresses,
         registration=endpoint.registration,
     )
 
 
-def endpoint_of(run: _Run) -> api_endpoint.Endpoint:
-    first = run.topology.first
+def cluster_servers(context: ClusterContext, topology: Topology) -> tuple[NodeRecord, ...]:
+    """The servers of this run, then the cluster's other recorded servers (not reached in this
+    run: a lost machine). The API certificate and the node-local balancers keep those, so
+    losing a server restarts nothing, and the balancer takes it back by itself (health checks)
+    when it returns; a server removed from the spec leaves the state and both."""
+    found = list(topology.servers)
+    if context.state is not None:
+        names = {s.name for s in found}
+        recorded = context.state.list_nodes(context.name)
+        found += [n for n in recorded if n.is_server and n.mesh_address and n.name not in names]
+    return tuple(found)
+
+
+def endpoint_of(
+    context: ClusterContext, installer: Installer, topology: Topology, settings: Any
+) -> api_endpoint.Endpoint:
+    """The endpoint (mode, registration, balancer) the distro phase and ``render`` apply."""
     return api_endpoint.resolve(
-        run.context.config,
-        run.installer,
-        run.topology.servers,
-        first.mesh_address or "",
-        run.plan.settings.registration_address,
+        context.config,
+        installer,
+        cluster_servers(context, topology),
+        topology.first.mesh_address or "",
+        settings.registration_address,
     )
 
 
@@ -407,7 +423,7 @@ def _start_balancer(run: _Run) -> None:
 
     from pyinfra.operations import files
 
-    endpoint = endpoint_of(run)
+    endpoint = endpoint_of(run.context, run.installer, run.topology, run.plan.settings)
     if endpoint.mode != "nodeLocal":
         return
     nodes = {n.name: n for n in (*run.topology.servers, *run.topology.agents)}
@@ -494,8 +510,11 @@ def _refresh_join_credentials(run: _Run, restart: set[str]) -> None:
 
 def _start_server(run: _Run, server: NodeRecord, members: int) -> None:
     first = server.name == run.topology.first.name
+    initialising = first and run.topology.initialises
     run.event(
-        "initialising the cluster" if first else "joining", node=server.name, status="started"
+        "initialising the cluster" if initialising else "joining",
+        node=server.name,
+        status="started",
     )
     run.shell(run.installer.start_command("server"), [server.name], what="starting the server")
 

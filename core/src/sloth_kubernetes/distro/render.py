@@ -15,7 +15,7 @@ from ..context import ClusterContext
 from ..model import NodeRecord
 from . import endpoint as api_endpoint
 from .installer import SECRET_MARKER, Installer, role_of
-from .orchestrate import make_plan, settings_of
+from .orchestrate import endpoint_of, make_plan, settings_of
 from .topology import plan_topology
 
 
@@ -41,13 +41,7 @@ def render_node_files(
     plan = attrs.evolve(
         make_plan(context, installer, settings, topology, SECRET_MARKER), reveal=False
     )
-    endpoint = api_endpoint.resolve(
-        context.config,
-        installer,
-        topology.servers,
-        topology.first.mesh_address or "",
-        settings.registration_address,
-    )
+    endpoint = endpoint_of(context, installer, topology, settings)
     return {
         node.name: {
             f.path: f.content

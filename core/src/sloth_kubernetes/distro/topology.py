@@ -48,6 +48,11 @@ def _order_key(config: ClusterConfig, node: NodeRecord) -> tuple[int, int, str]:
     return (pool, int(match.group(1)) if match else 0, node.name)
 
 
+def spec_order(config: ClusterConfig, nodes: Sequence[NodeRecord]) -> list[NodeRecord]:
+    """``nodes`` in the spec's order (pool, then index): the same whichever were reached."""
+    return sorted(nodes, key=lambda n: _order_key(config, n))
+
+
 def recorded_first(nodes: Sequence[NodeRecord]) -> NodeRecord | None:
     """The node the state says initialised the cluster, if it is still among ``nodes``."""
     for node in nodes:

@@ -80,7 +80,9 @@ def test_losing_the_first_server_keeps_the_api_joins_and_quorum(
     assert distro_twin.starts(second)[0]["server"] == "https://127.0.0.1:16443"
     kubeconfig = second.run("cat /etc/rancher/k3s/k3s.yaml").stdout
     agent.run(f"umask 077 && cat > /root/admin.yaml <<'EOF'\n{kubeconfig}EOF")
-    assert _ok(agent, f"{NODE_KUBECTL} get nodes -o name")  # kubectl on an agent, through its balancer
+    assert _ok(
+        agent, f"{NODE_KUBECTL} get nodes -o name"
+    )  # kubectl on an agent, through its balancer
     starts_before = {h.name: len(distro_twin.starts(h)) for h in (second, third, agent)}
 
     # the first server's machine stops
@@ -108,8 +110,11 @@ def test_losing_the_first_server_keeps_the_api_joins_and_quorum(
     again = sloth_cli(*state, "up", "-f", str(config), "--no-progress")
     up_seconds = time.monotonic() - started
     output = again.stdout + again.stderr
-    assert "ha-servers-1" in output  # the lost server is named
+    assert again.exit_code == 1, output  # the lost server is named as what failed
+    assert "ha-servers-1" in output
+    assert "cannot reach" in output
     new = spare
+    assert _ok(new, f"test -s {distro_twin.RECORDS}/invocations.log"), output
     (joined,) = distro_twin.starts(new)
     assert joined["server"] == "https://127.0.0.1:6443"  # through its own balancer
     assert "node/ha-agents-2" in second.run(installer().nodes_command()).stdout
@@ -117,11 +122,12 @@ def test_losing_the_first_server_keeps_the_api_joins_and_quorum(
     assert {h.name: len(distro_twin.starts(h)) for h in (second, third, agent)} == starts_before
     assert all(s["cluster_init"] != "true" for h in (second, third, agent, new)
                for s in distro_twin.starts(h))  # fmt: skip
-    # the balancers now spread over the two servers that are left
+    # every balancer, the new agent's too, spreads over all three servers: the lost one stays
+    # (health checks keep it out; it is taken back by itself when its machine returns) — and
+    # so the other nodes' files, the API certificate's names included, did not change
     for host in (second, third, agent, new):
         text = host.run(f"cat {BALANCER}").stdout
-        assert "ha-servers-1" not in text
-        assert "ha-servers-2" in text and "ha-servers-3" in text
+        assert all(f"server ha-servers-{i} " in text for i in (1, 2, 3)), text
     assert len(json.loads(second.run(MEMBER_LIST).stdout)["members"]) == 3
 
     print(

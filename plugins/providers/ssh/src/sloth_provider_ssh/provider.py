@@ -19,6 +19,7 @@ from sloth_kubernetes.plugin import (
     ConfigError,
     NodeRecord,
     NodeRequest,
+    PartialProvisionError,
     ProviderError,
 )
 
@@ -143,46 +144,89 @@ def check_reachable(
     pins: Pins,
     chosen: dict[str, hostkeys.Pin],
     timeout: int,
-) -> None:
-    """``true`` over ssh on every target (bastions first); one error lists every failure."""
-    for group in (_unique(t.bastion for t in targets if t.bastion), _unique(targets)):
+) -> dict[str, ProviderError]:
+    """``true`` over ssh on every target (bastions first). A bastion that fails, or a host whose
+    key or login is refused, stops everything (one error lists every failure); hosts that only
+    do not answer are returned (alias → error), so the others can go on without them."""
+    bastions = _unique(t.bastion for t in targets if t.bastion)
+    for is_bastion, group in ((True, bastions), (False, _unique(targets))):
         outcomes = _parallel(
             context, group, lambda t: connect.run(t, pins, "true", timeout=timeout)
         )
-        errors = [
-            _failure(target, outcome, pins, chosen[target.alias])
+        failed = [
+            (target, outcome)
             for target, outcome in zip(group, outcomes, strict=True)
             if outcome.problem is not None
         ]
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
+        errors = [_failure(t, o, pins, chosen[t.alias]) for t, o in failed]
+        refused = [
+            e for (_t, o), e in zip(failed, errors, strict=True) if o.problem != "unreachable"
+        ]
+        if is_bastion:
+            refused = errors  # every host behind a failed bastion is out of reach
+        if len(refused) == 1:
+            raise refused[0]
+        if refused:
             raise ProviderError(
-                f"{len(errors)} hosts failed the SSH check:\n"
-                + "\n".join(f"  - {e.message}" for e in errors),
-                hint=errors[0].hint,
+                f"{len(refused)} hosts failed the SSH check:\n"
+                + "\n".join(f"  - {e.message}" for e in refused),
+                hint=refused[0].hint,
                 provider=PROVIDER,
             )
+        if not is_bastion:
+            return {t.alias: e for (t, _o), e in zip(failed, errors, strict=True)}
+    return {}
 
 
 def provision(context: ClusterContext, requests: Sequence[NodeRequest]) -> list[NodeRecord]:
+    """Pick, pin, check and claim each request's host. Hosts that do not answer fail alone
+    (:class:`PartialProvisionError`) when others do: one lost machine never holds up the rest."""
     resolved = resolve(context.config)
     targets = [resolved.target_for(r) for r in requests]
+    requests_all, targets_all = list(requests), list(targets)
     timeout = resolved.settings.connect_timeout
+    unreachable: dict[str, ProviderError] = {}
     with tempfile.TemporaryDirectory(prefix="sloth-ssh-") as workdir:
         if context.dry_run:
             chosen = _dry_run_pins(context, resolved, targets)
         else:
             pins, chosen = settle_pins(context, resolved, targets, Path(workdir))
-            check_reachable(context, targets, pins, chosen, timeout)
+            unreachable = check_reachable(context, targets, pins, chosen, timeout)
+            if unreachable and len(unreachable) == len(_unique(targets)):
+                errors = list(unreachable.values())
+                if len(errors) == 1:
+                    raise errors[0]
+                raise ProviderError(
+                    f"{len(errors)} hosts failed the SSH check:\n"
+                    + "\n".join(f"  - {e.message}" for e in errors),
+                    hint=errors[0].hint,
+                    provider=PROVIDER,
+                )
+            pairs = [(r, t) for r, t in zip(requests, targets, strict=True)
+                     if t.alias not in unreachable]  # fmt: skip
+            requests = [r for r, _t in pairs]
+            targets = [t for _r, t in pairs]
             _audit_trusted(context, targets, requests, chosen)
             _claim(context, targets, pins, timeout)
             if resolved.settings.install_operator_key:
                 _install_operator_key(context, targets, pins, timeout)
-    return [
+    records = [
         _record(context, request, target, chosen, resolved.settings.install_operator_key)
         for request, target in zip(requests, targets, strict=True)
     ]
+    if unreachable:
+        failed = {
+            request.name: unreachable[target.alias].message
+            for request, target in zip(requests_all, targets_all, strict=True)
+            if target.alias in unreachable
+        }
+        raise PartialProvisionError(
+            f"{len(failed)} host(s) did not answer: {', '.join(sorted(failed))}",
+            records=records,
+            failed=failed,
+            provider=PROVIDER,
+        )
+    return records
 
 
 def _dry_run_pins(
