@@ -84,17 +84,20 @@ global
 
 defaults
     mode tcp
-    timeout connect 5s
+    # a server that died takes its mesh address with it: connections to it time out rather
+    # than being refused, so the connect timeout bounds what a client waits before the next
+    # server is tried (option redispatch 1: every retry goes to another server)
+    timeout connect 3s
     # API watches stay open for long: do not cut them
     timeout client 1h
     timeout server 1h
-    timeout check 3s
-    # a connection to a server that is down but not yet marked so goes to another one
-    retries 3
-    option redispatch
-    # a server is out after 2 failed checks 2 s apart, back after 2 good ones; sessions to a
-    # server marked down are closed so clients reconnect to a live one at once
-    default-server inter 2s fall 2 rise 2 on-marked-down shutdown-sessions
+    timeout check 2s
+    retries 2
+    option redispatch 1
+    # a server is out after 2 failed checks 1 s apart, back after 2 good ones (checked every
+    # 2 s while down); sessions to a server marked down are closed so clients reconnect to a
+    # live one at once
+    default-server inter 1s downinter 2s fall 2 rise 2 on-marked-down shutdown-sessions
 """
 
 

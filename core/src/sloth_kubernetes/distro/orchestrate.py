@@ -34,7 +34,7 @@ from ..remote.private_files import put_private
 from ..secrets import redact
 from . import artifacts, credentials, kubeconfig
 from . import endpoint as api_endpoint
-from .installer import SECRET_MARKER, DistroPlan, Installer, Release, Role, role_of
+from .installer import SECRET_MARKER, DistroPlan, Installer, NodeFile, Release, Role, role_of
 from .readiness import NO_CONDITION, NodeReady, Until, check_reachable, poll, wait_ready
 from .topology import EXTRA_KEY, Topology, plan_topology
 
@@ -366,8 +366,6 @@ def _staged(release: Release, airgap: bool) -> dict[str, str]:
 def _write_files(run: _Run, releases: Mapping[str, Release]) -> dict[str, bool]:
     """Stage release files and write each node's files (SFTP, or stdin for secret files: no
     content in any argv)."""
-    import io
-
     from pyinfra.operations import files
 
     airgap = run.plan.settings.airgap
@@ -390,22 +388,7 @@ def _write_files(run: _Run, releases: Mapping[str, Release]) -> dict[str, bool]:
                 mode="600",
                 create_remote_dir=True,
             )
-        for item in run.installer.node_files(run.plan, node):
-            directory = item.path.rsplit("/", 1)[0] or "/"
-            files.directory(name=f"distro: directory {directory}", path=directory, present=True)
-            if item.secret:  # never readable by others, not even until a chmod
-                written = put_private(f"distro: {item.path}", item.content, item.path)
-            else:
-                written = files.put(
-                    name=f"distro: {item.path}",
-                    src=io.StringIO(item.content),
-                    dest=item.path,
-                    mode=f"{item.mode:o}",
-                    user="root",
-                    group="root",
-                )
-            if written is not None:
-                metas[node.name].append(written)
+        metas[node.name] += _put_files("distro", run.installer.node_files(run.plan, node))
 
     run.event(f"writing {run.installer.name} files on {len(nodes)} nodes")
     result = run.session.apply("distro files", deploy, nodes=list(nodes))
@@ -415,14 +398,37 @@ def _write_files(run: _Run, releases: Mapping[str, Release]) -> dict[str, bool]:
     return {name: any(m.is_complete() and m.did_change() for m in metas[name]) for name in nodes}
 
 
-def _start_balancer(run: _Run) -> None:
-    """Mode nodeLocal: write the node-local balancer's files and (re)load it on every node
-    before any distribution unit starts, so nodes register through it. Its own files: a server
-    added or lost rewrites them and reloads haproxy without restarting the distribution."""
+def _put_files(label: str, items: Sequence[NodeFile]) -> list[Any]:
+    """pyinfra operations writing ``items`` (root-owned; secret files 0600 from the start,
+    through stdin); their metas."""
     import io
 
     from pyinfra.operations import files
 
+    metas = []
+    for item in items:
+        directory = item.path.rsplit("/", 1)[0] or "/"
+        files.directory(name=f"{label}: directory {directory}", path=directory, present=True)
+        if item.secret:  # never readable by others, not even until a chmod
+            written = put_private(f"{label}: {item.path}", item.content, item.path)
+        else:
+            written = files.put(
+                name=f"{label}: {item.path}",
+                src=io.StringIO(item.content),
+                dest=item.path,
+                mode=f"{item.mode:o}",
+                user="root",
+                group="root",
+            )
+        if written is not None:
+            metas.append(written)
+    return metas
+
+
+def _start_balancer(run: _Run) -> None:
+    """Mode nodeLocal: write the node-local balancer's files and (re)load it on every node
+    before any distribution unit starts, so nodes register through it. Its own files: a server
+    added or lost rewrites them and reloads haproxy without restarting the distribution."""
     endpoint = endpoint_of(run.context, run.installer, run.topology, run.plan.settings)
     if endpoint.mode != "nodeLocal":
         return
@@ -430,19 +436,9 @@ def _start_balancer(run: _Run) -> None:
     metas: dict[str, list[Any]] = {name: [] for name in nodes}
 
     def deploy(node: NodeRecord) -> None:
-        for item in api_endpoint.balancer_files(endpoint, role_of(node)):
-            directory = item.path.rsplit("/", 1)[0] or "/"
-            files.directory(name=f"balancer: directory {directory}", path=directory, present=True)
-            metas[node.name].append(
-                files.put(
-                    name=f"balancer: {item.path}",
-                    src=io.StringIO(item.content),
-                    dest=item.path,
-                    mode=f"{item.mode:o}",
-                    user="root",
-                    group="root",
-                )
-            )
+        metas[node.name] += _put_files(
+            "balancer", api_endpoint.balancer_files(endpoint, role_of(node))
+        )
 
     result = run.session.apply("api balancer files", deploy, nodes=list(nodes))
     errors = {n: r.error for n, r in result.per_node.items() if r.error is not None}
