@@ -65,6 +65,19 @@ def capture_posts(fake: Any, monkeypatch: pytest.MonkeyPatch, path: str) -> list
     return bodies
 
 
+#: The security block the firewall tests change to (the harness's default: 198.51.100.0/24 for
+#: SSH, 192.0.2.0/24 for the API).
+CHANGED_CIDRS = {"sshAllowedCIDRs": ["203.0.113.0/24"], "apiAllowedCIDRs": ["198.51.100.7/32"]}
+
+
+def wanted_permissions(harness: ClusterHarness) -> set[tuple[str, str, str]]:
+    """The firewall permissions ``harness``'s config asks for on its cloud."""
+    settings = harness.context.config.spec.providers[harness.cloud.name].settings
+    network = "private-network" in harness.cloud.spec.features and settings.private_network
+    config = harness.context.config
+    return permissions(cluster_rules(config, settings.network_cidr if network else None))
+
+
 class ClusterHarness:
     """A cluster config, a context and shortcuts to the provider's hooks, for one test."""
 
@@ -294,14 +307,7 @@ class ProviderContract:
         harness.events.clear()  # the same config again: the firewall is as wanted, nothing said
         harness.provision()
         assert not [e for e in harness.events if "firewall" in str(e.get("message"))]
-        changed = cloud_harness(
-            count=1,
-            name=harness.name,
-            security={
-                "sshAllowedCIDRs": ["203.0.113.0/24"],
-                "apiAllowedCIDRs": ["198.51.100.7/32"],
-            },
-        )
+        changed = cloud_harness(count=1, name=harness.name, security=CHANGED_CIDRS)
         driver = changed.driver()
         (firewall,) = driver.list_firewalls(changed.name)
         before = permissions(driver.firewall_rules(firewall))
@@ -319,12 +325,7 @@ class ProviderContract:
             assert "+tcp 6443 from 198.51.100.7/32" in event["message"], event
             assert "-tcp 6443 from 192.0.2.0/24" in event["message"], event
             assert "-tcp 22 from 198.51.100.0/24" in event["message"], event
-            settings = changed.context.config.spec.providers[changed.cloud.name].settings
-            network = "private-network" in driver.features and settings.private_network
-            wanted = cluster_rules(
-                changed.context.config, settings.network_cidr if network else None
-            )
-            assert rules == permissions(wanted)
+            assert rules == wanted_permissions(changed)
             changed.events.clear()  # a third run changes nothing and says nothing about it
             changed.provision()
             assert not [e for e in changed.events if "firewall" in str(e.get("message"))]
@@ -344,14 +345,7 @@ class ProviderContract:
         until = ("--yes", "up", "--until", "provision", "--no-progress")
         first = sloth_cli(*state, *until, "-f", str(harness.config_path))
         assert first.exit_code == 0, first.stdout + first.stderr
-        changed = cloud_harness(
-            count=1,
-            name=harness.name,
-            security={
-                "sshAllowedCIDRs": ["203.0.113.0/24"],
-                "apiAllowedCIDRs": ["198.51.100.7/32"],
-            },
-        )
+        changed = cloud_harness(count=1, name=harness.name, security=CHANGED_CIDRS)
         config = str(changed.config_path)
         shown = sloth_cli(*state, "-o", "json", "plan", "-f", config)
         assert shown.exit_code == 0, shown.stderr
@@ -384,12 +378,9 @@ class ProviderContract:
         left = sorted((a["kind"], a["detail"]) for a in after["actions"] if "-rule" in a["kind"])
         if blocker is None:
             assert left == []
-            settings = changed.context.config.spec.providers[changed.cloud.name].settings
-            network = "private-network" in changed.cloud.spec.features and settings.private_network
-            wanted = cluster_rules(
-                changed.context.config, settings.network_cidr if network else None
+            assert permissions(changed.driver().firewall_rules(firewall)) == wanted_permissions(
+                changed
             )
-            assert permissions(changed.driver().firewall_rules(firewall)) == permissions(wanted)
         else:  # unchanged, still shown, and `up` warned
             assert left == [(kind, detail + note) for kind, detail in expected]
             assert "cannot update them here" in applied.stderr
