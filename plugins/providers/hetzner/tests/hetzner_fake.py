@@ -7,12 +7,23 @@ emulator's does not (Prism matches paths without the server prefix).
 
 ``label_selector`` supports Hetzner's syntax: ``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``,
 ``k in (a,b)``, ``k notin (a,b)``, joined with commas (all must hold).
+
+**Actions** are asynchronous, as the API describes them (hcloud.json, schema ``action``: "Actions
+show the results and progress of asynchronous requests"; ``status`` one of ``running``,
+``success``, ``error``; ``finished`` null until it is finished; ``error`` null unless it failed):
+every action starts ``running`` (progress 0) and finishes on its own ``action_seconds`` later —
+``success``, or ``error`` (``action_failed``) for a command in ``failing_commands``. They are read
+back with ``GET /actions/{id}`` and ``GET /firewalls/actions/{id}``. ``set_rules`` answers, as
+the spec's example of ``POST /firewalls/{id}/actions/set_rules`` does, a ``set_firewall_rules``
+action on the firewall and one ``apply_firewall`` action (firewall + server) per server the
+firewall applies to.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
 from typing import Any
 
 from sloth_kubernetes.testing.emulators._http import JsonApp, JsonReply, JsonRequest
@@ -55,14 +66,21 @@ class HetznerFake(JsonApp):
         self.keys: dict[int, dict[str, Any]] = {}
         self.firewalls: dict[int, dict[str, Any]] = {}
         self.networks: dict[int, dict[str, Any]] = {}
+        self.actions: dict[int, dict[str, Any]] = {}
+        self._action_ends: dict[int, float] = {}  # monotonic time each action finishes
+        self.action_seconds = 0.2  # how long an action runs before it finishes
+        self.failing_commands: set[str] = set()  # actions of these commands end in error
         self._routes_()
 
     def reset(self) -> None:
         with self.lock:
             self.ids.reset()
             self.public_ips.reset()
-            for store in (self.servers, self.keys, self.firewalls, self.networks):
+            for store in (self.servers, self.keys, self.firewalls, self.networks, self.actions):
                 store.clear()
+            self._action_ends.clear()
+            self.action_seconds = 0.2
+            self.failing_commands.clear()
             self.requests.clear()
 
     def error(self, status: int, code: str, message: str) -> JsonReply:
@@ -91,18 +109,38 @@ class HetznerFake(JsonApp):
         }
         return JsonReply(200, {key: page.items, "meta": {"pagination": pagination}})
 
-    def action(self, command: str, resource_id: int, resource_type: str) -> dict[str, Any]:
-        now = utc_now()
-        return {
+    def action(
+        self, command: str, resource_id: int, resource_type: str, *more: tuple[int, str]
+    ) -> dict[str, Any]:
+        """Start an action on the resource (and ``more`` ``(id, type)``): running, for now."""
+        action = {
             "id": self.ids.next(),
             "command": command,
-            "status": "success",
-            "progress": 100,
-            "started": now,
-            "finished": now,
-            "resources": [{"id": resource_id, "type": resource_type}],
+            "status": "running",
+            "progress": 0,
+            "started": utc_now(),
+            "finished": None,
+            "resources": [{"id": i, "type": t} for i, t in ((resource_id, resource_type), *more)],
             "error": None,
         }
+        self.actions[action["id"]] = action
+        self._action_ends[action["id"]] = time.monotonic() + self.action_seconds
+        return dict(action)
+
+    def action_now(self, action_id: int) -> dict[str, Any] | None:
+        """The action as it is now: finished on its own once its time is up."""
+        action = self.actions.get(action_id)
+        if action is None:
+            return None
+        if action["status"] == "running" and time.monotonic() >= self._action_ends[action_id]:
+            failed = action["command"] in self.failing_commands
+            action.update(
+                status="error" if failed else "success",
+                progress=100,
+                finished=utc_now(),
+                error={"code": "action_failed", "message": "Action failed"} if failed else None,
+            )
+        return dict(action)
 
     def _routes_(self) -> None:
         route = self.route
@@ -273,7 +311,12 @@ class HetznerFake(JsonApp):
                 "created": utc_now(),
             }
             self.firewalls[firewall["id"]] = firewall
-            return JsonReply(201, {"firewall": firewall, "actions": []})
+            actions = [
+                self.action("apply_firewall", firewall["id"], "firewall", (server["id"], "server"))
+                for server in self.servers.values()
+                if _applies_to(firewall, server)
+            ]
+            return JsonReply(201, {"firewall": firewall, "actions": actions})
 
         @route("POST", "/firewalls/{firewall_id}/actions/set_rules")
         def set_firewall_rules(r: JsonRequest, firewall_id: str) -> JsonReply:
@@ -285,8 +328,27 @@ class HetznerFake(JsonApp):
                 {"destination_ips": [], "source_ips": [], **rule}
                 for rule in (r.body or {}).get("rules", [])
             ]
-            action = self.action("set_firewall_rules", firewall["id"], "firewall")
-            return JsonReply(201, {"actions": [action]})
+            actions = [self.action("set_firewall_rules", firewall["id"], "firewall")]
+            for server in self.servers.values():
+                if _applies_to(firewall, server):
+                    actions.append(
+                        self.action(
+                            "apply_firewall", firewall["id"], "firewall", (server["id"], "server")
+                        )
+                    )
+            return JsonReply(201, {"actions": actions})
+
+        @route("GET", "/actions/{action_id}")
+        def get_action(_r: JsonRequest, action_id: str) -> JsonReply:
+            action = self.action_now(_int(action_id))
+            return JsonReply(200, {"action": action}) if action else self.not_found()
+
+        @route("GET", "/firewalls/actions/{action_id}")
+        def get_firewall_action(_r: JsonRequest, action_id: str) -> JsonReply:
+            action = self.action_now(_int(action_id))
+            if action is None or not any(r["type"] == "firewall" for r in action["resources"]):
+                return self.not_found()
+            return JsonReply(200, {"action": action})
 
         @route("DELETE", "/firewalls/{firewall_id}")
         def delete_firewall(_r: JsonRequest, firewall_id: str) -> JsonReply:
@@ -325,6 +387,24 @@ class HetznerFake(JsonApp):
         @route("DELETE", "/networks/{network_id}")
         def delete_network(_r: JsonRequest, network_id: str) -> JsonReply:
             return JsonReply(204) if self.networks.pop(_int(network_id), None) else self.not_found()
+
+
+def _applies_to(firewall: dict[str, Any], server: dict[str, Any]) -> bool:
+    """Whether the firewall's ``applied_to`` (the request's ``apply_to``) covers the server."""
+    for target in firewall.get("applied_to") or []:
+        if (
+            target.get("type") == "server"
+            and (target.get("server") or {}).get("id") == server["id"]
+        ):
+            return True
+        selector = (target.get("label_selector") or {}).get("selector")
+        if (
+            target.get("type") == "label_selector"
+            and selector
+            and _selected(server.get("labels", {}), selector)
+        ):
+            return True
+    return False
 
 
 def _selected(labels: dict[str, str], selector: str) -> bool:

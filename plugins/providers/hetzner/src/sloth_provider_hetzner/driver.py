@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from sloth_kubernetes.plugin import (
     Image,
     Machine,
     MachineSpec,
+    ProviderError,
     Resource,
     Size,
     cluster_tags,
@@ -204,7 +206,9 @@ class HetznerDriver(CloudDriver):
                 {"type": "label_selector", "label_selector": {"selector": self._selector(cluster)}}
             ],
         }
-        firewall = self._request("POST", "/firewalls", body)["firewall"]
+        reply = self._request("POST", "/firewalls", body)
+        firewall = reply["firewall"]
+        self._wait_actions(reply.get("actions") or [], f"applying the firewall {firewall['name']}")
         return Resource("firewall", str(firewall["id"]), firewall["name"])
 
     @staticmethod
@@ -220,13 +224,49 @@ class HetznerDriver(CloudDriver):
     firewall_update_blocker = None
 
     def update_firewall_rules(self, firewall: Resource, rules: Sequence[FirewallRule]) -> None:
-        # set_rules replaces the whole rule set (docs.hetzner.cloud, "Set Rules"); the servers
-        # the firewall applies to get the new rules from the actions it starts.
-        self._request(
+        # set_rules replaces the whole rule set (docs.hetzner.cloud, "Set Rules") and answers
+        # actions — set_firewall_rules, and apply_firewall per server it applies to — that run
+        # on: the rules are in force only when they succeeded.
+        reply = self._request(
             "POST",
             f"/firewalls/{firewall.id}/actions/set_rules",
             {"rules": [self._rule(r) for r in rules]},
         )
+        self._wait_actions(reply.get("actions") or [], f"setting the rules of {firewall.name}")
+
+    def _wait_actions(self, actions: Sequence[dict[str, Any]], what: str) -> None:
+        """Poll each running action (``GET /actions/{id}``) until it succeeded, within
+        ``createTimeout`` every ``pollInterval`` (requests retried like any other); an action
+        that ended in ``error`` or is still running at the deadline becomes a ProviderError."""
+        pending = {int(a["id"]): a for a in actions}
+        deadline = time.monotonic() + self.settings.create_timeout
+        while True:
+            failed = [a for a in pending.values() if a.get("status") == "error"]
+            if failed:
+                error = failed[0].get("error") or {}
+                raise ProviderError(
+                    f"hetzner: {what}: action {failed[0].get('command')} "
+                    f"({failed[0]['id']}) failed: [{error.get('code', '?')}] "
+                    f"{error.get('message', '')}".rstrip(),
+                    provider="hetzner",
+                    hint="see the firewall's actions in the Hetzner console; re-run `up`: it "
+                    "sets the rules again",
+                )
+            running = [i for i, a in pending.items() if a.get("status") == "running"]
+            if not running:
+                return
+            if time.monotonic() >= deadline:
+                commands = ", ".join(f"{pending[i].get('command')} ({i})" for i in running)
+                raise ProviderError(
+                    f"hetzner: {what}: action(s) {commands} still running after "
+                    f"{self.settings.create_timeout:g} s",
+                    provider="hetzner",
+                    hint="re-run `up` (it checks the rules again), or raise "
+                    "spec.providers.hetzner.createTimeout",
+                )
+            time.sleep(self.settings.poll_interval)
+            for action_id in running:
+                pending[action_id] = self._request("GET", f"/actions/{action_id}")["action"]
 
     def list_firewalls(self, cluster: str) -> list[Resource]:
         found = self._all("/firewalls", "firewalls", label_selector=self._selector(cluster))
