@@ -116,3 +116,29 @@ def test_bundle_binary_says_it_is_a_twin(tmp_path):
     ).stdout
     assert out.startswith("k3s version v1.31.4+k3s1 (sloth twin of K3s v1.31.4+k3s1")
     assert "not a real Kubernetes" in out
+
+
+def test_an_agent_refuses_to_start_where_its_own_balancer_port_is_taken(tmp_path):
+    """As K3s/RKE2 agents do (their client balancer's net.Listen fails): RKE2's takes
+    lb-server-port and one below it for the API, so with the node-local balancer on
+    127.0.0.1:6443 an RKE2 agent must move it (the installer sets lb-server-port)."""
+    import socket
+
+    from sloth_distro_rke2.plugin import installer as rke2_installer
+    from sloth_kubernetes.testing.twin.runtime.agent import hold_balancer_ports
+
+    data = twin_facts(rke2_installer())
+    data.update(config_path=str(tmp_path / "config.yaml"))
+    rke2 = Facts(**data)
+    with socket.socket() as taken:  # what the node-local balancer holds, on a free port here
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(twin_config.ConfigRefused, match=f"127.0.0.1:{port}: bind"):
+            hold_balancer_ports(rke2, {"lb-server-port": port + 1})  # the API one below: taken
+        held = hold_balancer_ports(rke2, {"lb-server-port": port + 3})  # clear of it
+        assert sorted(s.getsockname()[1] for s in held) == [port + 2, port + 3]
+        k3s = hold_balancer_ports(_facts(tmp_path), {"lb-server-port": port + 5})
+        assert [s.getsockname()[1] for s in k3s] == [port + 5]  # K3s: supervisor = API
+    for listener in (*held, *k3s):
+        listener.close()

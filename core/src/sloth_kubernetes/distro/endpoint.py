@@ -215,3 +215,13 @@ def start_command(changed: bool) -> str:
         f"systemctl daemon-reload && systemctl enable {unit} >/dev/null 2>&1 && {{ {action} || "
         f"{{ journalctl -u {unit} -n 15 --no-pager 2>/dev/null; exit 1; }}; }}"
     )
+
+
+def uninstall_command() -> str:
+    """Stop and remove the balancer's unit and configuration (nothing else of haproxy: the
+    package may serve the user too). Succeeds where there is none."""
+    unit = f"/etc/systemd/system/{BALANCER_UNIT}.service"
+    return (
+        f"systemctl disable --now {BALANCER_UNIT} >/dev/null 2>&1; rm -f {unit} {BALANCER_CONFIG}; "
+        "rmdir /etc/sloth-kubernetes 2>/dev/null; systemctl daemon-reload 2>/dev/null; true"
+    )

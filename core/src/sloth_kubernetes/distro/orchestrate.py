@@ -693,4 +693,6 @@ def uninstall_cluster(
         outputs = session.shell(installer.uninstall_command(role), nodes=group)  # type: ignore[arg-type]
         done += [n for n in group if outputs[n].ok]
         context.event(PHASE, f"removed {installer.name} from {len(group)} {role}(s)")
+    if done:  # the node-local API balancer goes with the distribution (whatever the mode now)
+        session.shell(api_endpoint.uninstall_command(), nodes=done)
     return done

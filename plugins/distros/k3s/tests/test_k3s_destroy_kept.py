@@ -15,6 +15,8 @@ import pytest
 from sloth_distro_k3s.plugin import installer
 from sloth_kubernetes.testing import distro_twin
 
+BALANCER = "/etc/sloth-kubernetes/api-balancer.cfg"
+
 pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(300)]
 
 K3S_LEFTOVERS = [
@@ -58,9 +60,10 @@ def test_destroy_uninstalls_k3s_from_kept_machines(
     mesh = {n["name"]: n["meshAddress"] for n in status["nodes"]}
     assert mesh["bare-servers-1"] != hosts[0].address
     assert sorted(j.node for j in distro_twin.joins(hosts[0])) == ["bare-agents-1", "bare-agents-2"]
-    for agent in hosts[1:]:
+    for agent in hosts[1:]:  # through the node-local balancer (apiEndpoint mode nodeLocal)
         (start,) = distro_twin.starts(agent)
-        assert start["server"] == f"https://{mesh['bare-servers-1']}:6443"
+        assert start["server"] == "https://127.0.0.1:6443"
+        assert f"{mesh['bare-servers-1']}:6443 check" in agent.run(f"cat {BALANCER}").stdout
 
     # A plain `up` repairs the distribution from live state: a stopped agent service is found
     # by the distro's live check (the journal still says done) and started again.
@@ -84,5 +87,8 @@ def test_destroy_uninstalls_k3s_from_kept_machines(
         assert "k3s" not in host.run("systemctl list-unit-files --no-legend").stdout
         assert host.run("pgrep -f 'k3s (server|agent)'", check=False).returncode == 1
         assert ":6443" not in host.run("ss -ltn").stdout  # the "API server" went with it
+        # and the node-local balancer (its unit and config; the haproxy package stays)
+        assert "sloth-api-balancer" not in host.run("systemctl list-unit-files --no-legend").stdout
+        assert host.run(f"test -e {BALANCER}", check=False).returncode == 1
     states = sloth_cli(*state, "-o", "json", "status", "bare")
     assert states.exit_code != 0  # the cluster is forgotten

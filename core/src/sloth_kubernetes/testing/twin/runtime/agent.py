@@ -40,7 +40,8 @@ def hold_balancer_ports(facts: Facts, config: dict[str, Any]) -> list[socket.soc
             listener.bind(("127.0.0.1", number))
             listener.listen(16)
         except OSError as error:
-            listener.close()
+            for opened in (*held, listener):
+                opened.close()
             raise ConfigRefused(
                 f"failed to create load balancer: listen tcp 127.0.0.1:{number}: bind: "
                 f"{error.strerror or error}"
