@@ -33,7 +33,7 @@ def hold_balancer_ports(facts: Facts, config: dict[str, Any]) -> list[socket.soc
     """Listen where the agent's own client balancer listens; refuse a port already taken."""
     port = int(config.get("lb-server-port") or LB_SERVER_PORT)
     ports = [port] if facts.join_port == facts.api_port else [port, port - 1]
-    held = []
+    held: list[socket.socket] = []
     for number in ports:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
