@@ -119,6 +119,63 @@ def test_import_into_another_store_with_the_same_passphrase(tmp_path: Path) -> N
         assert _snapshot(target, "demo") == before
 
 
+def _renamed(data: dict, path: tuple, new: str) -> dict:
+    """``data`` (a deep copy) with the key at ``path`` renamed to ``new``."""
+    copy = json.loads(json.dumps(data))
+    *parents, key = path
+    holder = copy
+    for part in parents:
+        holder = holder[part]
+    holder[new] = holder.pop(key)
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("path", "typo", "message"),
+    [
+        (("secrets",), "secretz", "unknown key 'secretz' in the cluster export (did you mean "
+         "'secrets'?)"),
+        (("secrets", "items"), "itemz", "unknown key secrets.'itemz' in the cluster export "
+         "(did you mean 'items'?)"),
+        (("secrets", "items", 0, "sealed"), "seald", "unknown key secrets.items[0].'seald' in "
+         "the cluster export (did you mean 'sealed'?)"),
+        (("secrets", "items", 1, "name"), "nmae", "unknown key secrets.items[1].'nmae' in the "
+         "cluster export (did you mean 'name'?)"),
+    ],
+)  # fmt: skip
+def test_a_misspelled_secrets_key_is_refused_naming_it_never_skipped(
+    store: StateStore, path: tuple, typo: str, message: str
+) -> None:
+    """A misspelled ``secrets``/``items`` used to import the cluster without its secrets
+    (exit 0); a misspelled column of one secret said only ``KeyError('sealed')``. Neither the
+    sealed bytes nor the secret show in the message."""
+    _populate(store, "demo")
+    exported = json.loads(json.dumps(store.export_cluster("demo")))
+    store.delete_cluster("demo")
+    with pytest.raises(StateError) as caught:
+        store.import_cluster(_renamed(exported, path, typo))
+    assert message in str(caught.value)
+    shown = str(caught.value) + (caught.value.hint or "")
+    for item in exported["secrets"]["items"]:
+        assert item["sealed"] not in shown
+    assert "token-of-demo" not in shown
+    assert store.get_cluster("demo") is None  # nothing half-imported
+
+
+def test_an_altered_secret_is_refused_even_under_the_same_key(store: StateStore) -> None:
+    import base64
+
+    _populate(store, "demo")
+    exported = json.loads(json.dumps(store.export_cluster("demo")))
+    store.delete_cluster("demo")
+    sealed = bytearray(base64.b64decode(exported["secrets"]["items"][0]["sealed"]))
+    sealed[-1] ^= 1
+    exported["secrets"]["items"][0]["sealed"] = base64.b64encode(bytes(sealed)).decode()
+    with pytest.raises(StateError, match="secret 'k3s-token' in the export does not decrypt"):
+        store.import_cluster(exported)
+    assert store.get_cluster("demo") is None
+
+
 def test_import_refuses_something_that_is_no_export(store: StateStore) -> None:
     with pytest.raises(StateError, match="not a sloth-kubernetes cluster export"):
         store.import_cluster({"hello": "world"})

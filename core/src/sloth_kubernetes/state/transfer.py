@@ -93,6 +93,61 @@ def export_cluster(store: StateStore, name: str) -> dict[str, Any]:
     return data
 
 
+#: The keys an export has (``export_cluster``), at the top and in its secrets section: a key
+#: that is not one of them is refused, never skipped — a misspelled ``secrets`` or ``items``
+#: would otherwise import the cluster without its secrets.
+EXPORT_KEYS = (
+    "format", "version", "name", "cluster", "nodes", "allocations", "secrets", "journal",
+    "operations", "manifests", "audit", "exported_at", "source",
+)  # fmt: skip
+SECRETS_KEYS = ("key_fingerprint", "kdf", "items")
+SECRET_ITEM_KEYS = ("name", "sealed", "updated_at")
+
+
+def _check_keys(data: dict[str, Any]) -> None:
+    """Every key of the export is one it can have, and every secret has all of its own;
+    the error names the key (never a value: the sealed secrets stay out of messages)."""
+    from ..config.problem import did_you_mean
+
+    def refuse(where: str, key: str, known: tuple[str, ...], what: str) -> StateError:
+        hint = did_you_mean(key, list(known)) or f"known keys here: {', '.join(known)}"
+        return StateError(
+            f"{what} {where}{key!r} in the cluster export ({hint})",
+            hint="fix the key, or export the cluster again from its source state",
+        )
+
+    for key in data:
+        if key not in EXPORT_KEYS:
+            raise refuse("", str(key), EXPORT_KEYS, "unknown key")
+    section = data.get("secrets")
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise StateError(
+            "'secrets' in the cluster export is not a mapping",
+            hint="export the cluster again from its source state",
+        )
+    for key in section:
+        if key not in SECRETS_KEYS:
+            raise refuse("secrets.", str(key), SECRETS_KEYS, "unknown key")
+    for index, item in enumerate(section.get("items") or []):
+        if not isinstance(item, dict):
+            raise StateError(
+                f"secrets.items[{index}] in the cluster export is not a mapping",
+                hint="export the cluster again from its source state",
+            )
+        where = f"secrets.items[{index}]."
+        for key in item:
+            if key not in SECRET_ITEM_KEYS:
+                raise refuse(where, str(key), SECRET_ITEM_KEYS, "unknown key")
+        for key in SECRET_ITEM_KEYS:
+            if key not in item:
+                raise StateError(
+                    f"{where}{key} is missing in the cluster export",
+                    hint="fix the key, or export the cluster again from its source state",
+                )
+
+
 def _resealer_for(store: StateStore, data: dict[str, Any]) -> Resealer | None:
     """How to turn the export's sealed secrets into ones sealed with ``store``'s key."""
     section = data.get("secrets") or {}
@@ -100,25 +155,30 @@ def _resealer_for(store: StateStore, data: dict[str, Any]) -> Resealer | None:
         return None
     target_key = store.keyring.key()
     source_fp = section.get("key_fingerprint")
-    if source_fp == fingerprint(target_key):
-        return lambda _cluster, _name, sealed: sealed
     passphrase = store.keyring.passphrase()
     kdf = section.get("kdf")
-    if passphrase and kdf:
-        source_key = derive_key(passphrase, kdf)
-        if fingerprint(source_key) == source_fp:
+    source_key = (
+        target_key
+        if source_fp == fingerprint(target_key)
+        else derive_key(passphrase, kdf)
+        if passphrase and kdf
+        else None
+    )
+    if source_key is not None and fingerprint(source_key) == source_fp:
 
-            def reseal(cluster: str, name: str, sealed: bytes) -> bytes:
-                ad = associated_data(cluster, name)
-                plaintext = unseal(source_key, sealed, ad)
-                if plaintext is None:
-                    raise StateError(
-                        f"secret {name!r} in the export does not decrypt: the file was altered",
-                        hint="export the cluster again from its source state",
-                    )
-                return seal(target_key, plaintext, ad)
+        def reseal(cluster: str, name: str, sealed: bytes) -> bytes:
+            # opened even under the same key: an altered secret is refused here, not found
+            # broken by the next command that needs it
+            ad = associated_data(cluster, name)
+            plaintext = unseal(source_key, sealed, ad)
+            if plaintext is None:
+                raise StateError(
+                    f"secret {name!r} in the export does not decrypt: the file was altered",
+                    hint="export the cluster again from its source state",
+                )
+            return sealed if source_key == target_key else seal(target_key, plaintext, ad)
 
-            return reseal
+        return reseal
     raise StateError(
         f"the exported secrets are encrypted with key {source_fp}, but "
         f"{store.describe()} uses key {fingerprint(target_key)}",
@@ -167,6 +227,7 @@ def import_cluster(store: StateStore, data: dict[str, Any], *, replace: bool = F
             hint="use the sloth-kubernetes version that wrote it, or a newer one",
         )
     name = str(data["name"])
+    _check_keys(data)
     reseal = _resealer_for(store, data)
     try:
         with store.write() as tx:
