@@ -97,6 +97,20 @@ def test_journal_and_completed_steps(store: StateStore) -> None:
         store.journal_record("demo", "run-1", "mesh", None, "keys", "finished")
 
 
+def test_journal_many_steps_in_one_call_all_or_nothing(store: StateStore) -> None:
+    recorded = store.journal_records(
+        "demo", "run-3", [("connect", f"n{i}", "connect", "done", "") for i in range(3)]
+    )
+    assert [e.node for e in recorded] == ["n0", "n1", "n2"]
+    assert [e.node for e in store.journal_entries("demo", "run-3")] == ["n0", "n1", "n2"]
+    with pytest.raises(ValueError, match="journal status"):  # checked before anything is written
+        store.journal_records(
+            "demo", "run-4", [("connect", "n0", "connect", "done", ""),
+                              ("connect", "n1", "connect", "finished", "")],
+        )  # fmt: skip
+    assert store.journal_entries("demo", "run-4") == []
+
+
 def test_operations_history(store: StateStore) -> None:
     first = store.begin_operation("demo", "up", "alice", "laptop")
     store.end_operation(first, "success", {"created": ["n1", "n2"], "duration_s": 12.5})

@@ -78,6 +78,20 @@ class Run:
         )
         self.context.event(phase, detail or step, node=node or None, status=status)
 
+    def journal_nodes(
+        self, phase: str, nodes: Sequence[str], step: str, status: str, detail: str = ""
+    ) -> None:
+        """:meth:`journal` for the same step on many nodes, in one state transaction."""
+        if not nodes:
+            return
+        self.store.journal_records(
+            self.context.name,
+            self.context.run_id,
+            [(phase, node, step, status, detail) for node in nodes],
+        )
+        for node in nodes:
+            self.context.event(phase, detail or step, node=node, status=status)
+
     def fail(self, phase: str, node: str, error: SlothError) -> None:
         self.failures.append(Failure(phase, node, str(error), error.hint))
         self.journal(phase, node, phase, "failed", str(error))
@@ -299,14 +313,13 @@ def connect(run: Run) -> None:
         parallel=run.max_parallel,
     )
     run.context.remote = session
-    for node in nodes:
-        run.journal("connect", node.name, "connect", "started")
+    run.journal_nodes("connect", [node.name for node in nodes], "connect", "started")
     failures = session.connect()
     for node in nodes:
         if node.name in failures:
             run.fail("connect", node.name, failures[node.name])
-        else:
-            run.journal("connect", node.name, "connect", "done")
+    connected = [node.name for node in nodes if node.name not in failures]
+    run.journal_nodes("connect", connected, "connect", "done")
 
 
 def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
@@ -326,8 +339,7 @@ def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
     keys = _settings_keys(run, nodes, packages, require_cgroups=require_cgroups)
     verified = _unchanged_since_prepared(run, nodes, packages, keys)
     nodes = [node for node in nodes if node.name not in verified]
-    for node in nodes:
-        run.journal("prepare", node.name, "prepare", "started")
+    run.journal_nodes("prepare", [node.name for node in nodes], "prepare", "started")
     result = prepare_nodes(
         run.context.remote,
         run.context.config,
@@ -415,8 +427,9 @@ def _unchanged_since_prepared(
         for name, node in candidates.items()
         if digests.get(name) and digests[name] == recorded(node).get("fingerprint")
     }
-    for name in verified:
-        run.journal("prepare", name, "verify", "done", "unchanged since prepared (fingerprint)")
+    run.journal_nodes(
+        "prepare", list(verified), "verify", "done", "unchanged since prepared (fingerprint)"
+    )
     return verified
 
 

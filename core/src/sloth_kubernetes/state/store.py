@@ -7,6 +7,7 @@ safe to share between threads of one process; each process opens its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
@@ -285,13 +286,26 @@ class StateStore:
         detail: str = "",
     ) -> JournalEntry:  # fmt: skip
         """Record one step's status (``started``/``done``/``failed``/``skipped``)."""
-        if status not in JOURNAL_STATUSES:
-            raise ValueError(f"journal status must be one of {JOURNAL_STATUSES}, not {status!r}")
-        entry = JournalEntry(
-            0, cluster, run_id, phase, node or "", step, status, redact(detail), utc_now()
-        )
+        return self.journal_records(cluster, run_id, [(phase, node, step, status, detail)])[0]
+
+    def journal_records(
+        self, cluster: str, run_id: str, steps: Sequence[tuple[str, str | None, str, str, str]]
+    ) -> list[JournalEntry]:
+        """Record many ``(phase, node, step, status, detail)`` in one transaction (the same step
+        on every node of a phase: one write, not one per node)."""
+        entries = []
+        for phase, node, step, status, detail in steps:
+            if status not in JOURNAL_STATUSES:
+                raise ValueError(
+                    f"journal status must be one of {JOURNAL_STATUSES}, not {status!r}"
+                )
+            entries.append(
+                JournalEntry(
+                    0, cluster, run_id, phase, node or "", step, status, redact(detail), utc_now()
+                )
+            )
         with self._db.write() as tx:
-            return attrs.evolve(entry, id=rows.insert_journal(tx, entry))
+            return [attrs.evolve(entry, id=rows.insert_journal(tx, entry)) for entry in entries]
 
     def journal_entries(self, cluster: str, run_id: str | None = None) -> list[JournalEntry]:
         """Entries oldest first, of one run or of every run."""
