@@ -333,11 +333,12 @@ def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
         return {}
     from ..remote.prepare import prepare_nodes
     from ..remote.prepare.fingerprint import EXTRA_KEY, read_fingerprints
+    from .prepared import settings_keys, unchanged_since_prepared
 
     # Packages the selected add-ons need on each node (longhorn: open-iscsi, nfs-common).
     packages = {node.name: run.manager.hooks.node_packages(run.context, node) for node in nodes}
-    keys = _settings_keys(run, nodes, packages, require_cgroups=require_cgroups)
-    verified = _unchanged_since_prepared(run, nodes, packages, keys)
+    keys = settings_keys(run, nodes, packages, require_cgroups=require_cgroups)
+    verified = unchanged_since_prepared(run, nodes, packages, keys)
     nodes = [node for node in nodes if node.name not in verified]
     run.journal_nodes("prepare", [node.name for node in nodes], "prepare", "started")
     result = prepare_nodes(
@@ -379,58 +380,6 @@ def prepare(run: Run, *, require_cgroups: bool) -> dict[str, tuple[str, ...]]:
         run.save(attrs.evolve(current, extra={**current.extra, EXTRA_KEY: data}))
     run.mark("prepare", done)
     return changed_steps
-
-
-def _settings_keys(
-    run: Run,
-    nodes: Sequence[NodeRecord],
-    packages: dict[str, list[NodePackage]],
-    *,
-    require_cgroups: bool,
-) -> dict[str, str]:
-    from ..remote.prepare import settings_for
-    from ..remote.prepare.fingerprint import settings_key
-
-    return {
-        node.name: settings_key(
-            settings_for(run.context.config, node),
-            packages[node.name],
-            require_cgroups=require_cgroups,
-        )
-        for node in nodes
-    }
-
-
-def _unchanged_since_prepared(
-    run: Run,
-    nodes: Sequence[NodeRecord],
-    packages: dict[str, list[NodePackage]],
-    keys: dict[str, str],
-) -> dict[str, NodeRecord]:
-    """Nodes prepare converged before, under the same settings, whose fingerprint — read live,
-    one round over them all — is still the one recorded then (remote/prepare/fingerprint.py):
-    prepare would change nothing there. Each is journaled as verified."""
-    from ..remote.prepare.fingerprint import read_fingerprints, recorded
-
-    assert run.context.remote is not None
-    candidates = {
-        node.name: node
-        for node in nodes
-        if node.phases.get("prepare") == "done"
-        and recorded(node).get("settings") == keys[node.name]
-    }
-    if not candidates:
-        return {}
-    digests = read_fingerprints(run.context.remote, {n: packages[n] for n in candidates})
-    verified = {
-        name: node
-        for name, node in candidates.items()
-        if digests.get(name) and digests[name] == recorded(node).get("fingerprint")
-    }
-    run.journal_nodes(
-        "prepare", list(verified), "verify", "done", "unchanged since prepared (fingerprint)"
-    )
-    return verified
 
 
 def mesh(run: Run) -> None:
