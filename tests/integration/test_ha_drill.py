@@ -1,6 +1,6 @@
-"""The HA drill on real local hosts (systemd) run by the **distribution twin** of K3s — a sloth
-twin, not a real Kubernetes; its etcd is a real etcd — with ``apiEndpoint`` mode nodeLocal
-(the default): a real haproxy on every node.
+"""The HA drill on real local hosts (systemd) run by the **distribution twins** of K3s and RKE2 —
+sloth twins, not a real Kubernetes; their etcd is a real etcd — with ``apiEndpoint`` mode
+nodeLocal (the default): a real haproxy on every node.
 
 Three servers and an agent come up through the real CLI; then the first server's machine is
 stopped (its PID 1 killed: sshd, wireguard-go, etcd, the twin and haproxy die with it). What a
@@ -21,28 +21,48 @@ import signal
 import time
 
 import pytest
-from sloth_distro_k3s.plugin import installer
+from sloth_distro_k3s.plugin import installer as k3s
+from sloth_distro_rke2.plugin import installer as rke2
 from sloth_kubernetes.testing import distro_twin
 
 pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(900)]
 
-ETCD_TLS = "/var/lib/rancher/k3s/server/tls/etcd"
-MEMBER_LIST = (
-    f"curl -sf --cacert {ETCD_TLS}/server-ca.crt --cert {ETCD_TLS}/client.crt "
-    f"--key {ETCD_TLS}/client.key -X POST -d '{{}}' https://127.0.0.1:2379/v3/cluster/member/list"
-)
 BALANCER = "/etc/sloth-kubernetes/api-balancer.cfg"
-#: kubectl on a node with the admin kubeconfig: the twin's kubectl (``k3s kubectl``) pointed at
-#: https://127.0.0.1:6443 — on an agent that is the node-local balancer
-NODE_KUBECTL = "timeout 10 k3s kubectl --kubeconfig /root/admin.yaml"
+#: per distribution: its installer, the registration port, and kubectl on any node with the
+#: admin kubeconfig — the twin's own (``k3s kubectl``; RKE2's ``__kubectl``, what
+#: ``<data-dir>/bin/kubectl`` runs) pointed at https://127.0.0.1:6443: on an agent that is
+#: the node-local balancer
+DISTROS = {
+    "k3s": (k3s, 6443, "timeout 10 k3s kubectl --kubeconfig /root/admin.yaml"),
+    "rke2": (rke2, 9345, "timeout 10 rke2 __kubectl --kubeconfig /root/admin.yaml"),
+}
 
 
-def _config(hosts, agents: int) -> str:
+def member_list(distro: str) -> str:
+    """etcd's own v3 API (its JSON gateway), asked on a server with its etcd client cert."""
+    tls = f"/var/lib/rancher/{distro}/server/tls/etcd"
+    return (
+        f"curl -sf --cacert {tls}/server-ca.crt --cert {tls}/client.crt --key {tls}/client.key "
+        "-X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list"
+    )
+
+
+@pytest.fixture
+def with_ssh_provider(sloth_manager, register_plugin):
+    """The plugin manager with the ``ssh`` provider (machines you already have) registered."""
+    if not sloth_manager.pm.has_plugin("ssh"):
+        from sloth_provider_ssh import plugin
+
+        register_plugin(plugin.PLUGIN, "ssh")
+    return sloth_manager
+
+
+def _config(distro: str, hosts, agents: int) -> str:
     return distro_twin.ssh_cluster_config(
         "ha",
         hosts,
         [("servers", 3, "server"), ("agents", agents, "agent")],
-        kubernetes={"distribution": "k3s", "k3s": {"readyTimeout": 120}},
+        kubernetes={"distribution": distro, distro: {"readyTimeout": 120}},
     )
 
 
@@ -59,29 +79,32 @@ def _ok(host, command: str) -> bool:
     return host.run(command, check=False, timeout=30).returncode == 0
 
 
+@pytest.mark.parametrize("distro", sorted(DISTROS))
 def test_losing_the_first_server_keeps_the_api_joins_and_quorum(
-    local_hosts, with_ssh_provider, sloth_cli, tmp_path
+    local_hosts, with_ssh_provider, sloth_cli, tmp_path, distro
 ):
+    installer, port, node_kubectl = DISTROS[distro]
     bundle = distro_twin.twin_bundle(installer(), tmp_path / "bundle")
     assert sloth_cli("artifacts", "import", str(bundle)).exit_code == 0
     hosts = local_hosts(5, mode="systemd")
     first, second, third, agent, spare = hosts
     config = tmp_path / "ha.yaml"
-    config.write_text(_config(hosts[:4], agents=1))
+    config.write_text(_config(distro, hosts[:4], agents=1))
     state = ("--state", f"sqlite:///{tmp_path / 'state.db'}", "--yes")
 
     up = sloth_cli(*state, "up", "-f", str(config), "--no-progress")
     assert up.exit_code == 0, up.stdout + up.stderr
 
-    # every node runs the balancer; the agent registered through it (127.0.0.1:6443)
+    # every node runs the balancer; the agent registered through it (127.0.0.1, the
+    # distribution's port; servers 10000 above it)
     for host in hosts[:4]:
         assert host.run("systemctl is-active sloth-api-balancer").stdout.strip() == "active"
-    assert distro_twin.starts(agent)[0]["server"] == "https://127.0.0.1:6443"
-    assert distro_twin.starts(second)[0]["server"] == "https://127.0.0.1:16443"
-    kubeconfig = second.run("cat /etc/rancher/k3s/k3s.yaml").stdout
+    assert distro_twin.starts(agent)[0]["server"] == f"https://127.0.0.1:{port}"
+    assert distro_twin.starts(second)[0]["server"] == f"https://127.0.0.1:{port + 10000}"
+    kubeconfig = second.run(f"cat {installer().kubeconfig_path}").stdout
     agent.run(f"umask 077 && cat > /root/admin.yaml <<'EOF'\n{kubeconfig}EOF")
     assert _ok(
-        agent, f"{NODE_KUBECTL} get nodes -o name"
+        agent, f"{node_kubectl} get nodes -o name"
     )  # kubectl on an agent, through its balancer
     starts_before = {h.name: len(distro_twin.starts(h)) for h in (second, third, agent)}
 
@@ -91,11 +114,11 @@ def test_losing_the_first_server_keeps_the_api_joins_and_quorum(
     assert first.run("true", check=False).returncode == 255  # nothing answers there
 
     # the API answers through the agent's balancer, and on the other servers; etcd has quorum
-    via_balancer = _until(lambda: _ok(agent, f"{NODE_KUBECTL} get --raw=/readyz"), 60)
+    via_balancer = _until(lambda: _ok(agent, f"{node_kubectl} get --raw=/readyz"), 60)
     readyz = installer().readyz_command()
     assert second.run(readyz).stdout.strip() == "ok"
     assert third.run(readyz).stdout.strip() == "ok"
-    members = json.loads(second.run(MEMBER_LIST).stdout)["members"]
+    members = json.loads(second.run(member_list(distro)).stdout)["members"]
     assert len(members) == 3  # still 3 voting members, 2 of them up: quorum
     assert not any(m.get("isLearner") for m in members)
     # the balancer has taken the lost server out (2 failed checks, 2 s apart)
@@ -103,7 +126,7 @@ def test_losing_the_first_server_keeps_the_api_joins_and_quorum(
     marked_down = time.monotonic() - stopped
 
     # the next `up` adds an agent while the first server is still gone
-    config.write_text(_config(hosts, agents=2))
+    config.write_text(_config(distro, hosts, agents=2))
     started = time.monotonic()
     again = sloth_cli(*state, "up", "-f", str(config), "--no-progress")
     up_seconds = time.monotonic() - started
@@ -114,7 +137,7 @@ def test_losing_the_first_server_keeps_the_api_joins_and_quorum(
     new = spare
     assert _ok(new, f"test -s {distro_twin.RECORDS}/invocations.log"), output
     (joined,) = distro_twin.starts(new)
-    assert joined["server"] == "https://127.0.0.1:6443"  # through its own balancer
+    assert joined["server"] == f"https://127.0.0.1:{port}"  # through its own balancer
     assert "node/ha-agents-2" in second.run(installer().nodes_command()).stdout
     # nobody initialised again, nobody else restarted
     assert {h.name: len(distro_twin.starts(h)) for h in (second, third, agent)} == starts_before
@@ -126,10 +149,10 @@ def test_losing_the_first_server_keeps_the_api_joins_and_quorum(
     for host in (second, third, agent, new):
         text = host.run(f"cat {BALANCER}").stdout
         assert all(f"server ha-servers-{i} " in text for i in (1, 2, 3)), text
-    assert len(json.loads(second.run(MEMBER_LIST).stdout)["members"]) == 3
+    assert len(json.loads(second.run(member_list(distro)).stdout)["members"]) == 3
 
     print(
-        f"\nHA drill (k3s twin, 3 servers): API through an agent's balancer answered "
+        f"\nHA drill ({distro} twin, 3 servers): API through an agent's balancer answered "
         f"{via_balancer:.1f}s after the first server stopped; the balancer's DOWN seen in its "
         f"journal after {marked_down:.1f}s; `up` adding an agent with the first server gone: "
         f"exit {again.exit_code} in {up_seconds:.1f}s"
