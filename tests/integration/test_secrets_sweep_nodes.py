@@ -1,6 +1,7 @@
-"""The secrets sweep on real nodes (#13): a K3s cluster on local hosts (systemd, a real
-wireguard-go mesh, the **distribution twin** of K3s — a sloth twin, not a real K3s), brought up by
-the real CLI with every kind of secret planted, then every place a secret could land is grepped.
+"""The secrets sweep on real nodes (#13): a K3s, then an RKE2 cluster on local hosts (systemd, a
+real wireguard-go mesh, the **distribution twin** — a sloth twin, not the real distribution),
+brought up by the real CLI with every kind of secret planted, then every place a secret could land
+is grepped.
 
 Planted or generated, each recognisable (random per run): the state passphrase, etcd's S3 access
 and secret keys (cloud credentials, from ``${env:…}``), the operator's SSH private key, the cluster
@@ -8,7 +9,7 @@ token the distro phase generates, the admin kubeconfig's client key, and each no
 private key (generated on the node). Searched:
 
 * everything written on each node (its disk overlay and its tmpfs ``/run``, ``/tmp``,
-  ``/dev/shm``): only the files listed in :data:`ALLOWED` may hold a secret, and those 0600;
+  ``/dev/shm``): only the files :func:`allowed_holders` lists may hold a secret, and those 0600;
 * every file uploaded over SFTP, stat'ed the moment the upload finished: one holding a secret
   must never have been readable by anyone but its owner, not even until the next ``chmod``;
 * every command sent over SSH (the argv of the node's shell) and every process's argv on the
@@ -30,20 +31,26 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sloth_distro_k3s.plugin import installer
+from sloth_kubernetes.api.distro import installer_for
 from sloth_kubernetes.testing import distro_twin, sweep
 
 pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(900)]
 
-#: Node files allowed to hold a secret (path pattern → kinds), each of them 0600. The twin's own
-#: files are what K3s itself writes there (server/token, the admin kubeconfig, its client key).
-ALLOWED = {
-    "/etc/rancher/k3s/config.yaml": {"cluster token", "s3 access key", "s3 secret key"},
-    "/var/lib/rancher/k3s/server/token": {"cluster token"},
-    "/etc/rancher/k3s/k3s.yaml": {"kubeconfig client key"},
-    "/var/lib/rancher/k3s/server/tls/client-admin.key": {"kubeconfig client key"},
-    "/etc/wireguard/*.key": {"wireguard private key"},
-}
+
+def allowed_holders(installer) -> dict[str, set[str]]:
+    """Node files allowed to hold a secret (path pattern → kinds), each of them 0600. The
+    twin's own files are what the distribution itself writes there (server/token, the admin
+    kubeconfig, its client key)."""
+    data = installer.data_dir
+    return {
+        installer.config_path: {"cluster token", "s3 access key", "s3 secret key"},
+        f"{data}/server/token": {"cluster token"},
+        installer.kubeconfig_path: {"kubeconfig client key"},
+        f"{data}/server/tls/client-admin.key": {"kubeconfig client key"},
+        "/etc/wireguard/*.key": {"wireguard private key"},
+    }
+
+
 #: Operator-side files allowed to hold secrets: the encrypted store and its key file.
 STATE_FILES = ("state.db", "state.db-wal", "state.db-shm", "state.key")
 
@@ -61,9 +68,22 @@ def _kubeconfig_key(kubeconfig: str) -> str:
     return base64.b64decode(document["users"][0]["user"]["client-key-data"]).decode()
 
 
+@pytest.fixture
+def with_ssh_provider(sloth_manager, register_plugin):
+    """The plugin manager with the ``ssh`` provider (machines you already have) registered."""
+    if not sloth_manager.pm.has_plugin("ssh"):
+        from sloth_provider_ssh import plugin
+
+        register_plugin(plugin.PLUGIN, "ssh")
+    return sloth_manager
+
+
+@pytest.mark.parametrize("distro", ["k3s", "rke2"])
 def test_no_secret_leaves_its_files_on_twin_nodes(
-    local_hosts, with_ssh_provider, sloth_cli, tmp_path, monkeypatch
+    distro, local_hosts, with_ssh_provider, sloth_cli, tmp_path, monkeypatch
 ):
+    installer = installer_for(distro, with_ssh_provider)
+    allowed_files = allowed_holders(installer)
     planted = {
         "passphrase": "pp-" + secrets.token_urlsafe(24),
         "s3 access key": "AKIA" + secrets.token_hex(10).upper(),
@@ -76,7 +96,7 @@ def test_no_secret_leaves_its_files_on_twin_nodes(
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
 
-    bundle = distro_twin.twin_bundle(installer(), tmp_path / "bundle")
+    bundle = distro_twin.twin_bundle(installer, tmp_path / "bundle")
     assert sloth_cli("artifacts", "import", str(bundle)).exit_code == 0
     hosts = local_hosts(2, mode="systemd")
     config = tmp_path / "sweep.yaml"
@@ -91,8 +111,8 @@ def test_no_secret_leaves_its_files_on_twin_nodes(
             hosts,
             [("servers", 1, "server"), ("agents", 1, "agent")],
             kubernetes={
-                "distribution": "k3s",
-                "k3s": {"readyTimeout": 120, "snapshots": {"s3": s3}},
+                "distribution": distro,
+                distro: {"readyTimeout": 120, "snapshots": {"s3": s3}},
             },
         )
     )
@@ -157,7 +177,7 @@ def test_no_secret_leaves_its_files_on_twin_nodes(
             for holder in holders:
                 allowed = {
                     k
-                    for pattern, kinds in ALLOWED.items()
+                    for pattern, kinds in allowed_files.items()
                     if fnmatch.fnmatch(holder.where, pattern)
                     for k in kinds
                 }
@@ -192,11 +212,11 @@ def test_no_secret_leaves_its_files_on_twin_nodes(
 
     # and the sweep looked where it claims to
     assert sampled.samples > 50
-    assert any("k3s" in a for a in sampled.seen)
+    assert any(distro in a for a in sampled.seen)
     assert len(sent.commands) > 20
-    assert any(u.path.endswith("/k3s") or "k3s" in u.path for u in up.uploads)  # the release
+    assert any(distro in u.path for u in up.uploads)  # the release
     for host in hosts:  # the config holds the token (written 0600 from the start, see above)
-        (config_file,) = [f for f in node_files[host.name] if f.where == installer().config_path]
+        (config_file,) = [f for f in node_files[host.name] if f.where == installer.config_path]
         assert token.reveal().encode() in config_file.content
         assert len(distro_twin.starts(host)) == 1  # the converged re-run rewrote nothing
     assert any(f.where.startswith("/run/") for f in node_files[hosts[0].name])
