@@ -107,6 +107,9 @@ def _combination(
         kubernetes["hardening"] = "cis"
     if distro_settings:
         kubernetes[distro] = distro_settings
+    if distro == "kubeadm" and cni_settings.get("kubeProxyReplacement"):
+        # kubeadm workers run no local API server: Cilium needs the control-plane endpoint
+        kubernetes[distro] = {**distro_settings, "registrationAddress": "10.99.0.1"}
     if cni is not None:
         kubernetes["cni"] = {"type": cni, **cni_settings}
     spec: dict[str, Any] = {"kubernetes": kubernetes, "mesh": dict(MESHES[mesh])}
@@ -178,6 +181,8 @@ def render_for_twin(config: Any, manager: Any) -> tuple[Any, ...]:
     rendered = render_cluster(config, nodes, manager)
     server = next(n.name for n in nodes if n.is_server)
     files = rendered.node_files[server]
+    if config.spec.kubernetes.distribution == "kubeadm":
+        return _kubeadm_for_twin(config, nodes, rendered, server, files)
     config_path = next(p for p in files if p.endswith("/config.yaml"))
     settings = load_yaml(files[config_path]) or {}
     directory = f"{settings.get('data-dir')}/server/manifests"
@@ -193,4 +198,28 @@ def render_for_twin(config: Any, manager: Any) -> tuple[Any, ...]:
         node_files = rendered.node_files[node.name]
         path = next(p for p in node_files if p.endswith("/config.yaml"))
         everyone[node.name] = (str(node.mesh_address), load_yaml(node_files[path]) or {})
+    return server, settings, manifests, everyone, files
+
+
+KUBEADM_CONFIG = "/etc/kubernetes/sloth/kubeadm.yaml"
+
+
+def _kubeadm_documents(text: str) -> dict[str, Any]:
+    return {d["kind"]: d for d in load_all(text) if isinstance(d, dict)}
+
+
+def _kubeadm_for_twin(
+    config: Any, nodes: list[Any], rendered: Any, server: str, files: dict[str, str]
+) -> tuple[Any, ...]:
+    """kubeadm: the first server's configuration kinds, and the add-on objects the pipeline
+    applies through the API (kubeadm has no manifests directory)."""
+    settings = _kubeadm_documents(files[KUBEADM_CONFIG])
+    manifests = {f"{m.component}/{m.key}": [m.body] for m in rendered.manifests}
+    everyone = {
+        node.name: (
+            str(node.mesh_address),
+            _kubeadm_documents(rendered.node_files[node.name][KUBEADM_CONFIG]),
+        )
+        for node in nodes
+    }
     return server, settings, manifests, everyone, files

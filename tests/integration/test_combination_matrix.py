@@ -26,7 +26,7 @@ from sloth_kubernetes.testing.dummy import DummyProvider
 from sloth_kubernetes.testing.plugin import BASE_CONFIG, _deep_merge
 from sloth_kubernetes.testing.twin import Deployment, deployed_objects
 
-VERSIONS = {"k3s": "v1.31.4+k3s1", "rke2": "v1.31.4+rke2r1"}
+VERSIONS = {"k3s": "v1.31.4+k3s1", "rke2": "v1.31.4+rke2r1", "kubeadm": "v1.31.4"}
 #: Why config validation may refuse a combination of the matrix.
 REFUSALS = (
     r"^(cni|storage|addon) '[\w-]+' does not support distribution",  # declared `supports`
@@ -34,11 +34,8 @@ REFUSALS = (
     r"^rke2\.cni none without spec\.kubernetes\.cni leaves the cluster without a CNI",
     r"^kubeadm starts no pod network",  # kubeadm: a CNI plugin is mandatory
 )
-#: Distributions every combination of which is refused for now: kubeadm needs a CNI plugin and
-#: none supports it yet (they are HelmCharts; kubeadm's standalone helm-controller is still to
-#: come, docs/distros/kubeadm.md). Once a CNI supports it, the coverage test below demands its
-#: combinations be accepted and checked.
-WAITING_FOR_A_CNI = {"kubeadm"}
+#: Distributions that start no pod network: a CNI plugin is mandatory (refused without one).
+NEEDS_A_CNI = {"kubeadm"}
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 #: flannel's own overhead per backend (flannel pkg/backend: vxlan 50, wireguard 60 over IPv4)
 FLANNEL_OVERHEAD = {"vxlan": 50, "host-gw": 0, "wireguard-native": 60}
@@ -94,7 +91,10 @@ def test_combination(manager: PluginManager, spec: dict[str, Any]) -> None:
         files=files,
     )
     problems = check(config, settings, deployment)
-    problems += _every_node_on_the_mesh(config, deployment, nodes)
+    if distro == "kubeadm":
+        problems += _kubeadm_nodes_on_the_mesh(config, nodes)
+    else:
+        problems += _every_node_on_the_mesh(config, deployment, nodes)
     assert not problems, "\n".join(problems)
 
 
@@ -114,7 +114,10 @@ def check(config: Any, settings: dict[str, Any], deployment: Deployment) -> list
     for key, sources in deployment.owners().items():
         if len(sources) > 1:
             problems.append(f"{key} is created by {len(sources)} sources: {', '.join(sources)}")
-    problems += _node_addresses(settings, network)
+    if deployment.distro == "kubeadm":
+        problems += _kubeadm_networking(config, settings)
+    else:
+        problems += _node_addresses(settings, network)
     for cni in cnis:
         problems += _cni(cni, config, settings, deployment, network)
     problems += _pinned(deployment)
@@ -154,6 +157,46 @@ def _every_node_on_the_mesh(
     return problems
 
 
+def _kubelet_args(document: dict[str, Any]) -> dict[str, str]:
+    registration = document.get("nodeRegistration") or {}
+    return {a["name"]: a["value"] for a in registration.get("kubeletExtraArgs") or []}
+
+
+def _kubeadm_networking(config: Any, documents: dict[str, Any]) -> list[str]:
+    """kubeadm: the API advertised on the mesh, the spec's pod/service CIDRs, kube-proxy's
+    cluster CIDR the pod CIDR (when it runs)."""
+    problems = []
+    mesh = "10.99.0.1"
+    init = documents.get("InitConfiguration") or {}
+    advertise = (init.get("localAPIEndpoint") or {}).get("advertiseAddress")
+    if advertise != mesh:
+        problems.append(f"advertiseAddress {advertise} is not the mesh address {mesh}")
+    networking = (documents.get("ClusterConfiguration") or {}).get("networking") or {}
+    for key, wanted in (("podSubnet", config.spec.kubernetes.pod_cidr),
+                        ("serviceSubnet", config.spec.kubernetes.service_cidr)):  # fmt: skip
+        if networking.get(key) != wanted:
+            problems.append(f"networking.{key} {networking.get(key)} is not {wanted}")
+    proxy = documents.get("KubeProxyConfiguration")
+    if proxy is not None and proxy.get("clusterCIDR") != config.spec.kubernetes.pod_cidr:
+        problems.append(f"kube-proxy clusterCIDR {proxy.get('clusterCIDR')} is not the pod CIDR")
+    return problems
+
+
+def _kubeadm_nodes_on_the_mesh(
+    config: Any, nodes: dict[str, tuple[str, dict[str, Any]]]
+) -> list[str]:
+    problems = []
+    for name, (address, documents) in sorted(nodes.items()):
+        document = documents.get("InitConfiguration") or documents.get("JoinConfiguration") or {}
+        node_ip = _kubelet_args(document).get("node-ip")
+        if node_ip != address:
+            problems.append(f"{name}: kubelet node-ip {node_ip} is not {address}")
+        plane = (documents.get("JoinConfiguration") or {}).get("controlPlane")
+        if plane and (plane.get("localAPIEndpoint") or {}).get("advertiseAddress") != address:
+            problems.append(f"{name}: control plane not advertised on its mesh address")
+    return problems
+
+
 def _node_addresses(settings: dict[str, Any], network: Any) -> list[str]:
     problems = []
     mesh = "10.99.0.1"
@@ -170,10 +213,11 @@ def _cni(
     problems = []
     pod_cidr = config.spec.kubernetes.pod_cidr
     service_cidr = config.spec.kubernetes.service_cidr
-    if settings.get("cluster-cidr") != [pod_cidr]:
-        problems.append(f"cluster-cidr {settings.get('cluster-cidr')} is not {pod_cidr}")
-    if settings.get("service-cidr") != [service_cidr]:
-        problems.append(f"service-cidr {settings.get('service-cidr')} is not {service_cidr}")
+    if deployment.distro != "kubeadm":  # kubeadm: its networking, checked in check()
+        if settings.get("cluster-cidr") != [pod_cidr]:
+            problems.append(f"cluster-cidr {settings.get('cluster-cidr')} is not {pod_cidr}")
+        if settings.get("service-cidr") != [service_cidr]:
+            problems.append(f"service-cidr {settings.get('service-cidr')} is not {service_cidr}")
     if cni == "flannel":  # K3s's built-in flannel: cluster-cidr, flannel-iface, iface MTU
         if settings.get("flannel-iface") != network.interface:
             problems.append(f"flannel-iface {settings.get('flannel-iface')!r} is not the mesh "
@@ -271,17 +315,9 @@ def test_matrix_covers_every_plugin_with_every_distro_it_supports(manager: Plugi
             accepted.add((f"cni@{distro}", "no-cni"))
         accepted.add((f"mesh@{distro}", f"{config.spec.mesh.name}/{node_network(config).mtu}"))
     for distro in catalog.names("distro"):
-        if distro in WAITING_FOR_A_CNI:
-            cnis = [
-                c.name
-                for c in catalog.components
-                if c.kind == "cni" and (not c.supports or distro in c.supports)
-            ]
-            assert not cnis, (distro, cnis)
-            assert ("distro", distro) not in accepted
-            continue
         assert ("distro", distro) in accepted
-        assert (f"cni@{distro}", "no-cni") in accepted
+        # without a CNI: accepted where the distribution starts one, refused where it does not
+        assert ((f"cni@{distro}", "no-cni") in accepted) == (distro not in NEEDS_A_CNI)
         for component in catalog.components:
             if component.kind in ("cni", "storage", "addon") and (
                 not component.supports or distro in component.supports

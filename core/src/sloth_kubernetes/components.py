@@ -47,12 +47,13 @@ class ComponentPlugin:
         features: frozenset[str] = frozenset(),
         requires: tuple[str, ...] = (),
         supports: tuple[str, ...] = (),
+        first: bool = False,
     ) -> None:
         self.name = name
         self.settings = settings
         self.component = Component(
             kind=self.kind, name=name, description=description, features=features,
-            requires=requires, supports=supports,
+            requires=requires, supports=supports, first=first,
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -374,10 +375,11 @@ class Addon(ComponentPlugin):
         features: frozenset[str] = frozenset(),
         requires: tuple[str, ...] = (),
         supports: tuple[str, ...] = (),
+        first: bool = False,
     ) -> None:
         super().__init__(
             name, description, settings=settings, features=features, requires=requires,
-            supports=supports,
+            supports=supports, first=first,
         )  # fmt: skip
         self.render = render
 

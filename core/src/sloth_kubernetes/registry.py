@@ -29,7 +29,8 @@ class Component:
 
     ``requires`` names other components (``"cni"``, ``"storage"`` or a component name) that must be
     installed first; it orders the add-on phase. ``supports`` lists the distros a CNI/storage/add-on
-    works with (empty: all).
+    works with (empty: all). ``first``: installed before every other component the spec selects
+    (what the others are delivered through, such as kubeadm's standalone helm-controller).
     """
 
     kind: ComponentKind
@@ -38,6 +39,7 @@ class Component:
     features: frozenset[str] = frozenset()
     requires: tuple[str, ...] = ()
     supports: tuple[str, ...] = ()
+    first: bool = False
     plugin: str = ""  # set by the plugin manager: the plugin that registered it
 
 

@@ -31,8 +31,9 @@ def order_components(
 
     A requirement is a kind (``"cni"``, ``"storage"``, ``"addon"``: every selected component of
     that kind; none selected is fine, the distribution's built-in one serves) or a component name
-    (it must be selected). Among components whose requirements are met, CNI comes before
-    storage before the rest, then spec order. A missing dependency or a cycle is a
+    (it must be selected). Among components whose requirements are met, a ``first`` component
+    (kubeadm's helm-controller) comes before everything, then CNI before storage before the
+    rest, then spec order. A missing dependency or a cycle is a
     :class:`ConfigError` naming it.
     """
     ids = [component_id(kind, name) for kind, name, _ in selected]
@@ -54,7 +55,13 @@ def order_components(
                     f"add {requirement} to the spec (spec.addons or spec.storage) or remove {name}",
                 )
             edges[index].update(i for i in needed if i != index)
-    ready = [(KIND_RANK.get(selected[i][0], 3), i) for i in range(len(selected)) if not edges[i]]
+
+    def rank(index: int) -> int:
+        kind, name, _ = selected[index]
+        component = catalog.component(kind, name)
+        return -1 if component is not None and component.first else KIND_RANK.get(kind, 3)
+
+    ready = [(rank(i), i) for i in range(len(selected)) if not edges[i]]
     heapq.heapify(ready)
     waiting = {i: set(deps) for i, deps in edges.items() if deps}
     order: list[int] = []
@@ -65,7 +72,7 @@ def order_components(
             deps.discard(index)
             if not deps:
                 del waiting[other]
-                heapq.heappush(ready, (KIND_RANK.get(selected[other][0], 3), other))
+                heapq.heappush(ready, (rank(other), other))
     if waiting:
         cycle = _cycle(waiting)
         raise _issue(

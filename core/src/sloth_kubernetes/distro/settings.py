@@ -9,7 +9,7 @@ Distro plugins subclass :class:`DistroSettings` for their own block, override
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 
@@ -102,6 +102,10 @@ class DistroSettings:
         factory=EtcdSnapshots, metadata=doc("etcd snapshot schedule, retention and S3 target.")
     )
     audit: AuditLog = attrs.field(factory=AuditLog, metadata=doc("API audit logging."))
+
+    #: add-ons the distribution needs before the spec's own, selected with it (kubeadm: the
+    #: standalone helm-controller every HelmChart-based plugin is installed through)
+    implied_addons: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def installer(cls) -> Installer | None:

@@ -287,8 +287,15 @@ def _phase_target(config: ClusterConfig, phase: str) -> str:
 
 
 def addon_components(config: ClusterConfig) -> list[tuple[ComponentKind, str, Any]]:
-    """(kind, name, settings) of every CNI, storage and add-on, in dependency order."""
+    """(kind, name, settings) of every CNI, storage and add-on: the add-ons the distribution
+    brings (``DistroSettings.implied_addons``, e.g. kubeadm's helm-controller) first, then the
+    spec's."""
     components: list[tuple[ComponentKind, str, Any]] = []
+    distro_settings = getattr(config.spec.kubernetes.distro, "settings", None)
+    chosen = {a.name for a in config.spec.addons if isinstance(a, PluginBlock)}
+    for name in getattr(distro_settings, "implied_addons", ()):
+        if name not in chosen:
+            components.append(("addon", name, None))
     cni = config.spec.kubernetes.cni
     if isinstance(cni, PluginBlock):
         components.append(("cni", cni.name, cni.settings))

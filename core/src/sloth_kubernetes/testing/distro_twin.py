@@ -99,7 +99,8 @@ def twin_bundle(
     """A release bundle (as ``artifacts fetch --out`` writes one) whose binary is the twin.
 
     A release file that is a tarball (RKE2's ``rke2.linux-<arch>.tar.gz``, extracted under
-    ``/usr/local``) holds the twin as ``bin/<name>``; any other file is the twin itself.
+    ``/usr/local``) holds the twin as ``bin/<name>``; any other file is the twin itself (kubeadm:
+    ``kubeadm``, ``kubelet`` and ``kubectl`` are the same twin, each with its ``.sha256``).
     """
     version = version or installer.default_version()
     release = installer.release(version, arch)
@@ -113,8 +114,12 @@ def twin_bundle(
             else binary
         )
         (out / artifact.name).write_bytes(content)
-        sums.append(f"{hashlib.sha256(content).hexdigest()}  {artifact.name}\n")
-    (out / release.checksum_file).write_text("".join(sums), encoding="utf-8")
+        digest = hashlib.sha256(content).hexdigest()
+        sums.append(f"{digest}  {artifact.name}\n")
+        if artifact.checksum:  # its own checksum file (dl.k8s.io's <file>.sha256: the digest)
+            (out / artifact.checksum).write_text(digest + "\n", encoding="utf-8")
+    if release.checksum_file:
+        (out / release.checksum_file).write_text("".join(sums), encoding="utf-8")
     manifest = {
         "distro": release.distro,
         "version": version,

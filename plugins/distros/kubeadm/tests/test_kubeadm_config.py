@@ -3,8 +3,8 @@
 Rendered documents are checked against the upstream-derived types (``data/api-types.yaml``), the
 same check a user's ``serverConfig``/``agentConfig`` gets at load time; what the nodes would do
 with them (join with the pinned CA, one control plane after another) is asserted on the values.
-No kubeadm binary runs here: the distribution phase on hosts is the twin's job (not yet built
-for kubeadm, see docs/distros/kubeadm.md).
+No kubeadm binary runs here: the distribution phase on hosts is the twin's job
+(``test_kubeadm_twin_hosts.py``).
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ TOKEN = "abcdef.0123456789abcdef"  # kubeadm's documentation example
 INSTALLER = KubeadmInstaller()
 
 
-#: No CNI plugin of this repository supports kubeadm yet (they are HelmCharts, and kubeadm has no
-#: helm-controller until the standalone one is an add-on): a stand-in CNI that does, to load
-#: configs kubeadm accepts.
+#: A stand-in CNI supporting kubeadm that renders nothing: these tests are about kubeadm's own
+#: files, not about a CNI's.
 STAND_IN_CNI = stand_in_cni("kubeadm")
 
 

@@ -22,6 +22,8 @@ from .model import Component, DeployedObject, Deployment, Finding, ObjectKey
 
 DATA = Path(__file__).resolve().parent / "data"
 SUPPORTED = {("k3s", "v1.31.4+k3s1"), ("rke2", "v1.31.4+rke2r1")}
+#: kubeadm has no data file: what it runs on its own is in :mod:`.kubeadm`
+KUBEADM_VERSION = "v1.31.4"
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 
 __all__ = ["chart_facts", "deployed_objects", "distro_data"]
@@ -56,7 +58,20 @@ def deployed_objects(
     :func:`~.configfile.merge_config_files`) and whose manifests directory holds ``manifests``
     ({file name: parsed documents}). ``load_yaml`` parses HelmChart ``valuesContent`` text that
     is not JSON (pass a YAML loader when one is available). ``files`` ({absolute path: text}) are
-    the server's other files the config points at (the PodSecurity admission configuration)."""
+    the server's other files the config points at (the PodSecurity admission configuration).
+
+    kubeadm: ``config`` is the first server's kubeadm configuration ({kind: document}) and
+    ``manifests`` what the add-on pipeline applies through the API (kubeadm has no manifests
+    directory); see :mod:`.kubeadm`."""
+    if distro == "kubeadm":
+        from .kubeadm import kubeadm_deployment
+
+        if version != KUBEADM_VERSION:
+            raise ValueError(f"the twin models kubeadm {KUBEADM_VERSION}, not {version}")
+        deployment = kubeadm_deployment(version, config, manifests, node_name)
+        if deployment.starts:
+            install_charts(_applied(manifests), deployment, load_yaml)
+        return deployment
     data = distro_data(distro, version)
     settings = dict(config)
     deployment = Deployment(distro, version, node_name, settings)
@@ -357,31 +372,54 @@ def _deploy(
     result = deploy_files(files, disables)
     deployment.ignored += result.ignored
     deployment.refused += result.refused
+    applied = [
+        (f"addon:{item.addon} ({item.file})", body)
+        for item in result.applied
+        for body in item.objects
+    ]
+    install_charts(applied, deployment, load_yaml)
+
+
+def _applied(manifests: Mapping[str, Sequence[Any]]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(source, object) of what the add-on pipeline server-side applies (kubeadm)."""
+    return [
+        (f"addon:{name} (server-side apply)", body)
+        for name, documents in manifests.items()
+        for body in documents
+        if isinstance(body, Mapping)
+    ]
+
+
+def install_charts(
+    applied: Sequence[tuple[str, Mapping[str, Any]]],
+    deployment: Deployment,
+    load_yaml: LoadYaml | None,
+) -> None:
+    """The applied objects into ``deployment``, then what the helm-controller makes of the
+    HelmCharts among them (nothing, and each HelmChart reported, when none runs)."""
     charts: list[tuple[str, Mapping[str, Any]]] = []
     configs: list[tuple[str, Mapping[str, Any]]] = []
-    for applied in result.applied:
-        source = f"addon:{applied.addon} ({applied.file})"
-        for body in applied.objects:
-            meta = body.get("metadata") or {}
-            kind = str(body.get("kind", ""))
-            namespace = str(meta.get("namespace") or "")
-            if namespace == "" and kind in _NAMESPACED:
-                namespace = "default"
-            key = ObjectKey(kind, namespace, str(meta.get("name", "")))
-            deployment.objects.append(
-                DeployedObject(key, str(body.get("apiVersion", "")), source, body)
-            )
-            if body.get("apiVersion") == HELM_API and kind == "HelmChart":
-                charts.append((source, body))
-            elif body.get("apiVersion") == HELM_API and kind == "HelmChartConfig":
-                configs.append((source, body))
+    for source, body in applied:
+        meta = body.get("metadata") or {}
+        kind = str(body.get("kind", ""))
+        namespace = str(meta.get("namespace") or "")
+        if namespace == "" and kind in _NAMESPACED:
+            namespace = "default"
+        key = ObjectKey(kind, namespace, str(meta.get("name", "")))
+        deployment.objects.append(
+            DeployedObject(key, str(body.get("apiVersion", "")), source, dict(body))
+        )
+        if body.get("apiVersion") == HELM_API and kind == "HelmChart":
+            charts.append((source, body))
+        elif body.get("apiVersion") == HELM_API and kind == "HelmChartConfig":
+            configs.append((source, body))
     if not any(c.role == "helm-controller" for c in deployment.components):
         for source, chart in charts:
             deployment.ignored.append(
                 Finding(
                     source,
                     f"HelmChart {chart['metadata'].get('name')}: no helm-controller "
-                    "runs (disable-helm-controller), nothing installs it",
+                    "runs, nothing installs it",
                 )
             )
         return

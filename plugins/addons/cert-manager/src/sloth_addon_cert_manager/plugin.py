@@ -52,7 +52,7 @@ PLUGIN = Addon(
     name=NAME,
     description="X.509 certificates for workloads (cert-manager)",
     requires=("cni",),
-    supports=("k3s", "rke2"),
+    supports=("k3s", "rke2", "kubeadm"),
     settings=CertManagerSettings,
     render=lambda _config, settings: render(settings),
 )

@@ -90,7 +90,7 @@ def render(config: ClusterConfig, settings: CalicoSettings | None) -> AddonManif
 PLUGIN = Cni(
     name=NAME,
     description="Calico networking and policy (Tigera operator)",
-    supports=("k3s", "rke2"),
+    supports=("k3s", "rke2", "kubeadm"),
     settings=CalicoSettings,
     render=render,
 )

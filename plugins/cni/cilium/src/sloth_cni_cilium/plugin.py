@@ -1,8 +1,9 @@
 """``cilium``: eBPF networking, with optional WireGuard encryption and kube-proxy replacement.
 
-K3s: a HelmChart for the pinned ``cilium`` chart (bootstrap: it runs before pods have a network;
-the K3s distro turns flannel, the network policy controller and — with kube-proxy
-replacement — kube-proxy off). RKE2: a HelmChartConfig for the bundled ``rke2-cilium`` chart.
+K3s and kubeadm: a HelmChart for the pinned ``cilium`` chart (bootstrap: it runs before pods have
+a network; the K3s distro turns flannel, the network policy controller and — with kube-proxy
+replacement — kube-proxy off; kubeadm then skips its kube-proxy add-on). RKE2: a
+HelmChartConfig for the bundled ``rke2-cilium`` chart.
 
 MTU: Cilium's ``MTU`` value is the *device* MTU, and Cilium subtracts its own tunnel (VXLAN/Geneve
 50) and WireGuard (80) overhead from it for pod routes. So it is given the mesh interface's MTU
@@ -29,7 +30,9 @@ NAME = "cilium"
 CHART_REPO = "https://helm.cilium.io/"
 DEFAULT_VERSION = "1.16.5"
 #: With kube-proxy replacement Cilium must reach the API without a Service: every node runs the
-#: distribution's local API load balancer (K3s agents on 6444, RKE2 on 6443).
+#: distribution's local API load balancer (K3s agents on 6444, RKE2 on 6443). kubeadm's workers
+#: have none: there Cilium is pointed at the control-plane endpoint (``apiEndpoint`` or
+#: ``kubeadm.registrationAddress``, which the kubeadm distro requires with this setting).
 LOCAL_API_PORT = {"k3s": 6444, "rke2": 6443}
 
 
@@ -76,6 +79,10 @@ def values(config: ClusterConfig, settings: CiliumSettings) -> dict[str, Any]:
         distro = config.spec.kubernetes.distribution
         result["k8sServiceHost"] = "127.0.0.1"
         result["k8sServicePort"] = LOCAL_API_PORT.get(distro, 6443)
+        if distro == "kubeadm":
+            block = config.spec.kubernetes.distro
+            address = getattr(getattr(block, "settings", None), "registration_address", None)
+            result["k8sServiceHost"] = config.spec.kubernetes.api_endpoint or address or ""
     return result
 
 
@@ -103,7 +110,7 @@ def render(config: ClusterConfig, settings: CiliumSettings | None) -> AddonManif
 PLUGIN = Cni(
     name=NAME,
     description="Cilium eBPF networking (WireGuard encryption, kube-proxy replacement)",
-    supports=("k3s", "rke2"),
+    supports=("k3s", "rke2", "kubeadm"),
     settings=CiliumSettings,
     render=render,
 )

@@ -120,14 +120,22 @@ for plugin in /usr/lib/cni/*; do  # the OS's CNI reference plugins, where CNI ad
 done
 if [ -f /etc/kubernetes/kubelet.conf ]; then
   systemctl restart kubelet
-{refresh}  exit 0
+{refresh}{label}  exit 0
 fi
 if ! {command} --config {config} >{log} 2>&1; then
   echo "{command} failed; the end of {log} (tokens and keys masked):" >&2
   tail -n 40 {log} | {mask} >&2
   exit 1
 fi
-"""
+{label}"""
+
+#: helm-controller's ``bootstrap`` chart jobs (how every CNI chart installs before pods have a
+#: network) select ``node-role.kubernetes.io/control-plane: "true"`` (k3s-io/helm-controller
+#: v0.16.5 ``pkg/controllers/chart/chart.go``); kubeadm labels control-plane nodes with ``""``
+LABEL = (
+    "{bin}/kubectl --kubeconfig /etc/kubernetes/admin.conf label node {node} "
+    "node-role.kubernetes.io/control-plane=true --overwrite >/dev/null\n"
+)
 
 
 def is_first(plan: DistroPlan, node: NodeRecord) -> bool:
@@ -232,8 +240,15 @@ class KubeadmInstaller(Installer):
         else:
             command, what = f"{BIN}/kubeadm join", "kubeadm join as a worker"
             refresh = ""
+        label = LABEL.format(bin=BIN, node=shlex.quote(node.name)) if node.is_server else ""
         return UP.format(
-            what=what, refresh=refresh, command=command, config=CONFIG, log=LOG, mask=_MASK
+            what=what,
+            refresh=refresh,
+            label=label,
+            command=command,
+            config=CONFIG,
+            log=LOG,
+            mask=_MASK,
         )
 
     # -- commands ------------------------------------------------------------------------------
@@ -250,9 +265,14 @@ class KubeadmInstaller(Installer):
     def join_credentials_command(self) -> str:
         """Re-create the join token (24h) and re-upload the control-plane certificates (kubeadm
         deletes them after 2h) from the first server's config file — secrets never in argv,
-        output kept on the node."""
+        output kept on the node. ``kubeadm token create`` refuses a token id that still exists
+        (``CreateNewTokens``: ``failIfExists``), so the token is deleted first by its id — the
+        public half, which kubeadm itself lists (``kubeadm token list``)."""
+        pattern = r's/^[ -]*token: *"\{0,1\}\([a-z0-9]\{6\}\)\..*/\1/p'
+        token_id = f"$(sed -n '{pattern}' {CONFIG} | head -n 1)"
         return (
-            f"{{ {BIN}/kubeadm token create --config {CONFIG} && "
+            f'{{ {BIN}/kubeadm token delete "{token_id}" || true; '
+            f"{BIN}/kubeadm token create --config {CONFIG} && "
             f"{BIN}/kubeadm init phase upload-certs --upload-certs --config {CONFIG}; }} "
             f">>{LOG} 2>&1"
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from sloth_kubernetes.plugin import (
@@ -60,6 +60,10 @@ def installer() -> KubeadmInstaller:
 class KubeadmSettings(DistroSettings):
     """Settings of ``spec.kubernetes.kubeadm``."""
 
+    #: kubeadm has no helm-controller: the standalone one is its first add-on (every CNI and
+    #: most storage plugins are HelmCharts), see :mod:`.helm_controller`
+    implied_addons: ClassVar[tuple[str, ...]] = ("helm-controller",)
+
     @classmethod
     def installer(cls) -> KubeadmInstaller:
         return installer()
@@ -75,17 +79,31 @@ class KubeadmSettings(DistroSettings):
             if where in kubernetes
             for p in types.check_pass_through(where, kubernetes[where])
         ]
-        if not isinstance(kubernetes.get("cni"), Mapping):
+        cni = kubernetes.get("cni")
+        if not isinstance(cni, Mapping):
             problems.append(
                 FlagProblem(
                     ("cni",),
                     "kubeadm starts no pod network: without a CNI plugin every node stays NotReady",
-                    "choose a CNI plugin that supports kubeadm under spec.kubernetes.cni (none "
-                    "of the bundled ones does yet: see docs/distros/kubeadm.md), or use k3s/rke2",
+                    "add spec.kubernetes.cni with a CNI plugin that supports kubeadm "
+                    "(calico or cilium), or use k3s/rke2, which start one themselves",
                     at_key=False,
                 )
             )
         own = kubernetes.get("kubeadm")
+        endpoint = kubernetes.get("apiEndpoint") or (
+            own.get("registrationAddress") if isinstance(own, Mapping) else None
+        )
+        if isinstance(cni, Mapping) and cni.get("kubeProxyReplacement") is True and not endpoint:
+            problems.append(
+                FlagProblem(
+                    ("cni", "kubeProxyReplacement"),
+                    "without kube-proxy, Cilium on kubeadm must reach the API at the "
+                    "control-plane endpoint (kubeadm workers run no local API server)",
+                    "set spec.kubernetes.kubeadm.registrationAddress (or apiEndpoint) to an "
+                    "address of the API every node reaches, or remove kubeProxyReplacement",
+                )
+            )
         if isinstance(own, Mapping):
             for key, (message, hint) in _UNSUPPORTED.items():
                 if key in own and own[key] not in (False, None):

@@ -49,6 +49,8 @@ PACKAGES = (
     "haproxy",
     # python3 (in every stock Debian cloud image, with cloud-init) runs the distribution twin
     "python3",
+    # the kubeadm distribution's node runtime (its plugin's node_packages)
+    "containerd", "runc", "containernetworking-plugins",
 )  # fmt: skip
 OPTIONAL_PACKAGES = ("wireguard-go",)  # a universe-less mirror may not carry it
 DEFAULT_MIRROR = ("http://deb.debian.org/debian", "bookworm")

@@ -101,7 +101,7 @@ PLUGIN = Longhorn(
     name=NAME,
     description="Replicated block storage on the nodes' disks (Longhorn)",
     requires=("cni",),
-    supports=("k3s", "rke2"),
+    supports=("k3s", "rke2", "kubeadm"),
     settings=LonghornSettings,
     render=lambda _config, settings: render(settings),
 )

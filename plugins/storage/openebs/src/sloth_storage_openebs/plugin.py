@@ -78,7 +78,7 @@ PLUGIN = Storage(
     name=NAME,
     description="OpenEBS Local PV hostpath volumes",
     requires=("cni",),
-    supports=("k3s", "rke2"),
+    supports=("k3s", "rke2", "kubeadm"),
     settings=OpenEbsSettings,
     render=lambda _config, settings: render(settings),
 )

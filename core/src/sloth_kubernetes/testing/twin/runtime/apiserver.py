@@ -28,12 +28,19 @@ VERBS = ["create", "delete", "get", "list", "patch", "update"]
 
 class ApiServer:
     def __init__(
-        self, store: Store, version: dict[str, str], address: str, ready: Callable[[], str]
+        self,
+        store: Store,
+        version: dict[str, str],
+        address: str,
+        ready: Callable[[], str],
+        authorize: Callable[[Request, Resource, str, str, str], bool] | None = None,
     ) -> None:
         self.store = store
         self.version = version
         self.address = address
         self.ready = ready  # "" when ready, else what is not
+        # further authorizers (kubeadm's RBAC): (request, resource, namespace, name, sub)
+        self.authorize = authorize
 
     # -- entry ------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -167,7 +174,7 @@ class ApiServer:
     ) -> Response:
         if request.query.get("watch") in ("true", "1"):
             return status(405, "MethodNotAllowed", "the sloth twin does not serve watches")
-        self._authorize(request, resource, name)
+        self._authorize(request, resource, namespace, name, sub)
         method = request.method
         if method == "GET" and not name:
             items, revision = self.store.list(resource, namespace)
@@ -245,8 +252,12 @@ class ApiServer:
         merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         return Response.of(200, self.store.update(resource, merged, status_only=sub == "status"))
 
-    def _authorize(self, request: Request, resource: Resource, name: str) -> None:
+    def _authorize(
+        self, request: Request, resource: Resource, namespace: str, name: str, sub: str
+    ) -> None:
         if "system:masters" in request.groups:
+            return
+        if self.authorize is not None and self.authorize(request, resource, namespace, name, sub):
             return
         if "system:nodes" in request.groups and request.user.startswith("system:node:"):
             own = request.user.removeprefix("system:node:")
@@ -336,12 +347,16 @@ def _selected(obj: dict[str, Any], query: dict[str, str]) -> bool:
             "metadata.name": meta.get("name"),
             "metadata.namespace": meta.get("namespace", ""),
         }
+        if obj.get("kind") == "Pod" or "nodeName" in (obj.get("spec") or {}):
+            # pods' own field selectors (kubernetes pkg/registry/core/pod/strategy.go)
+            fields["status.phase"] = (obj.get("status") or {}).get("phase", "")
+            fields["spec.nodeName"] = (obj.get("spec") or {}).get("nodeName", "")
         if key not in fields:
             raise ApiFailure(
                 400,
                 "BadRequest",
-                f'"{key}" is not a known field selector: only "metadata.name", '
-                '"metadata.namespace"',
+                f'"{key}" is not a known field selector: only '
+                + ", ".join(f'"{k}"' for k in fields),
             )
         if (fields[key] == value) == negate:
             return False

@@ -56,10 +56,18 @@ def unb64(text: str) -> bytes:
 class Client:
     """etcd's v3 gRPC gateway (JSON over HTTPS), authenticated with a client certificate."""
 
-    def __init__(self, endpoints: list[str], tls: str) -> None:
+    def __init__(
+        self, endpoints: list[str], tls: str, files: tuple[str, str, str] | None = None
+    ) -> None:
+        """``files``: (CA, client certificate, key) paths; else K3s's under ``tls/etcd``."""
         self.endpoints = endpoints
-        context = ssl.create_default_context(cafile=f"{tls}/etcd/server-ca.crt")
-        context.load_cert_chain(f"{tls}/etcd/client.crt", f"{tls}/etcd/client.key")
+        ca, cert, key = files or (
+            f"{tls}/etcd/server-ca.crt",
+            f"{tls}/etcd/client.crt",
+            f"{tls}/etcd/client.key",
+        )
+        context = ssl.create_default_context(cafile=ca)
+        context.load_cert_chain(cert, key)
         self.context = context
 
     def call(self, path: str, body: dict[str, Any], timeout: float = REQUEST_TIMEOUT) -> Any:

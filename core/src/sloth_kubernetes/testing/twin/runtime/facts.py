@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Facts:
-    distro: str  # "k3s" | "rke2"
+    distro: str  # "k3s" | "rke2" | "kubeadm"
     version: str
     server_keys: dict[str, str]  # config key -> bool | int | string | list
     agent_keys: dict[str, str]
@@ -28,7 +28,7 @@ class Facts:
 
     @property
     def title(self) -> str:
-        return {"k3s": "K3s", "rke2": "RKE2"}.get(self.distro, self.distro)
+        return {"k3s": "K3s", "rke2": "RKE2", "kubeadm": "kubeadm"}.get(self.distro, self.distro)
 
     @property
     def banner(self) -> str:

@@ -29,7 +29,7 @@ def launch() -> None:
     bundle = sys.argv[0]
     with zipfile.ZipFile(bundle) as archive:
         facts = json.loads(archive.read("sloth_twin/runtime/facts.json"))
-        if sys.argv[1:2] in (["--version"], ["-v"], ["version"]):
+        if facts["distro"] != "kubeadm" and sys.argv[1:2] in (["--version"], ["-v"], ["version"]):
             title = "RKE2" if facts["distro"] == "rke2" else "K3s"
             banner = f"sloth twin of {title} {facts['version']} — not a real Kubernetes"
             print(f"{facts['distro']} version {facts['version']} ({banner})")

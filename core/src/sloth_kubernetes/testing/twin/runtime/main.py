@@ -13,6 +13,11 @@ from .records import record
 
 def main() -> None:
     facts = facts_module.load()
+    if facts.distro == "kubeadm":  # kubeadm, kubelet and kubectl: their own commands
+        from .kubeadm.entry import main as kubeadm_main
+
+        kubeadm_main(facts)
+        return
     args = sys.argv[1:]
     if not (args and args[0].startswith("__")):
         record("CALL " + " ".join(args))

@@ -109,6 +109,13 @@ BUILTIN = [
     _r("coordination.k8s.io/v1", "leases", "Lease", True),
     _r("node.k8s.io/v1", "runtimeclasses", "RuntimeClass", False),
     _r("discovery.k8s.io/v1", "endpointslices", "EndpointSlice", True),
+    _r(
+        "certificates.k8s.io/v1",
+        "certificatesigningrequests",
+        "CertificateSigningRequest",
+        False,
+        "csr",
+    ),
 ]
 
 CRD_PREFIX = "/registry/apiextensions.k8s.io/customresourcedefinitions/"

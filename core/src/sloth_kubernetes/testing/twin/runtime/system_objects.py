@@ -79,9 +79,14 @@ CRDS = [
 ]
 
 
-def ensure_system_objects(store: Store, facts: Facts) -> None:
+def ensure_system_objects(
+    store: Store, facts: Facts, *, crds: list[dict[str, Any]] | None = None,
+    service_ip: str = "10.43.0.1",
+) -> None:  # fmt: skip
+    """``crds``: K3s's (the default); kube-apiserver alone registers none. ``service_ip``:
+    the first address of the service CIDR (K3s's default 10.43.0.0/16)."""
     catalog = {(r.group, r.plural): r for r in store.catalog()}
-    for crd in CRDS:
+    for crd in CRDS if crds is None else crds:
         _create(store, catalog[("apiextensions.k8s.io", "customresourcedefinitions")], crd)
     for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
         _create(
@@ -104,7 +109,7 @@ def ensure_system_objects(store: Store, facts: Facts) -> None:
             },
             "spec": {
                 "type": "ClusterIP",
-                "clusterIP": "10.43.0.1",
+                "clusterIP": service_ip,
                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
             },
         },
