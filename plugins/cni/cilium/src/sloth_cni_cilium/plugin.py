@@ -82,7 +82,9 @@ def values(config: ClusterConfig, settings: CiliumSettings) -> dict[str, Any]:
         if distro == "kubeadm":
             block = config.spec.kubernetes.distro
             address = getattr(getattr(block, "settings", None), "registration_address", None)
-            result["k8sServiceHost"] = config.spec.kubernetes.api_endpoint or address or ""
+            endpoint = config.spec.kubernetes.api_endpoint
+            named = getattr(endpoint, "address", endpoint)  # a string, or the block's address
+            result["k8sServiceHost"] = named or address or ""
     return result
 
 

@@ -91,9 +91,10 @@ class KubeadmSettings(DistroSettings):
                 )
             )
         own = kubernetes.get("kubeadm")
-        endpoint = kubernetes.get("apiEndpoint") or (
-            own.get("registrationAddress") if isinstance(own, Mapping) else None
-        )
+        written = kubernetes.get("apiEndpoint")
+        if isinstance(written, Mapping):  # the block form: its address
+            written = written.get("address")
+        endpoint = written or (own.get("registrationAddress") if isinstance(own, Mapping) else None)
         if isinstance(cni, Mapping) and cni.get("kubeProxyReplacement") is True and not endpoint:
             problems.append(
                 FlagProblem(
