@@ -24,11 +24,18 @@ def _openssl(*args: str) -> None:
         raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.strip()}")
 
 
-def _key(path: str) -> None:
+def _key(path: str, *, rsa: bool = False) -> None:
+    """A new private key at ``path`` (0600): ECDSA P-256 (K3s), or RSA 2048 (kubeadm's default
+    ``encryptionAlgorithm``)."""
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     old = os.umask(0o077)
     try:
-        _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", path)
+        if rsa:
+            _openssl(
+                "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path
+            )
+        else:
+            _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", path)
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
@@ -71,10 +78,12 @@ def issue(
     dns: tuple[str, ...] = (),
     server: bool = False,
     client: bool = False,
+    rsa: bool = False,
+    cert_mode: int = 0o600,
 ) -> tuple[str, str]:
     """Issue ``<tls>/<name>.crt``/``.key`` signed by CA ``ca``; returns the two paths."""
     crt, key = f"{tls}/{name}.crt", f"{tls}/{name}.key"
-    _key(key)
+    _key(key, rsa=rsa)
     subject = f"/CN={common_name}" + (f"/O={organization}" if organization else "")
     usages = ",".join(u for u, on in (("serverAuth", server), ("clientAuth", client)) if on)
     lines = [
@@ -82,34 +91,33 @@ def issue(
         "keyUsage=critical,digitalSignature,keyEncipherment",
         f"extendedKeyUsage={usages}",
     ]
-    names = [f"IP:{ip}" for ip in ips] + [f"DNS:{d}" for d in dns]
+    names = [f"IP:{ip}" for ip in dict.fromkeys(ips)] + [f"DNS:{d}" for d in dict.fromkeys(dns)]
     if names:
         lines.append("subjectAltName=" + ",".join(names))
     with tempfile.TemporaryDirectory() as work:
-        csr, ext = f"{work}/req.csr", f"{work}/ext.cnf"
-        with open(ext, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
+        csr = f"{work}/req.csr"
         _openssl("req", "-new", "-key", key, "-subj", subject, "-out", csr)
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            csr,
-            "-CA",
-            f"{tls}/{ca}.crt",
-            "-CAkey",
-            f"{tls}/{ca}.key",
-            "-set_serial",
-            str(secrets.randbits(63)),
-            "-days",
-            "365",
-            "-extfile",
-            ext,
-            "-out",
-            crt,
-        )
-    os.chmod(crt, 0o600)
+        with open(csr, "rb") as handle:
+            signed = sign(f"{tls}/{ca}.crt", f"{tls}/{ca}.key", handle.read(), lines)
+    write_private(crt, signed.decode())
+    os.chmod(crt, cert_mode)
     return crt, key
+
+
+def sign(ca_crt: str, ca_key: str, request: bytes, extensions: list[str]) -> bytes:
+    """A PEM certificate for the PEM request ``request``, signed by the CA, one year valid."""
+    with tempfile.TemporaryDirectory() as work:
+        csr, ext, out = f"{work}/req.csr", f"{work}/ext.cnf", f"{work}/out.crt"
+        with open(csr, "wb") as handle:
+            handle.write(request)
+        with open(ext, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(extensions) + "\n")
+        _openssl(
+            "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
+            "-set_serial", str(secrets.randbits(63)), "-days", "365", "-extfile", ext, "-out", out,
+        )  # fmt: skip
+        with open(out, "rb") as handle:
+            return handle.read()
 
 
 def read(path: str) -> str:

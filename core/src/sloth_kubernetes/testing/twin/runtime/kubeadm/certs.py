@@ -29,10 +29,11 @@ import base64
 import hashlib
 import ipaddress
 import os
-import secrets
 import subprocess
 import tempfile
 from typing import Any
+
+from .. import pki
 
 
 def openssl(*args: str, stdin: bytes | None = None) -> bytes:
@@ -57,8 +58,7 @@ def read(path: str) -> str:
 
 
 def _rsa_key(path: str) -> None:
-    key = openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
-    write(path, key, 0o600)
+    pki._key(path, rsa=True)
 
 
 def ensure_ca(pki: str, name: str, common_name: str) -> bool:
@@ -80,7 +80,7 @@ def ensure_ca(pki: str, name: str, common_name: str) -> bool:
 
 
 def issue(
-    pki: str,
+    pki_dir: str,
     ca: str,
     name: str,
     common_name: str,
@@ -91,44 +91,21 @@ def issue(
     server: bool = False,
     client: bool = False,
 ) -> None:
-    """``<pki>/<name>.crt``/``.key`` signed by CA ``<pki>/<ca>``; an existing pair is kept
-    (kubeadm: "Using the existing ... certificate and key")."""
-    crt, key = f"{pki}/{name}.crt", f"{pki}/{name}.key"
-    if os.path.exists(crt) and os.path.exists(key):
+    """``<pki>/<name>.crt``/``.key`` (RSA, certificate 0644) signed by CA ``<pki>/<ca>``; an
+    existing pair is kept (kubeadm: "Using the existing ... certificate and key")."""
+    if os.path.exists(f"{pki_dir}/{name}.crt") and os.path.exists(f"{pki_dir}/{name}.key"):
         return
-    _rsa_key(key)
-    subject = f"/CN={common_name}" + (f"/O={organization}" if organization else "")
-    usages = ",".join(u for u, on in (("serverAuth", server), ("clientAuth", client)) if on)
-    lines = ["basicConstraints=critical,CA:FALSE",
-             "keyUsage=critical,digitalSignature,keyEncipherment",
-             f"extendedKeyUsage={usages}"]  # fmt: skip
-    names = [f"DNS:{d}" for d in dict.fromkeys(dns)] + [f"IP:{i}" for i in dict.fromkeys(ips)]
-    if names:
-        lines.append("subjectAltName=" + ",".join(names))
-    with tempfile.TemporaryDirectory() as work:
-        csr, ext = f"{work}/req.csr", f"{work}/ext.cnf"
-        with open(ext, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-        openssl("req", "-new", "-key", key, "-subj", subject, "-out", csr)
-        openssl("x509", "-req", "-in", csr, "-CA", f"{pki}/{ca}.crt", "-CAkey", f"{pki}/{ca}.key",
-                "-set_serial", str(secrets.randbits(63)), "-days", "365", "-extfile", ext,
-                "-out", crt)  # fmt: skip
-    os.chmod(crt, 0o644)
+    pki.issue(pki_dir, ca, name, common_name, organization=organization, dns=dns, ips=ips,
+              server=server, client=client, rsa=True, cert_mode=0o644)  # fmt: skip
 
 
 def sign_request(ca_crt: str, ca_key: str, request_pem: bytes, *, client: bool) -> bytes:
     """Sign a PEM certificate request (a CSR the controller-manager approved)."""
-    with tempfile.TemporaryDirectory() as work:
-        csr, ext = f"{work}/req.csr", f"{work}/ext.cnf"
-        with open(csr, "wb") as handle:
-            handle.write(request_pem)
-        usage = "clientAuth" if client else "serverAuth"
-        with open(ext, "w", encoding="utf-8") as handle:
-            handle.write("basicConstraints=critical,CA:FALSE\n"
-                         "keyUsage=critical,digitalSignature,keyEncipherment\n"
-                         f"extendedKeyUsage={usage}\n")  # fmt: skip
-        return openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-set_serial",
-                       str(secrets.randbits(63)), "-days", "365", "-extfile", ext)  # fmt: skip
+    usage = "clientAuth" if client else "serverAuth"
+    extensions = ["basicConstraints=critical,CA:FALSE",
+                  "keyUsage=critical,digitalSignature,keyEncipherment",
+                  f"extendedKeyUsage={usage}"]  # fmt: skip
+    return pki.sign(ca_crt, ca_key, request_pem, extensions)
 
 
 def new_request(key_path: str, common_name: str, organization: str) -> bytes:
