@@ -33,6 +33,7 @@ REFUSALS = (
     r"^rke2\.cni '\w+' conflicts with the '[\w-]+' CNI plugin",
     r"^rke2\.cni none without spec\.kubernetes\.cni leaves the cluster without a CNI",
     r"^kubeadm starts no pod network",  # kubeadm: a CNI plugin is mandatory
+    r"^hardening: cis is not implemented for kubeadm",
 )
 #: Distributions that start no pod network: a CNI plugin is mandatory (refused without one).
 NEEDS_A_CNI = {"kubeadm"}

@@ -287,6 +287,41 @@ def test_kubeadm_without_a_cni_is_refused(manager: PluginManager) -> None:
     assert any("starts no pod network" in i.message and "cni" in i.hint for i in issues), issues
 
 
+def test_cilium_without_kube_proxy_needs_the_control_plane_endpoint(manager: PluginManager) -> None:
+    issues = _issues(manager, {"cni": {"type": "cilium", "kubeProxyReplacement": True}})
+    assert [i.path for i in issues] == ["spec.kubernetes.cni.kubeProxyReplacement"], issues
+    assert "registrationAddress" in issues[0].hint
+    config = _load(
+        manager,
+        {
+            "cni": {"type": "cilium", "kubeProxyReplacement": True},
+            "kubeadm": {"registrationAddress": "10.99.0.1"},
+        },
+    )
+    from sloth_cni_cilium.plugin import CiliumSettings, values
+
+    assert values(config, CiliumSettings(kube_proxy_replacement=True))["k8sServiceHost"] == (
+        "10.99.0.1"
+    )
+
+
+def test_cis_hardening_is_refused_not_ignored(manager: PluginManager) -> None:
+    issues = _issues(manager, {"cni": {"type": "calico"}, "hardening": "cis"})
+    assert [i.path for i in issues] == ["spec.kubernetes.hardening"], issues
+
+
+def test_the_helm_controller_is_installed_before_the_cni(manager: PluginManager) -> None:
+    from sloth_kubernetes.addons.order import order_components
+    from sloth_kubernetes.engine.plan import addon_components
+
+    config = _load(manager, {"cni": {"type": "calico"}})
+    ordered = order_components(manager.hooks.catalog(), addon_components(config))
+    assert [(kind, name) for kind, name, _ in ordered] == [
+        ("addon", "helm-controller"),
+        ("cni", "calico"),
+    ]
+
+
 def test_release_files_are_verified_against_their_own_checksums(tmp_path: Path) -> None:
     release = INSTALLER.release("v1.31.4", "amd64")
     assert release.base_url == "https://dl.k8s.io/release/v1.31.4/bin/linux/amd64"

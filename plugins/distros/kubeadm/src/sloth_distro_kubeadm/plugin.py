@@ -90,6 +90,15 @@ class KubeadmSettings(DistroSettings):
                     at_key=False,
                 )
             )
+        if kubernetes.get("hardening") == "cis":
+            problems.append(
+                FlagProblem(
+                    ("hardening",),
+                    "hardening: cis is not implemented for kubeadm yet (K3s and RKE2 apply "
+                    "their CIS profiles; kubeadm would run with PodSecurity privileged)",
+                    "remove hardening: cis, or use k3s/rke2 for a CIS-hardened cluster",
+                )
+            )
         own = kubernetes.get("kubeadm")
         written = kubernetes.get("apiEndpoint")
         if isinstance(written, Mapping):  # the block form: its address
