@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import json
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -142,6 +143,10 @@ class Installer(abc.ABC):
     api_port: ClassVar[int] = KUBERNETES_API_PORT
     #: the default data directory (a distro block's ``dataDir`` overrides it)
     data_dir: ClassVar[str]
+    #: finds the version in :meth:`version_command`'s output (group 1): ``k3s version v1.31.4+k3s1``
+    version_pattern: ClassVar[re.Pattern[str]] = re.compile(r"version (v\S+)")
+    #: the kubectl the distribution ships (K3s: ``k3s kubectl``), run by :meth:`kubectl`
+    kubectl_binary: ClassVar[str]
     #: whether ``apiEndpoint`` mode nodeLocal works with this distribution (its config takes
     #: :meth:`DistroPlan.server_url` and its nodes free the :meth:`balancer_ports`)
     node_local_balancer: ClassVar[bool] = False
@@ -236,13 +241,16 @@ class Installer(abc.ABC):
     def version_command(self) -> str:
         """Print the installed version (first line contains it); fails when not installed."""
 
-    @abc.abstractmethod
     def parse_version(self, output: str) -> str | None:
-        """The version in :meth:`version_command`'s output."""
+        """The version in :meth:`version_command`'s output (the first match of
+        :attr:`version_pattern`'s group 1)."""
+        match = self.version_pattern.search(output)
+        return match.group(1) if match else None
 
-    @abc.abstractmethod
     def kubectl(self, arguments: str) -> str:
-        """A command running the bundled kubectl with the admin kubeconfig on a server."""
+        """A command running the bundled kubectl (:attr:`kubectl_binary`) with the admin
+        kubeconfig on a server."""
+        return f"{self.kubectl_binary} --kubeconfig {self.kubeconfig_path} {arguments}"
 
     def readyz_command(self) -> str:
         return self.kubectl("get --raw=/readyz")

@@ -7,7 +7,6 @@ the first server with ``cluster-init: true`` (embedded etcd), the others with ``
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping
 from functools import cached_property
@@ -36,7 +35,6 @@ from . import hardening
 DEFAULT_VERSION = "v1.31.4+k3s1"
 RELEASES = "https://github.com/k3s-io/k3s/releases/download"
 BINARY = "/usr/local/bin/k3s"
-_VERSION = re.compile(r"version (v\S+)")
 
 UNIT = """\
 [Unit]
@@ -93,6 +91,7 @@ class K3sInstaller(Installer):
     units: ClassVar[Mapping[Role, str]] = {"server": "k3s", "agent": "k3s-agent"}
     join_port: ClassVar[int] = 6443
     data_dir: ClassVar[str] = "/var/lib/rancher/k3s"
+    kubectl_binary: ClassVar[str] = f"{BINARY} kubectl"
     # agents' own client balancer is on 127.0.0.1:6444 (lb-server-port); 6443 is free there
     node_local_balancer: ClassVar[bool] = True
 
@@ -259,13 +258,6 @@ class K3sInstaller(Installer):
 
     def version_command(self) -> str:
         return f"{BINARY} --version"
-
-    def parse_version(self, output: str) -> str | None:
-        match = _VERSION.search(output)
-        return match.group(1) if match else None
-
-    def kubectl(self, arguments: str) -> str:
-        return f"{BINARY} kubectl --kubeconfig {self.kubeconfig_path} {arguments}"
 
     def token_path(self) -> str:
         return f"{self.data_dir}/server/token"

@@ -50,7 +50,6 @@ LOG = "/var/log/sloth-kubeadm.log"
 PKI = "/etc/kubernetes/pki"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"  # kubeadm v1.31's pause image (constants.PauseVersion)
-_VERSION = re.compile(r"(v\d+\.\d+\.\d+\S*)")
 
 #: kubernetes/release cmd/krel/templates/latest/kubelet/kubelet.service, binary in /usr/local/bin
 KUBELET_UNIT = f"""\
@@ -149,6 +148,8 @@ class KubeadmInstaller(Installer):
     units: ClassVar[Mapping[Role, str]] = {"server": "kubelet", "agent": "kubelet"}
     join_port: ClassVar[int] = 6443
     data_dir: ClassVar[str] = "/var/lib/kubelet"
+    version_pattern: ClassVar[re.Pattern[str]] = re.compile(r"(v\d+\.\d+\.\d+\S*)")
+    kubectl_binary: ClassVar[str] = f"{BIN}/kubectl"
 
     @cached_property
     def flags(self) -> FlagCatalog:
@@ -282,13 +283,6 @@ class KubeadmInstaller(Installer):
 
     def version_command(self) -> str:
         return f"{BIN}/kubeadm version -o short"
-
-    def parse_version(self, output: str) -> str | None:
-        match = _VERSION.search(output)
-        return match.group(1) if match else None
-
-    def kubectl(self, arguments: str) -> str:
-        return f"{BIN}/kubectl --kubeconfig {self.kubeconfig_path} {arguments}"
 
     def readyz_command(self) -> str:
         """This server's own API server (admin.conf points at the control-plane endpoint)."""

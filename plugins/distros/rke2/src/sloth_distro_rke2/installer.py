@@ -8,7 +8,6 @@ extracted under ``/usr/local``; joining nodes register on the supervisor port 93
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping
 from functools import cached_property
@@ -38,7 +37,6 @@ DEFAULT_VERSION = "v1.31.4+rke2r1"
 RELEASES = "https://github.com/rancher/rke2/releases/download"
 BINARY = "/usr/local/bin/rke2"
 CIS_SYSCTL = "/etc/sysctl.d/60-rke2-cis.conf"
-_VERSION = re.compile(r"version (v\S+)")
 
 UNIT = """\
 [Unit]
@@ -134,6 +132,7 @@ class Rke2Installer(Installer):
     units: ClassVar[Mapping[Role, str]] = {"server": "rke2-server", "agent": "rke2-agent"}
     join_port: ClassVar[int] = 9345
     data_dir: ClassVar[str] = "/var/lib/rancher/rke2"
+    kubectl_binary: ClassVar[str] = "/var/lib/rancher/rke2/bin/kubectl"  # from its runtime image
     node_local_balancer: ClassVar[bool] = True
 
     @cached_property
@@ -276,13 +275,6 @@ class Rke2Installer(Installer):
 
     def version_command(self) -> str:
         return f"{BINARY} --version"
-
-    def parse_version(self, output: str) -> str | None:
-        match = _VERSION.search(output)
-        return match.group(1) if match else None
-
-    def kubectl(self, arguments: str) -> str:
-        return f"{self.data_dir}/bin/kubectl --kubeconfig {self.kubeconfig_path} {arguments}"
 
     def token_path(self) -> str:
         return f"{self.data_dir}/server/token"
