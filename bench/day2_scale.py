@@ -23,6 +23,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,6 +129,7 @@ def main() -> None:
             subprocess.run([*CLI, "destroy", name, "--yes"], env=env, capture_output=True,
                            check=False)  # fmt: skip
             sweep(name, state_dir=work / "data" / "clusters" / name / "local")
+            shutil.rmtree(work, ignore_errors=True)
     low, high = min(figures), max(figures)
     if low != high:
         for op in ("add 1", "remove 1", "no-op"):
