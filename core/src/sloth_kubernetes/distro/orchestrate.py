@@ -35,7 +35,15 @@ from ..secrets import redact
 from . import artifacts, credentials, kubeconfig
 from . import endpoint as api_endpoint
 from .installer import SECRET_MARKER, DistroPlan, Installer, NodeFile, Release, Role, role_of
-from .readiness import NO_CONDITION, NodeReady, Until, check_reachable, poll, wait_ready
+from .readiness import (
+    NO_CONDITION,
+    NodeReady,
+    Until,
+    check_reachable,
+    poll,
+    poll_pauses,
+    wait_ready,
+)
 from .topology import EXTRA_KEY, Topology, plan_topology
 
 if TYPE_CHECKING:
@@ -43,7 +51,6 @@ if TYPE_CHECKING:
 
 PHASE = "distro"
 STAGE_DIR = "/var/lib/sloth-kubernetes/artifacts"
-POLL_SECONDS = 2.0
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -186,6 +193,7 @@ class _Run:
 
     def wait(self, name: str, what: str, probe: Callable[[], bool]) -> None:
         deadline = time.monotonic() + self.timeout
+        pauses = poll_pauses()
         while not probe():
             if time.monotonic() > deadline:
                 raise RemoteError(
@@ -195,7 +203,7 @@ class _Run:
                     hint="the output is the tail of the distribution's log on that node; fix "
                     "the cause and re-run `up` (it resumes; servers restart one at a time)",
                 )
-            time.sleep(POLL_SECONDS)
+            time.sleep(next(pauses))
 
 
 def role_of_name(run: _Run, name: str) -> Role:

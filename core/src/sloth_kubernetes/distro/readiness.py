@@ -20,7 +20,7 @@ from __future__ import annotations
 import socket
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ..errors import RemoteError
@@ -29,7 +29,21 @@ from ..secrets import redact
 if TYPE_CHECKING:
     from lightkube import Client
 
+#: The longest pause between two looks at a node that is not there yet.
 POLL_SECONDS = 2.0
+#: The first pause: a service started a moment ago is often up within a second, and a fixed 2 s
+#: step made every wait end up to 2 s late (a run of an `up` waits a dozen times).
+FIRST_POLL_SECONDS = 0.25
+
+
+def poll_pauses() -> Iterator[float]:
+    """The pauses between looks: 0.25 s, doubling, then every :data:`POLL_SECONDS`."""
+    pause = FIRST_POLL_SECONDS
+    while True:
+        yield pause
+        pause = min(POLL_SECONDS, pause * 2)
+
+
 Until = Literal["Ready", "registered"]
 
 
@@ -157,12 +171,13 @@ def poll(
     *,
     until: Until = "Ready",
 ) -> dict[str, NodeReady]:
-    """Call ``read`` every :data:`POLL_SECONDS` until every node of ``names`` is ``until``;
+    """Call ``read`` (see :func:`poll_pauses`) until every node of ``names`` is ``until``;
     progress is reported when the count changes. Raises :class:`RemoteError` on timeout."""
     deadline = time.monotonic() + timeout
     seen: Mapping[str, NodeReady] = {}
     last_error = ""
     reported = -1
+    pauses = poll_pauses()
     while True:
         try:
             seen = read()
@@ -178,7 +193,7 @@ def poll(
             reported = len(done)
         if time.monotonic() > deadline:
             break
-        time.sleep(POLL_SECONDS)
+        time.sleep(next(pauses))
     waiting = [n for n in names if n not in done]
     lines = []
     for name in waiting:
