@@ -3,7 +3,9 @@
 
 kubeadm starts no pod network and has no helm-controller: the distro phase ends with the
 nodes registered and NotReady; the add-ons phase installs the standalone helm-controller
-first, then calico's HelmChart (``bootstrap``), and only then are the nodes Ready.
+first, then calico's HelmChart (``bootstrap``), and only then are the nodes Ready. ``destroy``
+on these kept machines (``ssh`` provider) runs ``kubeadm reset``: the static pods (and etcd)
+stop, kubeadm's files go, the machines keep running.
 """
 
 from __future__ import annotations
@@ -83,3 +85,18 @@ def test_kubeadm_up_installs_helm_controller_first_then_the_cni_and_nodes_turn_r
     again = sloth_cli(*state, "-o", "json", "up", "-f", str(config))
     assert again.exit_code == 0, again.stdout + again.stderr
     assert json.loads(again.stdout)["changed"] == {}
+
+    gone = sloth_cli(*state, "destroy", "kadm")
+    assert gone.exit_code == 0, gone.stdout + gone.stderr
+    for host in hosts:
+        assert host.run("hostname").stdout.strip() == host.name  # the machine still runs
+        assert " RESET" in distro_twin.invocations(host)  # kubeadm reset ran
+        leftovers = host.run(
+            "for p in /etc/kubernetes /var/lib/etcd /usr/local/bin/kubeadm "
+            "/etc/systemd/system/kubelet.service; do [ ! -e $p ] || echo $p; done"
+        ).stdout.split()
+        assert leftovers == [], f"{host.name}: {leftovers}"
+        assert host.run("systemctl is-active kubelet", check=False).stdout.strip() != "active"
+        assert "sloth-twin-pod" not in host.run("systemctl list-units --no-legend").stdout
+        assert ":2379" not in host.run("ss -ltn").stdout  # etcd stopped with its pod
+        assert ":6443" not in host.run("ss -ltn").stdout
