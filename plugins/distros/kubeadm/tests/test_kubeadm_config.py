@@ -305,6 +305,24 @@ def test_cilium_without_kube_proxy_needs_the_control_plane_endpoint(manager: Plu
     )
 
 
+def test_the_config_recorded_in_state_loads_again(manager: PluginManager) -> None:
+    """``destroy``/``status`` load the effective config the state store holds: the shared
+    defaults it spells out (etcd snapshot schedule, audit) ask for nothing kubeadm refuses."""
+    import io
+
+    from sloth_kubernetes.config.dump import effective_config
+
+    config = _load(manager, {"cni": {"type": "calico"}})
+    stream = io.StringIO()
+    YAML().dump(effective_config(config), stream)
+    again = load_config_text(stream.getvalue(), manager.hooks.catalog(), "<state>")
+    assert again.spec.kubernetes.distribution == "kubeadm"
+    asked = _issues(
+        manager, {"cni": {"type": "calico"}, "kubeadm": {"snapshots": {"retention": 9}}}
+    )
+    assert [i.path for i in asked] == ["spec.kubernetes.kubeadm.snapshots"], asked
+
+
 def test_cis_hardening_is_refused_not_ignored(manager: PluginManager) -> None:
     issues = _issues(manager, {"cni": {"type": "calico"}, "hardening": "cis"})
     assert [i.path for i in issues] == ["spec.kubernetes.hardening"], issues

@@ -81,6 +81,13 @@ def test_kubeadm_up_installs_helm_controller_first_then_the_cni_and_nodes_turn_r
         "kadm-agents-1": "True",
     }
 
+    # the admin kubeconfig, fetched like K3s/RKE2's: 0600, pointing at the first server's API
+    out = tmp_path / "kadm.kubeconfig"
+    fetched = sloth_cli(*state, "kubeconfig", "kadm", "-o", str(out))
+    assert fetched.exit_code == 0, fetched.stdout + fetched.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert f"server: https://{server.address}:6443" in out.read_text()
+
     # converged: a re-run changes nothing
     again = sloth_cli(*state, "-o", "json", "up", "-f", str(config))
     assert again.exit_code == 0, again.stdout + again.stderr

@@ -51,6 +51,26 @@ _UNSUPPORTED = {
 }
 
 
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _default(key: str, raw: Any) -> bool:
+    """Whether ``raw`` (``spec.kubernetes.kubeadm.<key>`` as written) asks for nothing beyond
+    the shared default — as a config dumped into the state store holds it (``destroy`` loads
+    that): only a value that asks for the feature is refused."""
+    if raw in (None, False):
+        return True
+    default: Any = getattr(KubeadmSettings(), key)
+    if not attrs.has(type(default)):
+        return bool(raw == default)
+    if not isinstance(raw, Mapping):
+        return False
+    values = {_camel(f.name): getattr(default, f.name) for f in attrs.fields(type(default))}
+    return all(k in values and v == values[k] for k, v in raw.items())
+
+
 @cache
 def installer() -> KubeadmInstaller:
     return KubeadmInstaller()
@@ -116,7 +136,7 @@ class KubeadmSettings(DistroSettings):
             )
         if isinstance(own, Mapping):
             for key, (message, hint) in _UNSUPPORTED.items():
-                if key in own and own[key] not in (False, None):
+                if key in own and not _default(key, own[key]):
                     problems.append(FlagProblem(("kubeadm", key), message, hint))
         return problems
 
