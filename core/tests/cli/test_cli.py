@@ -45,6 +45,7 @@ def test_plugins_json_describes_each_plugin(sloth_cli):
             "distro_wait_ready",
             "install_distro",
             "manifest_delivery",
+            "node_packages",  # haproxy, the node-local API balancer (apiEndpoint nodeLocal)
             "register_config_models",
             "register_distros",
             "render_node_files",
